@@ -1,0 +1,253 @@
+"""Wire shapes of the OpenWhisk REST API, as msgspec Structs: decoded once, validated on decode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, Struct, UnsetType
+
+# Unknown fields are ignored on decode (clients send `namespace`, `name` and more in PUT bodies).
+
+
+class KeyValue(Struct, omit_defaults=True):
+    key: str
+    value: Any = None
+    init: bool = False
+    encryption: str | None = None
+
+
+class Exec(Struct, omit_defaults=True):
+    """A stored action's `exec`: a runtime (`code`), a `sequence` (`components`) or a `blackbox` (`image`)."""
+
+    kind: str
+    code: str | UnsetType = UNSET
+    binary: bool | UnsetType = UNSET
+    main: str | UnsetType = UNSET
+    components: list[str] | UnsetType = UNSET
+    image: str | UnsetType = UNSET
+
+
+class ExecPut(Struct, omit_defaults=True):
+    kind: str | UnsetType = UNSET
+    code: Any = UNSET
+    binary: bool | UnsetType = UNSET
+    main: str | UnsetType = UNSET
+    components: list[str] | UnsetType = UNSET
+    image: str | UnsetType = UNSET
+
+
+class ActionLimits(Struct):
+    timeout: int = 60000  # ms
+    memory: int = 256  # MB
+    logs: int = 10  # MB
+    concurrency: int = 1
+
+
+class ActionLimitsPut(Struct, omit_defaults=True):
+    timeout: Any = UNSET
+    memory: Any = UNSET
+    logs: Any = UNSET
+    concurrency: Any = UNSET
+    instances: Any = UNSET
+
+
+class ActionPut(Struct, omit_defaults=True):
+    exec: ExecPut | None | UnsetType = UNSET
+    parameters: list[KeyValue] | None | UnsetType = UNSET
+    annotations: list[KeyValue] | None | UnsetType = UNSET
+    delAnnotations: list[str] | None | UnsetType = UNSET
+    limits: ActionLimitsPut | None | UnsetType = UNSET
+    version: str | None | UnsetType = UNSET
+    publish: bool | None | UnsetType = UNSET
+
+
+class Action(Struct):
+    """A stored action document. `namespace` is its path: `ns` or `ns/package`."""
+
+    namespace: str
+    name: str
+    version: str
+    publish: bool
+    exec: Exec
+    parameters: list[KeyValue]
+    annotations: list[KeyValue]
+    limits: ActionLimits
+    updated: int
+
+    @property
+    def fully_qualified_name(self) -> str:
+        """`ns/pkg/name` without a leading slash, as the `path` annotation shows it."""
+        return f"{self.namespace}/{self.name}"
+
+    def annotation(self, key: str, default: Any = None) -> Any:
+        for item in self.annotations:
+            if item.key == key:
+                return item.value
+        return default
+
+
+class ExecSummary(Struct):
+    binary: bool
+
+
+class ActionSummary(Struct):
+    namespace: str
+    name: str
+    version: str
+    publish: bool
+    annotations: list[KeyValue]
+    limits: ActionLimits
+    exec: ExecSummary
+    updated: int
+
+
+class ActivationResponse(Struct, omit_defaults=True):
+    """The API form of an activation's response: `statusCode` is replaced by `status` and `success`."""
+
+    status: str
+    success: bool
+    result: Any = None
+    size: int | None = None
+
+
+class ActivationRecord(Struct, omit_defaults=True):
+    namespace: str
+    name: str
+    version: str
+    subject: str
+    activationId: str
+    start: int
+    response: ActivationResponse
+    publish: bool = False
+    end: int = 0
+    duration: int | None = None
+    logs: list[str] = msgspec.field(default_factory=list)
+    annotations: list[KeyValue] = msgspec.field(default_factory=list)
+    cause: str | None = None
+
+
+class ActivationSummary(Struct, omit_defaults=True):
+    namespace: str
+    name: str
+    version: str
+    publish: bool
+    annotations: list[KeyValue]
+    activationId: str
+    start: int
+    end: int | None = None
+    duration: int | None = None
+    statusCode: int | None = None
+    cause: str | None = None
+
+
+class ActivationId(Struct):
+    activationId: str
+
+
+class ErrorBody(Struct):
+    error: str
+    code: str
+
+
+class NamespaceLimits(Struct, omit_defaults=True):
+    """Per-namespace throttle overrides as stored on a subject; unset fields take the system defaults."""
+
+    invocationsPerMinute: int | UnsetType = UNSET
+    concurrentInvocations: int | UnsetType = UNSET
+    firesPerMinute: int | UnsetType = UNSET
+
+
+class Identity(Struct, frozen=True):
+    """Who a request acts as: the namespace a credential resolves to."""
+
+    subject: str
+    namespace: str
+    uuid: str
+    authkey: str  # `uuid:key`, passed to actions that ask for `provide-api-key`
+    limits: NamespaceLimits
+
+
+encoder = msgspec.json.Encoder()
+action_decoder = msgspec.json.Decoder(Action)
+action_put_decoder = msgspec.json.Decoder(ActionPut)
+record_decoder = msgspec.json.Decoder(ActivationRecord)
+
+STATUS_CODES = {"success": 0, "application error": 1, "action developer error": 2, "whisk internal error": 3}
+
+
+class ActivationLogs(Struct):
+    logs: list[str]
+
+
+class EffectiveLimits(Struct):
+    """`GET /namespaces/{ns}/limits`: a namespace's limits with the system defaults filled in."""
+
+    invocationsPerMinute: int
+    concurrentInvocations: int
+    firesPerMinute: int
+    minActionMemory: int  # MB
+    maxActionMemory: int
+    minActionLogs: int  # MB
+    maxActionLogs: int
+    minActionTimeout: int  # ms
+    maxActionTimeout: int
+    minActionConcurrency: int
+    maxActionConcurrency: int
+    maxParameterSize: str  # "1048576 B"
+    maxActionInstances: int
+
+
+class Runtime(Struct, frozen=True):
+    """One kind of the runtime manifest, as `GET /` shows it."""
+
+    kind: str
+    image: str
+    default: bool = False
+    deprecated: bool = False
+    attached: bool = False
+    requireMain: bool = False
+
+
+class SystemLimits(Struct):
+    """The `limits` of `GET /`: durations in ms, sizes in bytes."""
+
+    actions_per_minute: int
+    triggers_per_minute: int
+    concurrent_actions: int
+    sequence_length: int
+    min_action_duration: int
+    max_action_duration: int
+    default_action_duration: int
+    min_action_memory: int
+    max_action_memory: int
+    default_action_memory: int
+    min_action_logs: int
+    max_action_logs: int
+    default_action_logs: int
+
+
+class Support(Struct):
+    github: str
+    slack: str
+
+
+class ControllerInfo(Struct):
+    """`GET /`."""
+
+    description: str
+    support: Support
+    api_paths: list[str]
+    limits: SystemLimits
+    runtimes: dict[str, list[Runtime]]
+
+
+class ApiInfo(Struct):
+    """`GET /api/v1`."""
+
+    description: str
+    api_version: str
+    api_version_path: str
+    build: str
+    buildno: str
+    swagger_paths: dict[str, str]

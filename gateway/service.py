@@ -1,0 +1,80 @@
+"""Whisklet's running services, created in order and closed in reverse: store, pool, controller."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.app import Services
+from gateway.config import Config
+from gateway.controller import Controller
+from gateway.namespaces import Credential, ensure_guest, write_wskprops
+from gateway.store import SqliteStore
+from gateway.throttle import MinuteCounter, Throttle
+from pool import Pool, docker_driver
+
+log = logging.getLogger("whisklet")
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """What start-up tells the user: where the API is and, on first start, the guest credential."""
+
+    api_host: str
+    wskprops: Path
+    guest: Credential | None
+
+
+def api_host(config: Config) -> str:
+    return config.server.api_host or f"http://{config.server.host}:{config.server.port}"
+
+
+@asynccontextmanager
+async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool]]:
+    """Open the store, bootstrap `guest`, start the pool; on exit drain activations and close all.
+
+    Shutdown order: activations in flight get `server.shutdown_grace_s` to finish; what still runs
+    then has its container destroyed (recorded as a developer error); the store is flushed last.
+    """
+    data_dir = config.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(data_dir / "whisklet.db", flush_interval_s=config.store.flush_interval_ms / 1000)
+    await store.open()
+    try:
+        guest = await ensure_guest(store)
+        wskprops = data_dir / "wskprops"
+        if guest is not None:
+            write_wskprops(wskprops, api_host(config), guest)
+        instance = f"{socket.gethostname()}-{os.getpid()}"
+        async with docker_driver(config.docker, str(data_dir / "run"), instance) as driver:
+            pool = Pool(driver, config.pool, default_memory_mb=config.limits.memory_default_mb)
+            await pool.start()
+            throttle = Throttle(MinuteCounter(_now_ms), MinuteCounter(_now_ms))
+            controller = Controller(store, pool, throttle, config.limits, api_host=api_host(config))
+            try:
+                yield Services(config, store, controller), Started(api_host(config), wskprops, guest), pool
+            finally:
+                await _drain(controller, pool, config.server.shutdown_grace_s)
+    finally:
+        await store.close()
+
+
+async def _drain(controller: Controller, pool: Pool, grace_s: float) -> None:
+    try:
+        async with asyncio.timeout(grace_s):
+            await controller.drain()
+    except TimeoutError:
+        log.warning("activations still running after %.0fs of shutdown grace; stopping them", grace_s)
+    await pool.stop(grace_s=0)
+    await controller.drain()
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

@@ -1,0 +1,147 @@
+"""The storage protocol: subjects, entities and activation records, independent of the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+
+class EntityKind(StrEnum):
+    ACTION = "action"
+    TRIGGER = "trigger"
+    RULE = "rule"
+    PACKAGE = "package"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A namespace and its credential. The key itself is never stored, only its hash."""
+
+    namespace: str
+    uuid: str
+    key_hash: str
+    limits: bytes  # JSON object of per-namespace limit overrides, b"{}" when none
+    created: int  # epoch ms
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A stored action, trigger, rule or package.
+
+    `path` is the entity's namespace path: `ns` or `ns/package`. `doc` is its JSON document as the
+    gateway encoded it; the store never looks inside. `revision` starts at 1 and grows on every write.
+    """
+
+    kind: EntityKind
+    namespace: str
+    path: str
+    name: str
+    doc: bytes
+    revision: int
+    updated: int  # epoch ms
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationRow:
+    """A stored activation record.
+
+    `namespace` is the invoking namespace, `name` the entity name as `name` filters see it
+    (`action` or `package/action`), `doc` the full record JSON as the gateway encoded it.
+    """
+
+    activation_id: str
+    namespace: str
+    name: str
+    start: int  # epoch ms
+    end: int  # epoch ms, 0 while unknown (trigger records)
+    doc: bytes
+
+
+class StoreError(Exception):
+    """The store failed (disk full, read-only, corrupt). The message says what to do."""
+
+
+class Conflict(StoreError):
+    """A write lost a race: the entity exists (create) or changed since it was read (update)."""
+
+
+class Store(Protocol):
+    """Storage for one Whisklet instance.
+
+    1. Reads of subjects and entities are served from a cache that every write through this store
+       invalidates; a read never returns data older than this store's last completed write.
+    2. `put_activation` is batched: it returns at once, and the record is readable through
+       `get_activation`/`list_activations` immediately, durable after the next flush (bounded delay)
+       or after `flush()` returns.
+    3. Entity names are unique per `(path, name)` across kinds.
+    4. All methods are coroutines that never block the event loop.
+    """
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None:
+        """Flush pending activations and close the database."""
+
+    # subjects
+    async def create_subject(self, namespace: str, uuid: str, key: str, limits: bytes = b"{}") -> Subject: ...
+
+    async def get_subject_by_uuid(self, uuid: str) -> Subject | None: ...
+
+    async def get_subject(self, namespace: str) -> Subject | None: ...
+
+    async def list_subjects(self) -> list[Subject]: ...
+
+    async def delete_subject(self, namespace: str) -> bool: ...
+
+    async def set_subject_limits(self, namespace: str, limits: bytes) -> bool: ...
+
+    # entities
+    async def get_entity(self, path: str, name: str) -> Entity | None: ...
+
+    async def put_entity(
+        self, kind: EntityKind, path: str, name: str, doc: bytes, updated: int, expected_revision: int | None
+    ) -> Entity:
+        """Create (`expected_revision=None`; `Conflict` if the name is taken) or replace the entity at
+        `expected_revision` (`Conflict` if it is gone or was changed since)."""
+
+    async def delete_entity(self, path: str, name: str, expected_revision: int | None = None) -> Entity | None:
+        """Delete and return the entity, or None if absent. `Conflict` if its revision moved."""
+
+    async def list_entities(
+        self, kind: EntityKind, namespace: str, path: str | None = None, *, limit: int, skip: int
+    ) -> list[Entity]:
+        """Entities of `kind` in `namespace` (all its packages included), or only those whose path is
+        exactly `path`; newest `updated` first."""
+
+    async def count_entities(self, kind: EntityKind, namespace: str, path: str | None = None) -> int: ...
+
+    # activations
+    def put_activation(self, row: ActivationRow) -> bool:
+        """Queue the record; it never drops one. True means too many are pending (backpressure): the
+        caller must `await flush()` before putting more, and `flush()` raises `StoreError` if the
+        records cannot be written (they stay pending)."""
+
+    async def flush(self) -> None: ...
+
+    async def get_activation(self, namespace: str, activation_id: str) -> ActivationRow | None: ...
+
+    async def list_activations(
+        self,
+        namespace: str,
+        *,
+        name: str | None,
+        since: int | None,
+        upto: int | None,
+        limit: int,
+        skip: int,
+    ) -> list[ActivationRow]:
+        """Newest `start` first; `since`/`upto` are inclusive bounds on `start`."""
+
+    async def count_activations(
+        self, namespace: str, *, name: str | None, since: int | None, upto: int | None, skip: int = 0
+    ) -> int: ...
+
+    async def prune_activations(self, older_than: int, keep_at_most: int) -> int:
+        """Delete records that started before `older_than` (epoch ms), and the oldest beyond
+        `keep_at_most` in all; return how many were deleted."""

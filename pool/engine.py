@@ -1,0 +1,65 @@
+"""Opening the Docker engine for the pool: one aiodocker session, the runtime image, the driver."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+import aiodocker
+from msgspec import Struct
+
+from pool.docker import DockerDriver
+from pool.driver import EngineUnavailable, SandboxDriver
+from pool.image import ensure_image
+
+
+class DockerSettings(Struct, frozen=True, forbid_unknown_fields=True):
+    """How to reach the engine and how to harden containers (the `[docker]` configuration)."""
+
+    url: str = ""  # "" = DOCKER_HOST or the default socket
+    node_binary: str = "/usr/bin/node"
+    pids_limit: int = 1024
+    nofile: int = 1024
+    tmpfs_mb: int = 64
+
+
+def _session(url: str) -> aiodocker.Docker:
+    return aiodocker.Docker(url=url or os.environ.get("DOCKER_HOST") or None)
+
+
+@asynccontextmanager
+async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -> AsyncIterator[SandboxDriver]:
+    """A ready Docker driver, its runtime image built if missing; closed (session too) on exit.
+
+    Raises `EngineUnavailable` (a `SandboxError`) when the engine cannot be reached.
+    """
+    docker = _session(settings.url)
+    try:
+        image = await ensure_image(docker, settings.node_binary)
+        driver = DockerDriver(
+            docker,
+            image,
+            run_dir,
+            instance,
+            pids_limit=settings.pids_limit,
+            nofile=settings.nofile,
+            tmp_size_mb=settings.tmpfs_mb,
+        )
+        try:
+            yield driver
+        finally:
+            await driver.close()
+    finally:
+        await docker.close()
+
+
+async def build_runtime_image(settings: DockerSettings, *, force: bool = True) -> str:
+    """Build (or with `force=False`, only check) the runtime image; return its tag."""
+    docker = _session(settings.url)
+    try:
+        return await ensure_image(docker, settings.node_binary, force=force)
+    finally:
+        await docker.close()
+
+
+__all__ = ["DockerSettings", "EngineUnavailable", "build_runtime_image", "docker_driver"]

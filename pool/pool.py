@@ -1,0 +1,387 @@
+"""The container pool: prewarmed sandboxes, leased one per activation and destroyed afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from pool import policy
+from pool.activation import Job, RunResult
+from pool.config import PoolConfig
+from pool.driver import EngineUnavailable, Sandbox, SandboxDriver, SandboxError
+from pool.invocation import activate
+
+log = logging.getLogger("whisklet.pool")
+
+_TICK_S = 0.25
+_MAX_PARALLEL_DESTROYS = 2
+
+
+class PoolError(Exception):
+    """No container could be had for an activation; the message says why and what to do."""
+
+
+class PoolUnavailable(PoolError):
+    """The container engine is unreachable, or the pool is shutting down."""
+
+
+class PoolOverloaded(PoolError):
+    """Too many activations are waiting for a container, or one waited too long."""
+
+
+@dataclass(slots=True)
+class _Stock:
+    """The containers of one memory size: idle (prewarmed), leased and being created."""
+
+    memory_mb: int
+    minimum: int
+    idle: deque[Sandbox] = field(default_factory=deque)
+    leased: int = 0
+    creating: int = 0
+    waiters: deque[asyncio.Future[Sandbox]] = field(default_factory=deque)
+    arrivals: policy.ArrivalRate = field(default_factory=policy.ArrivalRate)
+    surplus_since: float | None = None
+    target: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StockSnapshot:
+    memory_mb: int
+    prewarmed: int
+    leased: int
+    creating: int
+    waiting: int
+    target: int
+    arrival_per_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSnapshot:
+    stocks: tuple[StockSnapshot, ...]
+    destroying: int
+    created: int
+    destroyed: int
+    cold_starts: int
+    create_failures: int
+    create_s: float
+    engine_available: bool
+
+
+class PoolObserver:
+    """Hooks the gateway uses for metrics; the defaults do nothing."""
+
+    def container_created(self, seconds: float) -> None: ...
+
+    def container_destroyed(self, seconds: float) -> None: ...
+
+    def create_failed(self) -> None: ...
+
+
+class Pool:
+    """Keeps prewarmed sandboxes per memory size and runs each job in one of its own.
+
+    1. A sandbox leaves the idle set in the same synchronous step that chooses it; it serves one
+       job and is then destroyed, in the background.
+    2. Creation and destruction happen in background tasks, off the activation's path, with bounded
+       parallelism. An activation waits for a creation (a cold start) only when its stock is empty.
+    3. The prewarmed target per memory size follows the arrival rate (`policy.prewarm_target`),
+       never below the minimum (the default size only) nor past the memory budget.
+    4. Every background task is kept and awaited by `stop`; after `stop`, `run` raises PoolUnavailable.
+    """
+
+    def __init__(
+        self,
+        driver: SandboxDriver,
+        config: PoolConfig,
+        *,
+        default_memory_mb: int,
+        observer: PoolObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._driver = driver
+        self._config = config
+        self._default_memory_mb = default_memory_mb
+        self._observer = observer or PoolObserver()
+        self._clock = clock
+        self._stocks: dict[int, _Stock] = {}
+        self._stock(default_memory_mb)
+        self._create_s: float | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._leased: set[Sandbox] = set()
+        self._destroy_slots = asyncio.Semaphore(_MAX_PARALLEL_DESTROYS)
+        self._destroying = 0
+        self._wake = asyncio.Event()
+        self._scaler: asyncio.Task[None] | None = None
+        self._closing = False
+        self._engine_down_reason: str | None = None
+        self._retry_at = 0.0
+        self._failure_streak = 0
+        self._created = self._destroyed = self._cold_starts = self._create_failures = 0
+        self._runs_done = asyncio.Event()
+        self._runs = 0
+
+    # lifecycle
+
+    async def start(self) -> None:
+        """Remove orphans of an earlier run, then start filling the pool in the background."""
+        removed = await self._driver.remove_orphans()
+        if removed:
+            log.info("removed %d orphaned containers from an earlier run", removed)
+        self._scaler = asyncio.create_task(self._scale_forever(), name="pool-scaler")
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop leasing, let running activations finish for up to `grace_s`, then destroy everything."""
+        self._closing = True
+        for stock in self._stocks.values():
+            self._fail_waiters(stock, PoolUnavailable("Whisklet is shutting down; retry once it is back."))
+        if self._runs:
+            self._runs_done.clear()
+            try:
+                async with asyncio.timeout(grace_s):
+                    await self._runs_done.wait()
+            except TimeoutError:
+                log.warning("%d activations still running after %.0fs; stopping their containers", self._runs, grace_s)
+        if self._scaler is not None:
+            self._scaler.cancel()
+            await asyncio.gather(self._scaler, return_exceptions=True)
+        for sandbox in list(self._leased):
+            self._spawn(self._destroy(sandbox))
+        for stock in self._stocks.values():
+            while stock.idle:
+                self._spawn(self._destroy(stock.idle.popleft()))
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # activations
+
+    async def run(self, job: Job) -> RunResult:
+        """Run `job` in a fresh container. Raises PoolError only when no container could be had."""
+        submitted = self._clock()
+        self._runs += 1
+        try:
+            sandbox, cold = await self._lease(job.memory_mb)
+            wait_ms = round((self._clock() - submitted) * 1000)
+            try:
+                return await activate(
+                    sandbox, job, wait_ms=wait_ms, cold_start=cold, exit_reason=self._driver.exit_reason
+                )
+            finally:
+                self._release(sandbox)
+        finally:
+            self._runs -= 1
+            if self._runs == 0:
+                self._runs_done.set()
+
+    async def _lease(self, memory_mb: int) -> tuple[Sandbox, bool]:
+        if self._closing:
+            raise PoolUnavailable("Whisklet is shutting down; retry once it is back.")
+        stock = self._stock(memory_mb)
+        stock.arrivals = stock.arrivals.observe(self._clock(), self._config.rate_window_s)
+        self._wake.set()
+        if stock.idle:
+            sandbox = stock.idle.popleft()
+            self._mark_leased(stock, sandbox)
+            return sandbox, False
+        if self._engine_down_reason is not None:
+            raise PoolUnavailable(self._engine_down_reason)
+        if len(stock.waiters) >= self._config.max_queue:
+            raise PoolOverloaded(
+                f"{len(stock.waiters)} activations are already waiting for a container; retry later."
+            )
+        self._cold_starts += 1
+        waiter: asyncio.Future[Sandbox] = asyncio.get_running_loop().create_future()
+        stock.waiters.append(waiter)
+        try:
+            async with asyncio.timeout(self._config.queue_timeout_s):
+                return await waiter, True
+        except TimeoutError:
+            raise PoolOverloaded(
+                f"no container became ready within {self._config.queue_timeout_s:g} s; "
+                "the pool is creating containers as fast as the engine allows, retry later."
+            ) from None
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._release(waiter.result())
+            raise
+        finally:
+            if waiter in stock.waiters:
+                stock.waiters.remove(waiter)
+
+    def _mark_leased(self, stock: _Stock, sandbox: Sandbox) -> None:
+        stock.leased += 1
+        self._leased.add(sandbox)
+
+    def _release(self, sandbox: Sandbox) -> None:
+        stock = self._stocks[sandbox.memory_mb]
+        stock.leased -= 1
+        self._leased.discard(sandbox)
+        self._spawn(self._destroy(sandbox))
+        self._wake.set()
+
+    # sizing
+
+    async def _scale_forever(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(_TICK_S):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            self._rebalance()
+
+    def _rebalance(self) -> None:
+        now = self._clock()
+        create_s = self._create_s if self._create_s is not None else 1.0
+        free_slots = self._config.max_parallel_creates - sum(s.creating for s in self._stocks.values())
+        budget_left = self._config.memory_budget_mb - self._memory_in_use()
+        for stock in self._stocks.values():
+            rate = stock.arrivals.read(now, self._config.rate_window_s)
+            stock.target = policy.prewarm_target(rate, create_s, self._config.headroom, stock.minimum)
+            if now >= self._retry_at:
+                count = policy.creations_to_start(
+                    target=stock.target,
+                    waiting=len(stock.waiters),
+                    idle=len(stock.idle),
+                    creating=stock.creating,
+                    free_slots=free_slots,
+                    budget_left_mb=budget_left,
+                    memory_mb=stock.memory_mb,
+                )
+                for _ in range(count):
+                    stock.creating += 1
+                    self._spawn(self._create(stock))
+                free_slots -= count
+                budget_left -= count * stock.memory_mb
+            if len(stock.idle) > stock.target:
+                stock.surplus_since = stock.surplus_since if stock.surplus_since is not None else now
+            else:
+                stock.surplus_since = None
+            surplus = policy.surplus_to_destroy(
+                target=stock.target,
+                idle=len(stock.idle),
+                surplus_since=stock.surplus_since,
+                now=now,
+                grace_s=self._config.idle_shrink_after_s,
+            )
+            for _ in range(surplus):
+                self._spawn(self._destroy(stock.idle.pop()))
+            if surplus:
+                stock.surplus_since = None
+
+    def _memory_in_use(self) -> int:
+        return sum((len(s.idle) + s.leased + s.creating) * s.memory_mb for s in self._stocks.values())
+
+    def _stock(self, memory_mb: int) -> _Stock:
+        stock = self._stocks.get(memory_mb)
+        if stock is None:
+            minimum = self._config.min_prewarm if memory_mb == self._default_memory_mb else 0
+            stock = self._stocks[memory_mb] = _Stock(memory_mb, minimum)
+        return stock
+
+    # container lifecycle
+
+    async def _create(self, stock: _Stock) -> None:
+        started = self._clock()
+        try:
+            async with asyncio.timeout(self._config.create_timeout_s):
+                sandbox = await self._driver.create(stock.memory_mb)
+        except (SandboxError, TimeoutError) as error:
+            stock.creating -= 1
+            self._creation_failed(error)
+            return
+        stock.creating -= 1
+        elapsed = self._clock() - started
+        self._create_s = policy.smoothed(self._create_s, elapsed)
+        self._created += 1
+        self._failure_streak = 0
+        if self._engine_down_reason is not None:
+            log.info("the container engine is reachable again")
+            self._engine_down_reason = None
+        self._observer.container_created(elapsed)
+        if self._closing:
+            self._spawn(self._destroy(sandbox))
+            return
+        while stock.waiters:
+            waiter = stock.waiters.popleft()
+            if not waiter.done():
+                self._mark_leased(stock, sandbox)
+                waiter.set_result(sandbox)
+                return
+        stock.idle.append(sandbox)
+        self._wake.set()
+
+    def _creation_failed(self, error: BaseException) -> None:
+        self._create_failures += 1
+        self._failure_streak += 1
+        self._observer.create_failed()
+        backoff_s = min(10.0, 0.5 * 2 ** min(self._failure_streak - 1, 5))
+        self._retry_at = self._clock() + backoff_s
+        reason = str(error) or "the container did not become ready in time"
+        if isinstance(error, EngineUnavailable):
+            if self._engine_down_reason is None:
+                log.error("the container engine is unavailable: %s", reason)
+            self._engine_down_reason = (
+                f"The container engine is unavailable ({reason}); activations cannot run until it is back. "
+                "Check that dockerd is running."
+            )
+            for stock in self._stocks.values():
+                self._fail_waiters(stock, PoolUnavailable(self._engine_down_reason))
+        else:
+            log.warning("creating a container failed (retrying in %.1fs): %s", backoff_s, reason)
+
+    def _fail_waiters(self, stock: _Stock, error: PoolError) -> None:
+        while stock.waiters:
+            waiter = stock.waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    async def _destroy(self, sandbox: Sandbox) -> None:
+        self._destroying += 1
+        try:
+            async with self._destroy_slots:
+                started = self._clock()
+                await self._driver.destroy(sandbox)
+                self._observer.container_destroyed(self._clock() - started)
+                self._destroyed += 1
+        except SandboxError as error:
+            log.warning("destroying container %s failed: %s", sandbox.name, error)
+        finally:
+            self._destroying -= 1
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # introspection
+
+    def snapshot(self) -> PoolSnapshot:
+        now = self._clock()
+        stocks = tuple(
+            StockSnapshot(
+                memory_mb=s.memory_mb,
+                prewarmed=len(s.idle),
+                leased=s.leased,
+                creating=s.creating,
+                waiting=len(s.waiters),
+                target=s.target,
+                arrival_per_s=s.arrivals.read(now, self._config.rate_window_s),
+            )
+            for s in self._stocks.values()
+        )
+        return PoolSnapshot(
+            stocks=stocks,
+            destroying=self._destroying,
+            created=self._created,
+            destroyed=self._destroyed,
+            cold_starts=self._cold_starts,
+            create_failures=self._create_failures,
+            create_s=self._create_s or 0.0,
+            engine_available=self._engine_down_reason is None,
+        )

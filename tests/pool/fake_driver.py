@@ -1,0 +1,97 @@
+"""A fake sandbox driver: each sandbox is an in-process HTTP server on a real Unix socket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pool.driver import EngineUnavailable, Sandbox, SandboxError, SandboxExit
+
+
+@dataclass
+class FakeDriver:
+    """Creates fake runners. `run_reply(value) -> (status, body)` decides what `/run` answers;
+    `create_delay_s`, `fail_creates` and `engine_down` simulate a slow or broken engine."""
+
+    root: Path
+    create_delay_s: float = 0.0
+    fail_creates: bool = False
+    engine_down: bool = False
+    run_delay_s: float = 0.0
+    crash_on_run: bool = False
+    oom_on_run: bool = False
+    created: list[Sandbox] = field(default_factory=list)
+    destroyed: list[Sandbox] = field(default_factory=list)
+    orphans: int = 0
+    _servers: dict[str, asyncio.AbstractServer] = field(default_factory=dict)
+    _connections: dict[str, list[asyncio.StreamWriter]] = field(default_factory=dict)
+    _seq: int = 0
+
+    @property
+    def alive(self) -> int:
+        return len(self._servers)
+
+    async def create(self, memory_mb: int) -> Sandbox:
+        if self.engine_down:
+            raise EngineUnavailable("cannot reach the fake engine")
+        await asyncio.sleep(self.create_delay_s)
+        if self.fail_creates:
+            raise SandboxError("the fake engine refused to create a container")
+        self._seq += 1
+        name = f"fake-{self._seq}"
+        directory = self.root / name
+        directory.mkdir(parents=True)
+        socket_path = str(directory / "runner.sock")
+        log_path = str(directory / "activation.log")
+        server = await asyncio.start_unix_server(lambda r, w: self._serve(r, w, name, log_path), path=socket_path)
+        self._servers[name] = server
+        sandbox = Sandbox(name, name, memory_mb, socket_path, log_path, created_at=time.monotonic())
+        self.created.append(sandbox)
+        return sandbox
+
+    async def destroy(self, sandbox: Sandbox) -> None:
+        server = self._servers.pop(sandbox.name, None)
+        if server is not None:
+            server.close()
+            for writer in self._connections.pop(sandbox.name, []):
+                writer.close()  # a killed container breaks its connections
+            self.destroyed.append(sandbox)
+
+    async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
+        return SandboxExit(running=False, oom_killed=self.oom_on_run, exit_code=137 if self.oom_on_run else 1)
+
+    async def remove_orphans(self) -> int:
+        return self.orphans
+
+    async def close(self) -> None:
+        for server in self._servers.values():
+            server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str, log_path: str) -> None:
+        self._connections.setdefault(name, []).append(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                request_line, *headers = head.decode().split("\r\n")
+                length = next(int(h.split(":")[1]) for h in headers if h.lower().startswith("content-length"))
+                body = json.loads(await reader.readexactly(length)) if length else {}
+                path = request_line.split()[1]
+                if path == "/run":
+                    with open(log_path, "a") as log:
+                        log.write(f"{'2024-01-01T00:00:00.000000000Z':<30} stdout: running\n")
+                    await asyncio.sleep(self.run_delay_s)
+                    if self.crash_on_run or self.oom_on_run:
+                        writer.close()
+                        return
+                    status, reply = 200, json.dumps({"echo": body["value"], "deadline": body["deadline"]})
+                else:
+                    status, reply = 200, '{"OK":true}'
+                data = reply.encode()
+                writer.write(f"HTTP/1.1 {status} OK\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()

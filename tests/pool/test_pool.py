@@ -1,0 +1,189 @@
+import asyncio
+import json
+
+import pytest
+
+from tests.pool.fake_driver import FakeDriver
+from pool import ActivationStatus, Job, Pool, PoolConfig, PoolOverloaded, PoolUnavailable
+
+
+def job(n: int = 0, memory_mb: int = 256, timeout_ms: int = 5000) -> Job:
+    return Job(
+        activation_id=f"{n:032x}",
+        action_name="hello",
+        code="function main(){}",
+        main="main",
+        binary=False,
+        memory_mb=memory_mb,
+        timeout_ms=timeout_ms,
+        log_limit_bytes=1024,
+        result_limit_bytes=1024,
+        run_value=json.dumps({"n": n}).encode(),
+        run_context={"activation_id": f"{n:032x}"},
+    )
+
+
+@pytest.fixture
+def driver(tmp_path):
+    return FakeDriver(tmp_path)
+
+
+async def started(driver, **settings) -> Pool:
+    pool = Pool(driver, PoolConfig(**{"idle_shrink_after_s": 0.5, **settings}), default_memory_mb=256)
+    await pool.start()
+    return pool
+
+
+async def until(condition, timeout_s: float = 5.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_pool_prewarms_its_minimum_at_start(driver):
+    pool = await started(driver, min_prewarm=3)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 3)
+    await pool.stop(grace_s=1)
+
+
+async def test_each_activation_gets_a_container_of_its_own_that_is_destroyed(driver):
+    pool = await started(driver, min_prewarm=2)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 2)
+    results = [await pool.run(job(n)) for n in range(5)]
+    assert [json.loads(r.result)["echo"] for r in results] == [{"n": n} for n in range(5)]
+    assert all(r.status is ActivationStatus.SUCCESS for r in results)
+    await until(lambda: len(driver.destroyed) == 5)
+    assert len({s.name for s in driver.destroyed}) == 5
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 2)
+    await pool.stop(grace_s=1)
+
+
+async def test_a_warm_lease_is_not_a_cold_start(driver):
+    pool = await started(driver, min_prewarm=1)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 1)
+    result = await pool.run(job())
+    assert not result.cold_start
+    assert pool.snapshot().cold_starts == 0
+    await pool.stop(grace_s=1)
+
+
+async def test_an_empty_stock_makes_a_visible_cold_start(driver):
+    driver.create_delay_s = 0.1
+    pool = await started(driver, min_prewarm=0)
+    result = await pool.run(job(memory_mb=512))
+    assert result.cold_start
+    assert result.wait_ms >= 90
+    assert pool.snapshot().cold_starts == 1
+    await pool.stop(grace_s=1)
+
+
+async def test_the_run_body_carries_a_deadline(driver):
+    pool = await started(driver, min_prewarm=1)
+    result = await pool.run(job(timeout_ms=5000))
+    assert int(json.loads(result.result)["deadline"]) > 0
+    await pool.stop(grace_s=1)
+
+
+async def test_pool_grows_with_the_arrival_rate_and_shrinks_back(driver):
+    driver.create_delay_s = 0.2
+    pool = await started(driver, min_prewarm=1, rate_window_s=1.0, max_parallel_creates=4)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 1)
+    async def burst():
+        await asyncio.gather(*(pool.run(job(n)) for n in range(10)))
+    for _ in range(5):
+        await burst()
+        await asyncio.sleep(0.1)
+    peak = pool.snapshot().stocks[0].target
+    assert peak > 1
+    await until(lambda: pool.snapshot().stocks[0].target == 1, timeout_s=10)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed <= 1, timeout_s=10)
+    await pool.stop(grace_s=1)
+
+
+async def test_memory_budget_caps_the_containers(driver):
+    driver.create_delay_s = 0.05
+    pool = await started(driver, min_prewarm=10, memory_budget_mb=512)
+    await asyncio.sleep(0.5)
+    assert driver.alive <= 2
+    await pool.stop(grace_s=1)
+
+
+async def test_runner_that_dies_is_a_developer_error_with_logs(driver):
+    driver.crash_on_run = True
+    pool = await started(driver, min_prewarm=1)
+    result = await pool.run(job())
+    assert result.status is ActivationStatus.DEVELOPER_ERROR
+    assert json.loads(result.result) == {"error": "The action did not produce a valid response and exited unexpectedly."}
+    assert "stdout: running" in result.logs[0]
+    assert "Log data might be missing" in result.logs[-1]
+    await pool.stop(grace_s=1)
+
+
+async def test_oom_killed_runner_gets_the_memory_message(driver):
+    driver.oom_on_run = True
+    pool = await started(driver, min_prewarm=1)
+    result = await pool.run(job())
+    assert json.loads(result.result) == {"error": "The action exhausted its memory and was aborted."}
+    await pool.stop(grace_s=1)
+
+
+async def test_time_limit_is_a_developer_error_marked_timed_out(driver):
+    driver.run_delay_s = 1.0
+    pool = await started(driver, min_prewarm=1)
+    result = await pool.run(job(timeout_ms=200))
+    assert result.status is ActivationStatus.DEVELOPER_ERROR
+    assert result.timed_out
+    assert json.loads(result.result) == {"error": "The action exceeded its time limits of 200 milliseconds."}
+    await pool.stop(grace_s=1)
+
+
+async def test_engine_down_fails_fast_and_the_pool_recovers(driver):
+    driver.engine_down = True
+    pool = await started(driver, min_prewarm=1)
+    await until(lambda: not pool.snapshot().engine_available)
+    with pytest.raises(PoolUnavailable, match="engine is unavailable"):
+        await pool.run(job())
+    driver.engine_down = False
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 1, timeout_s=5)
+    assert (await pool.run(job())).status is ActivationStatus.SUCCESS
+    await pool.stop(grace_s=1)
+
+
+async def test_waiting_too_long_for_a_container_is_overload(driver):
+    driver.fail_creates = True
+    pool = await started(driver, min_prewarm=0, queue_timeout_s=0.3)
+    with pytest.raises(PoolOverloaded):
+        await pool.run(job())
+    await pool.stop(grace_s=1)
+
+
+async def test_full_queue_is_refused_at_once(driver):
+    driver.fail_creates = True
+    pool = await started(driver, min_prewarm=0, max_queue=0)
+    with pytest.raises(PoolOverloaded, match="already waiting"):
+        await pool.run(job())
+    await pool.stop(grace_s=1)
+
+
+async def test_stop_lets_running_activations_finish_then_removes_everything(driver):
+    driver.run_delay_s = 0.3
+    pool = await started(driver, min_prewarm=2)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 2)
+    running = asyncio.create_task(pool.run(job()))
+    await asyncio.sleep(0.05)
+    await pool.stop(grace_s=5)
+    assert (await running).status is ActivationStatus.SUCCESS
+    assert driver.alive == 0
+    with pytest.raises(PoolUnavailable, match="shutting down"):
+        await pool.run(job())
+
+
+async def test_stop_cuts_activations_past_the_grace(driver):
+    driver.run_delay_s = 5
+    pool = await started(driver, min_prewarm=1)
+    running = asyncio.create_task(pool.run(job(timeout_ms=60000)))
+    await asyncio.sleep(0.1)
+    await pool.stop(grace_s=0.2)
+    result = await asyncio.wait_for(running, 2)
+    assert result.status is ActivationStatus.DEVELOPER_ERROR
+    assert driver.alive == 0
