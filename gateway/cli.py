@@ -64,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
 
     image = commands.add_parser("image", help="the Node.js runtime image")
     image_actions = image.add_subparsers(required=True, metavar="ACTION")
-    build = image_actions.add_parser("build", parents=[common], help="build the runtime image now")
+    build = image_actions.add_parser("build", parents=[common], help="build the runtime image if missing or stale")
+    build.add_argument("--force", action="store_true", help="rebuild even when the image is current")
     build.set_defaults(command=_image_build)
     return parser
 
@@ -142,7 +143,7 @@ async def _namespace_delete(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _image_build(config: Config, args: argparse.Namespace) -> int:
-    tag = await build_runtime_image(config.docker, force=True)
+    tag = await build_runtime_image(config.docker, force=args.force)
     print(tag)
     return 0
 

@@ -111,7 +111,10 @@ class ActivationResponse(Struct, omit_defaults=True):
     size: int | None = None
 
 
-class ActivationRecord(Struct, omit_defaults=True):
+class ActivationRecord(Struct):
+    """A full activation record. `end` and `duration` are unset on trigger records, `cause` on
+    top-level activations; everything else is always present."""
+
     namespace: str
     name: str
     version: str
@@ -120,11 +123,11 @@ class ActivationRecord(Struct, omit_defaults=True):
     start: int
     response: ActivationResponse
     publish: bool = False
-    end: int = 0
-    duration: int | None = None
+    end: int | UnsetType = UNSET
+    duration: int | UnsetType = UNSET
     logs: list[str] = msgspec.field(default_factory=list)
     annotations: list[KeyValue] = msgspec.field(default_factory=list)
-    cause: str | None = None
+    cause: str | UnsetType = UNSET
 
 
 class ActivationSummary(Struct, omit_defaults=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+from msgspec import UNSET
 
 from gateway.models import Action, ActivationRecord, ActivationResponse, Identity, KeyValue, encoder
 from gateway.store import ActivationRow
@@ -18,7 +19,7 @@ def build_record(
     wait_ms: int,
     cause: str | None = None,
 ) -> ActivationRecord:
-    annotations = [
+    annotations: list[KeyValue] = [
         KeyValue("limits", msgspec.to_builtins(action.limits)),
         KeyValue("path", action.fully_qualified_name),
         KeyValue("kind", action.exec.kind),
@@ -40,7 +41,7 @@ def build_record(
         response=response(outcome.status, msgspec.Raw(outcome.result), outcome.size),
         logs=outcome.logs,
         annotations=annotations,
-        cause=cause,
+        cause=cause or UNSET,
     )
 
 
@@ -72,7 +73,7 @@ def failed_record(
             KeyValue("timeout", False),
             KeyValue("waitTime", end_ms - start_ms),
         ],
-        cause=cause,
+        cause=cause or UNSET,
     )
 
 
@@ -91,6 +92,6 @@ def activation_row(record: ActivationRecord, entity_path: str) -> ActivationRow:
         namespace=record.namespace,
         name=name,
         start=record.start,
-        end=record.end,
+        end=record.end or 0,
         doc=encoder.encode(record),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,7 +32,9 @@ def _session(url: str) -> aiodocker.Docker:
 async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -> AsyncIterator[SandboxDriver]:
     """A ready Docker driver, its runtime image built if missing; closed (session too) on exit.
 
-    Raises `EngineUnavailable` (a `SandboxError`) when the engine cannot be reached.
+    Containers are scoped to `run_dir`: orphan clean-up removes only those an earlier process with
+    the same run directory left behind, never another Whisklet's. Raises `EngineUnavailable` (a
+    `SandboxError`) when the engine cannot be reached.
     """
     docker = _session(settings.url)
     try:
@@ -44,6 +47,7 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -
             pids_limit=settings.pids_limit,
             nofile=settings.nofile,
             tmp_size_mb=settings.tmpfs_mb,
+            scope=hashlib.sha256(os.path.abspath(run_dir).encode()).hexdigest()[:16],
         )
         try:
             yield driver
@@ -53,8 +57,8 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -
         await docker.close()
 
 
-async def build_runtime_image(settings: DockerSettings, *, force: bool = True) -> str:
-    """Build (or with `force=False`, only check) the runtime image; return its tag."""
+async def build_runtime_image(settings: DockerSettings, *, force: bool = False) -> str:
+    """Build the runtime image when it is missing or stale (always with `force`); return its tag."""
     docker = _session(settings.url)
     try:
         return await ensure_image(docker, settings.node_binary, force=force)

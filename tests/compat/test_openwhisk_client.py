@@ -1,0 +1,42 @@
+"""The real `openwhisk` npm client against a live `whisklet serve`."""
+
+import json
+import subprocess
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_flow(whisklet) -> dict:
+    done = subprocess.run(
+        ["node", str(HERE / "client_flow.mjs")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=HERE,
+        env={"PATH": "/usr/bin:/bin", "APIHOST": whisklet.url, "AUTH": ":".join(whisklet.auth)},
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_openwhisk_npm_client_drives_the_action_lifecycle(whisklet):
+    seen = run_flow(whisklet)
+    name = seen["created"]["name"]
+    assert seen["created"]["exec"]["kind"] == "nodejs:20"
+    assert seen["got"]["exec"]["code"].startswith("function main")
+    assert name in seen["listed"]
+    assert seen["blocking"] == {"greeting": "Hello, World"}
+    record = seen["blockingRecord"]
+    assert record["response"] == {"status": "success", "success": True, "result": {"greeting": "Hello, Record"}, "size": record["response"]["size"]}
+    assert seen["activation"]["activationId"] == seen["nonBlockingId"]
+    assert seen["activation"]["response"]["result"] == {"greeting": "Hello, Later"}
+    assert seen["result"]["result"] == {"greeting": "Hello, Later"}
+    assert any(line.endswith("stdout: hello Later") for line in seen["logs"]["logs"])
+    assert seen["nonBlockingId"] in seen["activationList"]
+    assert seen["updated"]["version"] == "0.0.2"
+    assert seen["afterUpdate"] == {"greeting": "Howdy, Again"}
+    assert seen["deleted"]["name"] == name
+    assert seen["getAfterDelete"]["statusCode"] == 404
+    assert "The requested resource does not exist." in seen["getAfterDelete"]["message"]
+    assert seen["invokeMissing"]["statusCode"] == 404
