@@ -74,7 +74,8 @@ def internal_error(request_id: str) -> str:
 
 def unsupported_runtime(kind: str, valid: list[str]) -> ApiError:
     values = ", ".join(f"'{k}'" for k in valid)
-    return ApiError(400, f"The specified runtime '{kind}' is not supported by this platform. Valid values are: {values}.")
+    message = f"The specified runtime '{kind}' is not supported by this platform. Valid values are: {values}."
+    return ApiError(400, message)
 
 
 def bad_wait_timeout(max_ms: int) -> ApiError:

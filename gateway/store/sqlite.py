@@ -1,0 +1,649 @@
+"""The embedded SQLite store: one database file in WAL mode, used from one dedicated thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gateway.store.base import ActivationRow, Conflict, Entity, EntityKind, StoreError, Subject
+from gateway.store.keys import hash_key
+
+log = logging.getLogger("whisklet.store")
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+MAX_RETRY_DELAY_S = 5.0
+
+_SCHEMA_V1 = """
+CREATE TABLE subjects (
+    namespace TEXT PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    key_hash TEXT NOT NULL,
+    limits BLOB NOT NULL,
+    created INTEGER NOT NULL
+);
+CREATE TABLE entities (
+    path TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    doc BLOB NOT NULL,
+    revision INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    PRIMARY KEY (path, name)
+);
+CREATE INDEX entities_by_namespace ON entities (kind, namespace, updated DESC);
+CREATE INDEX entities_by_path ON entities (kind, path, updated DESC);
+CREATE TABLE activations (
+    activation_id TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    doc BLOB NOT NULL
+);
+CREATE INDEX activations_by_namespace ON activations (namespace, start DESC);
+CREATE INDEX activations_by_name ON activations (namespace, name, start DESC);
+-- pruning by age and by total count scans all namespaces
+CREATE INDEX activations_by_start ON activations (start);
+"""
+
+_SUBJECT = "SELECT namespace, uuid, key_hash, limits, created FROM subjects"
+_ENTITY = "SELECT kind, namespace, path, name, doc, revision, updated FROM entities"
+_ACTIVATION = 'SELECT activation_id, namespace, name, start, "end", doc FROM activations'
+
+_MISSING = object()  # a cache miss, as opposed to a cached None
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _subject(row: tuple[Any, ...]) -> Subject:
+    return Subject(row[0], row[1], row[2], bytes(row[3]), row[4])
+
+
+def _entity(row: tuple[Any, ...]) -> Entity:
+    return Entity(EntityKind(row[0]), row[1], row[2], row[3], bytes(row[4]), row[5], row[6])
+
+
+def _activation(row: tuple[Any, ...]) -> ActivationRow:
+    return ActivationRow(row[0], row[1], row[2], row[3], row[4], bytes(row[5]))
+
+
+def _store_error(path: Path, what: str, exc: sqlite3.Error) -> StoreError:
+    """The one place a SQLite error becomes a StoreError that says what failed and what to do."""
+    code = getattr(exc, "sqlite_errorname", "") or ""
+    if code.startswith("SQLITE_READONLY") or "readonly" in str(exc):
+        advice = f"the database file {path} is read-only: check its permissions and that its disk is writable"
+    elif code.startswith("SQLITE_FULL"):
+        advice = f"the disk holding {path} is full: free some space"
+    elif code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        advice = f"the database file {path} is locked by another process: stop any other Whisklet using it"
+    elif code.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        advice = f"the database file {path} is damaged or not a database: restore it from a backup or move it aside"
+    elif code.startswith("SQLITE_CANTOPEN"):
+        advice = f"cannot open the database file {path}: check that its directory exists and is writable"
+    elif code.startswith("SQLITE_IOERR"):
+        advice = f"an I/O error hit the database file {path}: check the disk"
+    else:
+        advice = f"the database file {path} failed"
+    return StoreError(f"{what}: {advice} (SQLite: {exc})")
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+class _Lru:
+    """A bounded mapping that forgets the least recently used key."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+
+    def get(self, key: tuple[str, ...]) -> Any:
+        value = self._items.get(key, _MISSING)
+        if value is not _MISSING:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: tuple[str, ...], value: Any) -> None:
+        if self._size <= 0:
+            return
+        self._items[key] = value
+        self._items.move_to_end(key)
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+    def pop(self, key: tuple[str, ...]) -> None:
+        self._items.pop(key, None)
+
+
+class SqliteStore:
+    """The `Store` on one SQLite file.
+
+    1. Every database call runs on one dedicated thread, one call at a time; a call is a whole unit of
+       work (its own transaction), so calls never interleave and the event loop never blocks.
+    2. Subjects (found) and entities (found or absent) are cached in one LRU of `cache_size` entries.
+       Every write through this store drops the keys it touched and bumps `_writes`; a read caches its
+       result only if no write completed while it ran, so the cache never holds data older than the
+       last completed write. Writes made by other processes are not seen until the entry is evicted.
+    3. `put_activation` puts the row in `_pending` (by activation id) and returns at once. A row stays
+       pending, visible to reads, until the transaction that writes it commits. The flusher task writes
+       everything pending, `max_batch` rows per transaction, `flush_interval_s` after the first pending
+       row, or at once when `max_batch` rows are pending or `flush()` is waiting.
+    4. Backpressure: `put_activation` never drops a row. It returns True once `max_pending` rows are
+       pending (the database is slow or failing); the caller must then `await flush()` before putting
+       more, which waits for the write or raises `StoreError` if it fails.
+    5. A failed flush keeps its rows pending, logs once per failure streak, fails the `flush()` calls
+       waiting on it, and is retried with exponential backoff (a new `flush()` retries at once).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        flush_interval_s: float = 0.05,
+        max_batch: int = 256,
+        max_pending: int = 10000,
+        cache_size: int = 4096,
+    ) -> None:
+        self.path = Path(path)
+        self._flush_interval_s = flush_interval_s
+        self._max_batch = max_batch
+        self._max_pending = max_pending
+        self._cache = _Lru(cache_size)
+        self._writes = 0
+        self._db: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._pending: dict[str, ActivationRow] = {}
+        self._put_seq = 0  # puts so far
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()  # something is pending
+        self._hurry = asyncio.Event()  # write it now
+        self._failing = False
+        self._accepting = False  # put_activation takes rows only between open() and close()
+
+    # lifecycle
+
+    async def open(self) -> None:
+        if self._db is not None:
+            return
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisklet-store")
+        try:
+            self._db = await self._call("opening the store", self._connect, opening=True)
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
+        self._flusher = asyncio.create_task(self._run_flusher(), name="whisklet-store-flusher")
+        self._accepting = True
+
+    async def close(self) -> None:
+        """Flush pending activations, stop the flusher and close the database.
+
+        If the final flush fails the store is closed all the same and `StoreError` says how many
+        activation records were not written.
+        """
+        if self._db is None:
+            return
+        error: StoreError | None = None
+        try:
+            while self._pending:
+                await self.flush()
+        except StoreError as exc:
+            error = StoreError(f"{len(self._pending)} activation records were not written: {exc}")
+        self._accepting = False  # no await since the last check: every accepted row is written
+        assert self._flusher is not None and self._executor is not None
+        self._flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._flusher
+        with contextlib.suppress(StoreError):
+            await self._call("closing the store", self._disconnect)
+        self._db = None
+        self._executor.shutdown(wait=False)
+        self._executor = None
+        if error is not None:
+            raise error
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if db.execute("PRAGMA journal_mode = WAL").fetchone()[0] != "wal":
+                log.warning("%s cannot use WAL mode (network file system?): writers will block readers", self.path)
+            db.execute("PRAGMA synchronous = NORMAL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the database file {self.path} has schema version {version}, newer than this"
+                    f" Whisklet's {SCHEMA_VERSION}: upgrade Whisklet or use another data directory"
+                )
+            if version == 0:
+                with _transaction(db):
+                    for statement in _SCHEMA_V1.split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _disconnect(self) -> None:
+        if self._db is not None:
+            self._db.close()
+
+    async def _call(self, what: str, fn: Callable[..., T], *args: Any, opening: bool = False) -> T:
+        """Run `fn(*args)` on the store's thread; the one edge where SQLite errors become StoreErrors."""
+        if self._executor is None or (self._db is None and not opening):
+            raise StoreError(f"{what}: the store for {self.path} is not open")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, what, exc) from exc
+
+    def _conn(self) -> sqlite3.Connection:
+        assert self._db is not None
+        return self._db
+
+    # cache
+
+    async def _cached_read(
+        self, key: tuple[str, ...], what: str, fn: Callable[..., T], *args: Any, cache_none: bool
+    ) -> T:
+        value = self._cache.get(key)
+        if value is not _MISSING:
+            return value
+        writes = self._writes
+        value = await self._call(what, fn, *args)
+        if writes == self._writes and (value is not None or cache_none):
+            self._cache.put(key, value)
+        return value
+
+    async def _write(self, keys: list[tuple[str, ...]], what: str, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await self._call(what, fn, *args)
+        finally:
+            self._writes += 1
+            for key in keys:
+                self._cache.pop(key)
+
+    # subjects
+
+    async def create_subject(self, namespace: str, uuid: str, key: str, limits: bytes = b"{}") -> Subject:
+        subject = Subject(namespace, uuid, hash_key(key), bytes(limits), _now_ms())
+
+        def insert() -> None:
+            try:
+                self._conn().execute(
+                    "INSERT INTO subjects (namespace, uuid, key_hash, limits, created) VALUES (?, ?, ?, ?, ?)",
+                    (subject.namespace, subject.uuid, subject.key_hash, subject.limits, subject.created),
+                )
+            except sqlite3.IntegrityError:
+                raise Conflict(f"namespace {namespace} or its uuid already exists") from None
+
+        await self._write([("ns", namespace), ("uuid", uuid)], f"creating namespace {namespace}", insert)
+        return subject
+
+    async def get_subject_by_uuid(self, uuid: str) -> Subject | None:
+        # Misses are not cached: uuids arrive unauthenticated and must not be able to flush the cache.
+        return await self._cached_read(
+            ("uuid", uuid), "reading a namespace", self._select_subject, "uuid", uuid, cache_none=False
+        )
+
+    async def get_subject(self, namespace: str) -> Subject | None:
+        return await self._cached_read(
+            ("ns", namespace), f"reading namespace {namespace}", self._select_subject, "namespace", namespace,
+            cache_none=False,
+        )
+
+    def _select_subject(self, column: str, value: str) -> Subject | None:
+        row = self._conn().execute(f"{_SUBJECT} WHERE {column} = ?", (value,)).fetchone()
+        return None if row is None else _subject(row)
+
+    async def list_subjects(self) -> list[Subject]:
+        def select() -> list[Subject]:
+            return [_subject(r) for r in self._conn().execute(f"{_SUBJECT} ORDER BY namespace")]
+
+        return await self._call("listing namespaces", select)
+
+    async def delete_subject(self, namespace: str) -> bool:
+        def delete() -> str | None:
+            db = self._conn()
+            row = db.execute("DELETE FROM subjects WHERE namespace = ? RETURNING uuid", (namespace,)).fetchone()
+            return None if row is None else row[0]
+
+        uuid = await self._write([("ns", namespace)], f"deleting namespace {namespace}", delete)
+        if uuid is not None:
+            self._cache.pop(("uuid", uuid))
+        return uuid is not None
+
+    async def set_subject_limits(self, namespace: str, limits: bytes) -> bool:
+        def update() -> str | None:
+            row = self._conn().execute(
+                "UPDATE subjects SET limits = ? WHERE namespace = ? RETURNING uuid", (bytes(limits), namespace)
+            ).fetchone()
+            return None if row is None else row[0]
+
+        uuid = await self._write([("ns", namespace)], f"setting the limits of namespace {namespace}", update)
+        if uuid is not None:
+            self._cache.pop(("uuid", uuid))
+        return uuid is not None
+
+    # entities
+
+    async def get_entity(self, path: str, name: str) -> Entity | None:
+        return await self._cached_read(
+            ("entity", path, name), f"reading {path}/{name}", self._select_entity, path, name, cache_none=True
+        )
+
+    def _select_entity(self, path: str, name: str) -> Entity | None:
+        row = self._conn().execute(f"{_ENTITY} WHERE path = ? AND name = ?", (path, name)).fetchone()
+        return None if row is None else _entity(row)
+
+    async def put_entity(
+        self, kind: EntityKind, path: str, name: str, doc: bytes, updated: int, expected_revision: int | None
+    ) -> Entity:
+        """Create (`expected_revision=None`; `Conflict` if the name is taken) or replace the entity at
+        `expected_revision` (`Conflict` if it is gone, was changed since, or is of another kind)."""
+        revision = 1 if expected_revision is None else expected_revision + 1
+        entity = Entity(kind, path.split("/", 1)[0], path, name, bytes(doc), revision, updated)
+
+        def write() -> None:
+            db = self._conn()
+            if expected_revision is None:
+                try:
+                    db.execute(
+                        "INSERT INTO entities (path, name, kind, namespace, doc, revision, updated)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (path, name, kind.value, entity.namespace, entity.doc, revision, updated),
+                    )
+                except sqlite3.IntegrityError:
+                    raise Conflict(f"{path}/{name} already exists") from None
+                return
+            with _transaction(db):
+                current = self._select_entity(path, name)
+                if current is None:
+                    raise Conflict(f"{path}/{name} does not exist any more")
+                if current.kind != kind:
+                    raise Conflict(f"{path}/{name} is a {current.kind.value}, not a {kind.value}")
+                if current.revision != expected_revision:
+                    raise Conflict(
+                        f"{path}/{name} changed since it was read (revision {current.revision},"
+                        f" expected {expected_revision})"
+                    )
+                db.execute(
+                    "UPDATE entities SET doc = ?, revision = ?, updated = ? WHERE path = ? AND name = ?",
+                    (entity.doc, revision, updated, path, name),
+                )
+
+        await self._write([("entity", path, name)], f"writing {path}/{name}", write)
+        return entity
+
+    async def delete_entity(self, path: str, name: str, expected_revision: int | None = None) -> Entity | None:
+        def delete() -> Entity | None:
+            db = self._conn()
+            with _transaction(db):
+                current = self._select_entity(path, name)
+                if current is None:
+                    return None
+                if expected_revision is not None and current.revision != expected_revision:
+                    raise Conflict(
+                        f"{path}/{name} changed since it was read (revision {current.revision},"
+                        f" expected {expected_revision})"
+                    )
+                db.execute("DELETE FROM entities WHERE path = ? AND name = ?", (path, name))
+                return current
+
+        return await self._write([("entity", path, name)], f"deleting {path}/{name}", delete)
+
+    async def list_entities(
+        self, kind: EntityKind, namespace: str, path: str | None = None, *, limit: int, skip: int
+    ) -> list[Entity]:
+        where, args = self._entity_filter(kind, namespace, path)
+
+        def select() -> list[Entity]:
+            rows = self._conn().execute(
+                f"{_ENTITY} WHERE {where} ORDER BY updated DESC, name, path LIMIT ? OFFSET ?",
+                (*args, max(limit, 0), max(skip, 0)),
+            )
+            return [_entity(r) for r in rows]
+
+        return await self._call(f"listing {kind.value}s of {path or namespace}", select)
+
+    async def count_entities(self, kind: EntityKind, namespace: str, path: str | None = None) -> int:
+        where, args = self._entity_filter(kind, namespace, path)
+
+        def count() -> int:
+            return self._conn().execute(f"SELECT COUNT(*) FROM entities WHERE {where}", args).fetchone()[0]
+
+        return await self._call(f"counting {kind.value}s of {path or namespace}", count)
+
+    @staticmethod
+    def _entity_filter(kind: EntityKind, namespace: str, path: str | None) -> tuple[str, tuple[str, ...]]:
+        if path is None:
+            return "kind = ? AND namespace = ?", (kind.value, namespace)
+        return "kind = ? AND path = ?", (kind.value, path)
+
+    # activations
+
+    def put_activation(self, row: ActivationRow) -> bool:
+        """Queue the record for the next batch; it is readable at once.
+
+        Never drops a record. Returns True when `max_pending` records are pending: the caller must
+        `await flush()` before putting more (it raises `StoreError` if the database cannot be written).
+        """
+        if not self._accepting:
+            raise StoreError(f"recording activation {row.activation_id}: the store for {self.path} is not open")
+        if not (isinstance(row.start, int) and isinstance(row.end, int) and isinstance(row.doc, bytes)):
+            raise TypeError(f"activation {row.activation_id}: start and end must be int and doc bytes")
+        self._pending[row.activation_id] = row
+        self._put_seq += 1
+        self._wake.set()
+        if len(self._pending) >= self._max_batch and not self._failing:  # failing: keep the backoff
+            self._hurry.set()
+        return len(self._pending) >= self._max_pending
+
+    async def flush(self) -> None:
+        """Return once every activation record put before the call is committed.
+
+        Raises `StoreError` if the write fails; the records stay pending and are retried.
+        """
+        if not self._pending:
+            return
+        if self._flusher is None:
+            raise StoreError(f"flushing activations: the store for {self.path} is not open")
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((self._put_seq, waiter))
+        self._hurry.set()
+        await waiter
+
+    async def _run_flusher(self) -> None:
+        failures = 0
+        while True:
+            if not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if failures:
+                delay = min(self._flush_interval_s * 2 ** min(failures, 16), MAX_RETRY_DELAY_S)
+            else:
+                delay = self._flush_interval_s
+            if not self._hurry.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._hurry.wait()
+            self._hurry.clear()
+            failures = 0 if await self._write_pending() else failures + 1
+
+    async def _write_pending(self) -> bool:
+        """Write everything pending, `max_batch` rows per transaction so reads can run in between.
+
+        On failure the unwritten rows stay pending and the waiting `flush()` calls fail.
+        """
+        batch = list(self._pending.values())
+        seq = self._put_seq
+        for first in range(0, len(batch), self._max_batch):
+            chunk = batch[first : first + self._max_batch]
+            try:
+                await self._call(f"writing {len(chunk)} activation records", self._insert_activations, chunk)
+            except Exception as failure:
+                self._fail_waiters(failure)
+                return False
+            for row in chunk:
+                if self._pending.get(row.activation_id) is row:
+                    del self._pending[row.activation_id]
+        if self._failing:
+            self._failing = False
+            log.warning("activation records are being written again to %s", self.path)
+        still_waiting = []
+        for target, waiter in self._waiters:
+            if target <= seq:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                still_waiting.append((target, waiter))
+        self._waiters = still_waiting
+        return True
+
+    def _fail_waiters(self, failure: Exception) -> None:
+        if isinstance(failure, StoreError):
+            error = failure
+        else:
+            error = StoreError(f"writing activation records to {self.path} failed: {failure!r}")
+        if not self._failing:
+            self._failing = True
+            log.error("%s; %d records kept in memory, retrying", error, len(self._pending))
+        waiters, self._waiters = self._waiters, []
+        for _, waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    def _insert_activations(self, rows: list[ActivationRow]) -> None:
+        db = self._conn()
+        with _transaction(db):
+            db.executemany(
+                'INSERT OR REPLACE INTO activations (activation_id, namespace, name, start, "end", doc)'
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(r.activation_id, r.namespace, r.name, r.start, r.end, r.doc) for r in rows],
+            )
+
+    async def get_activation(self, namespace: str, activation_id: str) -> ActivationRow | None:
+        row = self._pending.get(activation_id)
+        if row is not None:
+            return row if row.namespace == namespace else None
+
+        def select() -> ActivationRow | None:
+            found = self._conn().execute(
+                f"{_ACTIVATION} WHERE activation_id = ? AND namespace = ?", (activation_id, namespace)
+            ).fetchone()
+            return None if found is None else _activation(found)
+
+        return await self._call(f"reading activation {activation_id}", select)
+
+    async def list_activations(
+        self,
+        namespace: str,
+        *,
+        name: str | None,
+        since: int | None,
+        upto: int | None,
+        limit: int,
+        skip: int,
+    ) -> list[ActivationRow]:
+        """Newest `start` first (ties by activation id); `since`/`upto` are inclusive bounds on `start`.
+        Pending records are merged in; a pending record replaces a stored one with the same id."""
+        limit, skip = max(limit, 0), max(skip, 0)
+        pending, where, args = self._activation_filter(namespace, name, since, upto)
+
+        def select() -> list[ActivationRow]:
+            rows = self._conn().execute(
+                f"{_ACTIVATION} WHERE {where} ORDER BY start DESC, activation_id LIMIT ?", (*args, skip + limit)
+            )
+            return [_activation(r) for r in rows]
+
+        stored = await self._call(f"listing activations of {namespace}", select)
+        merged = sorted([*stored, *pending], key=lambda r: (-r.start, r.activation_id))
+        return merged[skip : skip + limit]
+
+    async def count_activations(
+        self, namespace: str, *, name: str | None, since: int | None, upto: int | None, skip: int = 0
+    ) -> int:
+        pending, where, args = self._activation_filter(namespace, name, since, upto)
+
+        def count() -> int:
+            return self._conn().execute(f"SELECT COUNT(*) FROM activations WHERE {where}", args).fetchone()[0]
+
+        stored = await self._call(f"counting activations of {namespace}", count)
+        return max(stored + len(pending) - max(skip, 0), 0)
+
+    def _activation_filter(
+        self, namespace: str, name: str | None, since: int | None, upto: int | None
+    ) -> tuple[list[ActivationRow], str, tuple[Any, ...]]:
+        """The pending rows that match, and the SQL filter for stored rows not shadowed by pending ones.
+
+        Taken before the query is sent: a row missing from this snapshot was committed before the
+        query ran, so the query sees it; a row in it is excluded from the query, so none is counted twice.
+        """
+        clauses, args = ["namespace = ?"], [namespace]
+        if name is not None:
+            clauses.append("name = ?")
+            args.append(name)
+        if since is not None:
+            clauses.append("start >= ?")
+            args.append(since)
+        if upto is not None:
+            clauses.append("start <= ?")
+            args.append(upto)
+        if self._pending:
+            clauses.append("activation_id NOT IN (SELECT value FROM json_each(?))")
+            args.append(json.dumps(list(self._pending)))
+        matching = [
+            r
+            for r in self._pending.values()
+            if r.namespace == namespace
+            and (name is None or r.name == name)
+            and (since is None or r.start >= since)
+            and (upto is None or r.start <= upto)
+        ]
+        return matching, " AND ".join(clauses), tuple(args)
+
+    async def prune_activations(self, older_than: int, keep_at_most: int) -> int:
+        """Delete records that started before `older_than` (epoch ms), and the oldest beyond
+        `keep_at_most` in all; return how many were deleted. Pending records are flushed first."""
+        await self.flush()
+
+        def prune() -> int:
+            db = self._conn()
+            with _transaction(db):
+                aged = db.execute("DELETE FROM activations WHERE start < ?", (older_than,)).rowcount
+                excess = db.execute(
+                    "DELETE FROM activations WHERE activation_id IN (SELECT activation_id FROM activations"
+                    " ORDER BY start DESC, activation_id LIMIT -1 OFFSET ?)",
+                    (max(keep_at_most, 0),),
+                ).rowcount
+            return aged + excess
+
+        return await self._call("pruning activation records", prune)
