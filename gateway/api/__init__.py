@@ -1,0 +1,24 @@
+"""The REST API's routes, one module per collection."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.routing import BaseRoute
+
+from gateway.api import actions, activations, info, namespaces
+from gateway.auth import Authenticator
+from gateway.config import Config
+from gateway.controller import Controller
+from gateway.models import Runtime
+from gateway.store import Store
+
+
+def routes(config: Config, store: Store, controller: Controller, runtimes: Mapping[str, Runtime]) -> list[BaseRoute]:
+    authenticate = Authenticator(store)
+    return [
+        *info.routes(config, runtimes),
+        *namespaces.routes(config.limits, authenticate),
+        *actions.routes(config, store, controller, authenticate, runtimes),
+        *activations.routes(store, authenticate),
+    ]

@@ -1,0 +1,67 @@
+"""Request bodies in and JSON responses out, for every REST handler."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.errors import UNSUPPORTED_MEDIA_TYPE, ApiError, malformed, request_too_large
+from gateway.models import encoder
+
+T = TypeVar("T")
+
+JSON = "application/json"
+
+
+def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """`value` as compact JSON; a `msgspec.Raw` is sent as is."""
+    return Response(encoder.encode(value), status_code=status, headers=headers, media_type=JSON)
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, or `b""` when it is empty or blank.
+
+    413 when it is longer than `max_bytes` (what is beyond is counted, not kept); 415 when it is not
+    empty and not declared `application/json`.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise request_too_large(int(declared), max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size <= max_bytes:
+            chunks.append(chunk)
+    if size > max_bytes:
+        raise request_too_large(size, max_bytes)
+    body = b"".join(chunks)
+    if not body.strip():
+        return b""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != JSON:
+        raise ApiError(415, UNSUPPORTED_MEDIA_TYPE)
+    return body
+
+
+def decode(body: bytes, decoder: msgspec.json.Decoder[T]) -> T:
+    """`body` (empty means `{}`) decoded; 400 `The request content was malformed` when it does not fit."""
+    try:
+        return decoder.decode(body or b"{}")
+    except msgspec.DecodeError as error:
+        raise malformed(str(error)) from None
+
+
+_any_decoder = msgspec.json.Decoder()
+
+
+def decode_object(body: bytes) -> dict[str, Any]:
+    """A body that must be a JSON object (invoke parameters); empty means `{}`."""
+    value = decode(body, _any_decoder)
+    if not isinstance(value, dict):
+        kind = "an array" if isinstance(value, list) else "a JSON scalar"
+        raise malformed(f"expected a JSON object of parameters, got {kind}")
+    return value

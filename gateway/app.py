@@ -1,0 +1,40 @@
+"""The ASGI application: every route behind the request envelope, built from explicit services."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.types import Lifespan
+
+from gateway.api import routes
+from gateway.config import Config
+from gateway.controller import Controller
+from gateway.entities import RUNTIMES
+from gateway.middleware import RequestEnvelope, on_http_exception
+from gateway.models import Runtime
+from gateway.store import Store
+
+
+@dataclass
+class Services:
+    """Everything the routes use, created and closed by the lifespan."""
+
+    config: Config
+    store: Store
+    controller: Controller
+    runtimes: Mapping[str, Runtime] = field(default_factory=lambda: RUNTIMES)
+
+
+def build_app(services: Services, lifespan: Lifespan[Starlette] | None = None) -> Starlette:
+    app = Starlette(
+        routes=routes(services.config, services.store, services.controller, services.runtimes),
+        middleware=[Middleware(RequestEnvelope)],
+        exception_handlers={HTTPException: on_http_exception},
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False  # `/actions/{pkg}/` is a route of its own
+    return app

@@ -1,0 +1,234 @@
+"""Action create and update semantics: from a PUT body (and the stored action) to the action to store.
+
+Pure functions, no Starlette and no store. Errors are `ApiError`s with OpenWhisk's messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+
+from gateway.config import LimitsConfig
+from gateway.errors import (
+    EXEC_UNDEFINED,
+    SEQUENCE_NOT_YET,
+    ApiError,
+    field_too_large,
+    malformed,
+    unsupported_runtime,
+)
+from gateway.models import (
+    Action,
+    ActionLimits,
+    ActionLimitsPut,
+    ActionPut,
+    ActionSummary,
+    Exec,
+    ExecPut,
+    ExecSummary,
+    KeyValue,
+    Runtime,
+    encoder,
+)
+
+RUNTIMES: Mapping[str, Runtime] = MappingProxyType(
+    {"nodejs:20": Runtime(kind="nodejs:20", image="whisklet-nodejs:20", default=True)}
+)
+"""The kinds Whisklet runs, by kind."""
+
+_BASE64 = re.compile(r"\A([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)\Z")
+_VERSION = re.compile(r"\A[0-9]{1,9}(\.[0-9]{1,9}){0,2}\Z")
+
+# limits field, its name and unit in messages, the unit suffix of its LimitsConfig bounds
+_LIMITS = (
+    ("timeout", "duration", " milliseconds", "_ms"),
+    ("memory", "memory", " MB", "_mb"),
+    ("logs", "log", " MB", "_mb"),
+    ("concurrency", "concurrency", "", ""),
+)
+
+
+def create_action(
+    put: ActionPut,
+    path: str,
+    name: str,
+    *,
+    bounds: LimitsConfig,
+    now_ms: int,
+    runtimes: Mapping[str, Runtime] = RUNTIMES,
+) -> Action:
+    """The action a PUT creates at `path`/`name`: exec required, defaults filled in, server annotations added."""
+    exec_ = make_exec(put.exec, runtimes)
+    annotations = _with(_unique(put.annotations or ()), "exec", exec_.kind)
+    if not any(item.key == "provide-api-key" for item in annotations):
+        annotations.append(KeyValue("provide-api-key", False))
+    action = Action(
+        namespace=path,
+        name=name,
+        version=_version(put.version) if put.version else "0.0.1",
+        publish=bool(put.publish),
+        exec=exec_,
+        parameters=_unique(put.parameters or ()),
+        annotations=annotations,
+        limits=make_limits(put.limits, default_limits(bounds), bounds),
+        updated=now_ms,
+    )
+    check_sizes(action, bounds)
+    return action
+
+
+def update_action(
+    old: Action,
+    put: ActionPut,
+    *,
+    bounds: LimitsConfig,
+    now_ms: int,
+    runtimes: Mapping[str, Runtime] = RUNTIMES,
+) -> Action:
+    """`old` updated field by field: exec and parameters replaced if given, annotations merged after
+    `delAnnotations`, limits merged per field, version given or patch + 1, publish given or kept."""
+    exec_ = old.exec if put.exec is UNSET or put.exec is None else make_exec(put.exec, runtimes)
+    removed = set(put.delAnnotations or ())
+    annotations = [item for item in old.annotations if item.key not in removed]
+    for item in _unique(put.annotations or ()):
+        annotations = _with(annotations, item.key, item.value, item)
+    action = msgspec.structs.replace(
+        old,
+        exec=exec_,
+        parameters=old.parameters if put.parameters is UNSET or put.parameters is None else _unique(put.parameters),
+        annotations=_with(annotations, "exec", exec_.kind),
+        limits=make_limits(put.limits, old.limits, bounds),
+        version=_version(put.version) if put.version else _next_patch(old.version),
+        publish=old.publish if put.publish is UNSET or put.publish is None else put.publish,
+        updated=now_ms,
+    )
+    check_sizes(action, bounds)
+    return action
+
+
+def resolve_kind(kind: str, runtimes: Mapping[str, Runtime] = RUNTIMES) -> str:
+    """The stored kind for `kind`: `family:default` becomes that family's default version."""
+    kind = kind.strip().lower()
+    if kind.endswith(":default"):
+        family = kind.removesuffix(":default")
+        for runtime in runtimes.values():
+            if runtime.default and runtime.kind.split(":", 1)[0] == family:
+                return runtime.kind
+    if kind in runtimes:
+        return kind
+    if kind == "sequence":
+        raise ApiError(400, SEQUENCE_NOT_YET)
+    raise unsupported_runtime(kind, sorted(runtimes))
+
+
+def make_exec(put: ExecPut | None | Any, runtimes: Mapping[str, Runtime] = RUNTIMES) -> Exec:
+    if put is UNSET or put is None:
+        raise ApiError(400, EXEC_UNDEFINED)
+    if not isinstance(put.kind, str):
+        raise malformed("'kind' must be a string defined in 'exec'")
+    kind = resolve_kind(put.kind, runtimes)
+    if not isinstance(put.code, str):
+        raise malformed(f"'code' must be a string defined in 'exec' for '{kind}' actions")
+    main = put.main.strip() if isinstance(put.main, str) else ""
+    return Exec(kind=kind, code=put.code, binary=is_binary(put.code), main=main or UNSET)
+
+
+def is_binary(code: str) -> bool:
+    """Whether `code` is a base64-encoded archive rather than source text, as OpenWhisk decides it."""
+    code = code.strip()
+    return len(code) > 0 and len(code) % 4 == 0 and _BASE64.match(code) is not None
+
+
+def default_limits(bounds: LimitsConfig) -> ActionLimits:
+    return ActionLimits(
+        timeout=bounds.timeout_default_ms,
+        memory=bounds.memory_default_mb,
+        logs=bounds.logs_default_mb,
+        concurrency=bounds.concurrency_default,
+    )
+
+
+def make_limits(put: ActionLimitsPut | None | Any, base: ActionLimits, bounds: LimitsConfig) -> ActionLimits:
+    """`base` with each given field replaced, after checking it is in the configured range."""
+    if put is UNSET or put is None:
+        return base
+    changes: dict[str, int] = {}
+    for field, label, unit, suffix in _LIMITS:
+        value = getattr(put, field)
+        if value is UNSET or value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+            raise malformed(f"{field} limit must be an integer")
+        value = int(value)
+        low, high = getattr(bounds, f"{field}_min{suffix}"), getattr(bounds, f"{field}_max{suffix}")
+        if value < low:
+            raise ApiError(400, f"{label} {value}{unit} below allowed threshold of {low}{unit}")
+        if value > high:
+            raise ApiError(400, f"{label} {value}{unit} exceeds allowed threshold of {high}{unit}")
+        changes[field] = value
+    return msgspec.structs.replace(base, **changes)
+
+
+def check_sizes(action: Action, bounds: LimitsConfig) -> None:
+    """413 when parameters or annotations exceed `parameters_max_bytes`, or the code `code_max_bytes`."""
+    for field, items in (("parameters", action.parameters), ("annotations", action.annotations)):
+        size = sum(len(item.key.encode()) + len(encoder.encode(item.value)) for item in items)
+        if size > bounds.parameters_max_bytes:
+            raise field_too_large(field, size, bounds.parameters_max_bytes)
+    if isinstance(action.exec.code, str):
+        size = len(action.exec.code.encode())
+        if size > bounds.code_max_bytes:
+            raise field_too_large("exec", size, bounds.code_max_bytes)
+
+
+def summarize(action: Action) -> ActionSummary:
+    """The list view: no code and no kind (clients read the kind from the `exec` annotation)."""
+    return ActionSummary(
+        namespace=action.namespace,
+        name=action.name,
+        version=action.version,
+        publish=action.publish,
+        annotations=action.annotations,
+        limits=action.limits,
+        exec=ExecSummary(binary=action.exec.binary is True),
+        updated=action.updated,
+    )
+
+
+def without_code(action: Action) -> Action:
+    return msgspec.structs.replace(action, exec=msgspec.structs.replace(action.exec, code=UNSET))
+
+
+def _unique(items: Iterable[KeyValue]) -> list[KeyValue]:
+    """Key/value pairs with unique keys: a repeated key keeps its first place and its last value."""
+    by_key: dict[str, KeyValue] = {}
+    for item in items:
+        by_key[item.key] = item
+    return list(by_key.values())
+
+
+def _with(items: list[KeyValue], key: str, value: Any, item: KeyValue | None = None) -> list[KeyValue]:
+    """`items` with `key` set to `value`, in place of an existing entry or appended."""
+    item = item or KeyValue(key, value)
+    for index, existing in enumerate(items):
+        if existing.key == key:
+            return [*items[:index], item, *items[index + 1:]]
+    return [*items, item]
+
+
+def _version(text: str) -> str:
+    """A semantic version `major[.minor[.patch]]`, padded to three numbers."""
+    if not _VERSION.match(text):
+        raise malformed(f"version '{text}' is not a semantic version (major.minor.patch)")
+    parts = [int(part) for part in text.split(".")]
+    return ".".join(str(part) for part in [*parts, 0, 0][:3])
+
+
+def _next_patch(version: str) -> str:
+    major, minor, patch = (int(part) for part in _version(version).split("."))
+    return f"{major}.{minor}.{patch + 1}"
