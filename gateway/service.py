@@ -16,7 +16,7 @@ from gateway.app import Services
 from gateway.config import Config
 from gateway.controller import Controller
 from gateway.namespaces import Credential, ensure_guest, write_wskprops
-from gateway.store import SqliteStore
+from gateway.store import SqliteStore, StoreError
 from gateway.throttle import MinuteCounter, Throttle
 from pool import Pool, docker_driver
 
@@ -58,9 +58,12 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
             await pool.start()
             throttle = Throttle(MinuteCounter(_now_ms), MinuteCounter(_now_ms))
             controller = Controller(store, pool, throttle, config.limits, api_host=api_host(config))
+            pruner = asyncio.create_task(_prune_forever(store, config), name="activation-pruner")
             try:
                 yield Services(config, store, controller), Started(api_host(config), wskprops, guest), pool
             finally:
+                pruner.cancel()
+                await asyncio.gather(pruner, return_exceptions=True)
                 await _drain(controller, pool, config.server.shutdown_grace_s)
     finally:
         await store.close()
@@ -74,6 +77,23 @@ async def _drain(controller: Controller, pool: Pool, grace_s: float) -> None:
         log.warning("activations still running after %.0fs of shutdown grace; stopping them", grace_s)
     await pool.stop(grace_s=0)
     await controller.drain()
+
+
+_PRUNE_EVERY_S = 600.0
+
+
+async def _prune_forever(store: SqliteStore, config: Config) -> None:
+    """Remove activation records past the retention period or the count limit, now and every 10 min."""
+    retention_ms = round(config.store.activation_retention_days * 86_400_000)
+    while True:
+        try:
+            removed = await store.prune_activations(_now_ms() - retention_ms, config.store.max_activations)
+        except StoreError as error:
+            log.warning("pruning activation records failed: %s", error)
+        else:
+            if removed:
+                log.info("pruned %d activation records", removed)
+        await asyncio.sleep(_PRUNE_EVERY_S)
 
 
 def _now_ms() -> int:

@@ -1,0 +1,59 @@
+"""The machine's own limit for fresh-container activations: raw Docker create+start+remove.
+
+Uses the same image and container settings as Whisklet's driver, minus waiting for the runner, so
+it is the ceiling that no fresh-container platform on this engine can beat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from dataclasses import dataclass
+
+import aiodocker
+
+from pool.docker import DockerDriver
+from pool.image import ensure_image
+
+
+@dataclass(frozen=True, slots=True)
+class Ceiling:
+    containers: int
+    parallel: int
+    seconds: float
+
+    @property
+    def per_s(self) -> float:
+        return self.containers / self.seconds
+
+
+async def docker_churn_rate(containers: int = 24, parallel: int = 3, memory_mb: int = 256) -> Ceiling:
+    """Create, start and force-remove `containers` hardened containers, `parallel` at a time."""
+    docker = aiodocker.Docker()
+    try:
+        image = await ensure_image(docker)
+        with tempfile.TemporaryDirectory(prefix="whisklet-ceiling-") as run_dir:
+            driver = DockerDriver(docker, image, run_dir, "ceiling", scope="ceiling")
+            config = driver._config(memory_mb, driver._run_dir / "unused")  # the same hardened settings
+            config["HostConfig"]["Binds"] = []
+            config["Labels"]["whisklet.sandbox"] = "ceiling"
+            slots = asyncio.Semaphore(parallel)
+
+            async def churn(n: int) -> None:
+                async with slots:
+                    container = await docker.containers.create(config, name=f"whisklet-ceiling-{n}-{time.monotonic_ns()}")
+                    await container.start()
+                    await container.delete(force=True)
+
+            started = time.monotonic()
+            await asyncio.gather(*(churn(n) for n in range(containers)))
+            return Ceiling(containers, parallel, time.monotonic() - started)
+    finally:
+        await docker.close()
+
+
+if __name__ == "__main__":
+    result = asyncio.run(docker_churn_rate())
+    print(f"raw Docker create+start+remove: {result.per_s:.2f} containers/s "
+          f"({result.containers} containers, {result.parallel} in parallel, {result.seconds:.1f} s)")
