@@ -14,6 +14,7 @@ from gateway.api import routes
 from gateway.config import Config
 from gateway.controller import Controller
 from gateway.entities import RUNTIMES
+from gateway.metrics import Metrics, RequestMetrics, metrics_route
 from gateway.middleware import RequestEnvelope, on_http_exception
 from gateway.models import Runtime
 from gateway.store import Store
@@ -27,14 +28,16 @@ class Services:
     store: Store
     controller: Controller
     runtimes: Mapping[str, Runtime] = field(default_factory=lambda: RUNTIMES)
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 def build_app(services: Services, lifespan: Lifespan[Starlette] | None = None) -> Starlette:
     app = Starlette(
         routes=routes(services.config, services.store, services.controller, services.runtimes),
-        middleware=[Middleware(RequestEnvelope)],
+        middleware=[Middleware(RequestMetrics, metrics=services.metrics), Middleware(RequestEnvelope)],
         exception_handlers={HTTPException: on_http_exception},
         lifespan=lifespan,
     )
+    app.router.routes.append(metrics_route(services.metrics))
     app.router.redirect_slashes = False  # `/actions/{pkg}/` is a route of its own
     return app

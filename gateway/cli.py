@@ -1,4 +1,4 @@
-"""The `whisklet` command: serve, namespace create/list/delete, image build."""
+"""The `whisklet` command: serve, namespace create/list/limits/delete, image build."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from gateway.errors import ApiError
 from gateway.models import NamespaceLimits, encoder
 from gateway.namespaces import NamespaceExists, create_namespace
 from gateway.store import SqliteStore, StoreError
+from gateway.throttle import namespace_limit
 from pool import SandboxError, build_runtime_image
 
 
@@ -53,9 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     actions = namespace.add_subparsers(required=True, metavar="ACTION")
     create = actions.add_parser("create", parents=[common], help="create a namespace; prints uuid:key")
     create.add_argument("name")
-    for flag in ("invocations-per-minute", "concurrent-invocations", "fires-per-minute"):
-        create.add_argument(f"--{flag}", type=int, help="override the system default for this namespace")
+    _throttle_flags(create)
     create.set_defaults(command=_namespace_create)
+    limits = actions.add_parser(
+        "limits", parents=[common],
+        help="show a namespace's throttles, or override them (a running server applies them within a second)",
+    )
+    limits.add_argument("name")
+    _throttle_flags(limits)
+    limits.add_argument("--reset", action="store_true", help="drop every override first: back to the system defaults")
+    limits.set_defaults(command=_namespace_limits)
     listing = actions.add_parser("list", parents=[common], help="list namespaces")
     listing.set_defaults(command=_namespace_list)
     delete = actions.add_parser("delete", parents=[common], help="delete a namespace and its key")
@@ -68,6 +76,35 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--force", action="store_true", help="rebuild even when the image is current")
     build.set_defaults(command=_image_build)
     return parser
+
+
+_THROTTLE_FLAGS = {
+    "invocations_per_minute": "invocationsPerMinute",
+    "concurrent_invocations": "concurrentInvocations",
+    "fires_per_minute": "firesPerMinute",
+}
+
+
+def _throttle_flags(parser: argparse.ArgumentParser) -> None:
+    for dest in _THROTTLE_FLAGS:
+        parser.add_argument(
+            "--" + dest.replace("_", "-"), type=_count, metavar="N",
+            help="override the system default for this namespace (0 admits nothing)",
+        )
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
+    return value
+
+
+def _given_limits(args: argparse.Namespace) -> dict[str, int]:
+    return {field: getattr(args, dest) for dest, field in _THROTTLE_FLAGS.items() if getattr(args, dest) is not None}
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -94,17 +131,7 @@ async def _open_store(config: Config) -> SqliteStore:
 
 
 async def _namespace_create(config: Config, args: argparse.Namespace) -> int:
-    limits = NamespaceLimits(
-        **{
-            key: value
-            for key, value in {
-                "invocationsPerMinute": args.invocations_per_minute,
-                "concurrentInvocations": args.concurrent_invocations,
-                "firesPerMinute": args.fires_per_minute,
-            }.items()
-            if value is not None
-        }
-    )
+    limits = NamespaceLimits(**_given_limits(args))
     store = await _open_store(config)
     try:
         credential = await create_namespace(store, args.name, encoder.encode(limits))
@@ -126,6 +153,32 @@ async def _namespace_list(config: Config, args: argparse.Namespace) -> int:
     for subject in subjects:
         limits = msgspec.json.decode(subject.limits)
         print(f"{subject.namespace}\t{subject.uuid}" + (f"\t{encoder.encode(limits).decode()}" if limits else ""))
+    return 0
+
+
+async def _namespace_limits(config: Config, args: argparse.Namespace) -> int:
+    """Print `<limit> <value> <where it comes from>` per throttle, after applying the given overrides."""
+    store = await _open_store(config)
+    try:
+        subject = await store.get_subject(args.name)
+        if subject is None:
+            print(f"whisklet: namespace '{args.name}' does not exist", file=sys.stderr)
+            return 1
+        current = {} if args.reset else msgspec.json.decode(subject.limits)
+        overrides = msgspec.convert({**current, **_given_limits(args)}, NamespaceLimits)
+        if args.reset or _given_limits(args):
+            await store.set_subject_limits(args.name, encoder.encode(overrides))
+    finally:
+        await store.close()
+    defaults = {
+        "invocationsPerMinute": config.limits.invocations_per_minute,
+        "concurrentInvocations": config.limits.concurrent_invocations,
+        "firesPerMinute": config.limits.fires_per_minute,
+    }
+    for field, default in defaults.items():
+        value = getattr(overrides, field)
+        source = "system default" if value is msgspec.UNSET else "namespace"
+        print(f"{field}\t{namespace_limit(value, default)}\t{source}")
     return 0
 
 

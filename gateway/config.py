@@ -22,6 +22,11 @@ class ServerConfig(Struct, forbid_unknown_fields=True):
     data_dir: str = ""  # empty: $XDG_DATA_HOME/whisklet or ~/.local/share/whisklet
     api_host: str = ""  # APIHOST written to wskprops; empty: http://<host>:<port>
     shutdown_grace_s: float = 30.0
+    max_connections: int = 1000
+    max_request_head_bytes: int = 65536
+    max_request_headers: int = 100
+    request_head_timeout_s: float = 10.0
+    request_body_idle_s: float = 30.0
 
 
 class LimitsConfig(Struct, forbid_unknown_fields=True):
@@ -74,6 +79,9 @@ class ConfigError(Exception):
 
 
 ENV_PREFIX = "WHISKLET_"
+# WHISKLET_ variables that are not `<SECTION>_<KEY>`: the config file, and the test suite's switches
+# (scripts/test), which reach every `whisklet` the tests start.
+_NOT_SETTINGS = frozenset({"WHISKLET_CONFIG", "WHISKLET_REQUIRE_DOCKER", "WHISKLET_FAULT_TESTS"})
 
 
 def load_config(
@@ -93,7 +101,7 @@ def load_config(
         for section in msgspec.structs.fields(Config)
     }
     for variable, text in environ.items():
-        if not variable.startswith(ENV_PREFIX) or variable == "WHISKLET_CONFIG":
+        if not variable.startswith(ENV_PREFIX) or variable in _NOT_SETTINGS:
             continue
         section, key = _env_key(variable[len(ENV_PREFIX):], known)
         merged.setdefault(section, {})[key] = _parse_env_value(text)

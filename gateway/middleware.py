@@ -6,7 +6,7 @@ import logging
 import secrets
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,7 +56,7 @@ class RequestEnvelope:
        answered 200, empty, without authentication.
     3. An `ApiError` becomes its error body and a `StoreError` a 503 with its message; any other
        exception is logged with its traceback and becomes a 500 naming the request id. If the response
-       had already started, the exception is re-raised.
+       had already started, the exception is re-raised. A client gone mid-request gets no answer.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -94,6 +94,8 @@ class RequestEnvelope:
             if started:
                 raise
             await error_response(503, str(error), rid)(scope, receive, send_with_headers)
+        except ClientDisconnect:  # gone mid-body (or cut off for being too slow): no one to answer
+            log.info("request %s %s: the client went away (request id %s)", scope["method"], scope["path"], rid)
         except Exception:
             log.exception("request %s %s failed (request id %s)", scope["method"], scope["path"], rid)
             if started:

@@ -254,3 +254,196 @@ class ApiInfo(Struct):
     build: str
     buildno: str
     swagger_paths: dict[str, str]
+
+
+# Packages, triggers and rules (openwhisk-api.md §5.3-5.4)
+
+
+class EntityRef(Struct):
+    """`{path, name}`: an entity by its path (`ns` or `ns/pkg`) and simple name."""
+
+    path: str
+    name: str
+
+    @property
+    def fully_qualified_name(self) -> str:
+        return f"{self.path}/{self.name}"
+
+
+class Binding(Struct, omit_defaults=True):
+    """What a package binding is bound to. Empty (encoded `{}`) on a package that is not a binding."""
+
+    namespace: str = ""
+    name: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.name)
+
+
+class BindingPut(Struct, omit_defaults=True):
+    namespace: str | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+
+
+class Package(Struct):
+    """A stored package or package binding. `namespace` is always a bare namespace (packages do not nest)."""
+
+    namespace: str
+    name: str
+    version: str
+    publish: bool
+    binding: Binding
+    parameters: list[KeyValue]
+    annotations: list[KeyValue]
+    updated: int
+
+
+class PackagePut(Struct, omit_defaults=True):
+    binding: BindingPut | None | UnsetType = UNSET
+    parameters: list[KeyValue] | None | UnsetType = UNSET
+    annotations: list[KeyValue] | None | UnsetType = UNSET
+    version: str | None | UnsetType = UNSET
+    publish: bool | None | UnsetType = UNSET
+
+
+class ActionBrief(Struct):
+    """An action as a package's GET lists it."""
+
+    name: str
+    version: str
+    annotations: list[KeyValue]
+
+
+class PackageDetail(Struct):
+    """`GET /packages/{name}`: the package with its actions and feeds."""
+
+    namespace: str
+    name: str
+    version: str
+    publish: bool
+    binding: Binding
+    parameters: list[KeyValue]
+    annotations: list[KeyValue]
+    actions: list[ActionBrief]
+    feeds: list[ActionBrief]
+    updated: int
+
+
+class PackageSummary(Struct):
+    """The packages list view: `binding` is `false` or `{namespace, name}`."""
+
+    namespace: str
+    name: str
+    version: str
+    publish: bool
+    annotations: list[KeyValue]
+    binding: Binding | bool
+    updated: int
+
+
+class ReducedRule(Struct):
+    """A rule as its trigger records it: the action it runs and whether it is active."""
+
+    action: EntityRef
+    status: str
+
+
+class Trigger(Struct):
+    """A stored trigger. `rules` (keyed `ns/rule`) appears once a rule has been linked."""
+
+    namespace: str
+    name: str
+    version: str
+    publish: bool
+    parameters: list[KeyValue]
+    annotations: list[KeyValue]
+    updated: int
+    limits: dict[str, Any] = msgspec.field(default_factory=dict)
+    rules: dict[str, ReducedRule] | UnsetType = UNSET
+
+
+class TriggerPut(Struct, omit_defaults=True):
+    parameters: list[KeyValue] | None | UnsetType = UNSET
+    annotations: list[KeyValue] | None | UnsetType = UNSET
+    limits: Any = UNSET
+    version: str | None | UnsetType = UNSET
+    publish: bool | None | UnsetType = UNSET
+
+
+class TriggerSummary(Struct):
+    namespace: str
+    name: str
+    version: str
+    publish: bool
+    annotations: list[KeyValue]
+    updated: int
+
+
+class Rule(Struct):
+    """A stored rule; its status lives in its trigger."""
+
+    namespace: str
+    name: str
+    version: str
+    publish: bool
+    annotations: list[KeyValue]
+    trigger: EntityRef
+    action: EntityRef
+    updated: int
+
+
+class RuleWithStatus(Struct):
+    """A rule as GET, PUT and DELETE return it."""
+
+    namespace: str
+    name: str
+    version: str
+    publish: bool
+    annotations: list[KeyValue]
+    status: str
+    trigger: EntityRef
+    action: EntityRef
+    updated: int
+
+
+class RulePut(Struct, omit_defaults=True):
+    """`trigger`/`action` are `/ns[/pkg]/name` strings or `{path, name}` objects."""
+
+    trigger: Any = UNSET
+    action: Any = UNSET
+    annotations: list[KeyValue] | None | UnsetType = UNSET
+    version: str | None | UnsetType = UNSET
+    publish: bool | None | UnsetType = UNSET
+
+
+class RuleStatusPut(Struct):
+    status: Any = None
+
+
+package_decoder = msgspec.json.Decoder(Package)
+package_put_decoder = msgspec.json.Decoder(PackagePut)
+trigger_decoder = msgspec.json.Decoder(Trigger)
+trigger_put_decoder = msgspec.json.Decoder(TriggerPut)
+rule_decoder = msgspec.json.Decoder(Rule)
+rule_put_decoder = msgspec.json.Decoder(RulePut)
+rule_status_decoder = msgspec.json.Decoder(RuleStatusPut)
+
+
+class RuleActivated(Struct):
+    """A trigger record's log line for a rule whose action was started."""
+
+    statusCode: int
+    success: bool
+    activationId: str
+    rule: str
+    action: str
+
+
+class RuleFailed(Struct):
+    """A trigger record's log line for a rule whose action could not be started."""
+
+    statusCode: int
+    success: bool
+    error: str
+    rule: str
+    action: str

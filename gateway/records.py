@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 from msgspec import UNSET
 
-from gateway.models import Action, ActivationRecord, ActivationResponse, Identity, KeyValue, encoder
+from gateway.models import Action, ActivationRecord, ActivationResponse, Identity, KeyValue, Trigger, encoder
 from gateway.store import ActivationRow
 from pool import ActivationStatus, RunResult
 
@@ -18,14 +20,19 @@ def build_record(
     *,
     wait_ms: int,
     cause: str | None = None,
+    binding: str | None = None,
 ) -> ActivationRecord:
+    """The record of an activation that ran. `cause` is the enclosing sequence's activation id (the
+    record is then `causedBy: sequence`); `binding` is `ns/binding` when invoked through one."""
     annotations: list[KeyValue] = [
         KeyValue("limits", msgspec.to_builtins(action.limits)),
         KeyValue("path", action.fully_qualified_name),
         KeyValue("kind", action.exec.kind),
         KeyValue("timeout", outcome.timed_out),
+        *_caused_by(cause),
         KeyValue("initTime", outcome.init_ms),
         KeyValue("waitTime", wait_ms),
+        *_binding(binding),
     ]
     if outcome.cold_start:
         annotations.append(KeyValue("coldStart", True))
@@ -54,6 +61,7 @@ def failed_record(
     start_ms: int,
     end_ms: int,
     cause: str | None = None,
+    binding: str | None = None,
 ) -> ActivationRecord:
     """The record of an activation that never reached a container: a `whisk internal error`."""
     return ActivationRecord(
@@ -71,10 +79,92 @@ def failed_record(
             KeyValue("path", action.fully_qualified_name),
             KeyValue("kind", action.exec.kind),
             KeyValue("timeout", False),
+            *_caused_by(cause),
             KeyValue("waitTime", end_ms - start_ms),
+            *_binding(binding),
         ],
         cause=cause or UNSET,
     )
+
+
+def sequence_record(
+    identity: Identity,
+    sequence: Action,
+    activation_id: str,
+    *,
+    components: list[ActivationRecord],
+    response: ActivationResponse,
+    start_ms: int,
+    end_ms: int,
+    wait_ms: int,
+    cause: str | None = None,
+    binding: str | None = None,
+) -> ActivationRecord:
+    """A sequence's record: `logs` = its components' activation ids in order, `duration` = the sum of
+    theirs, `limits.memory` = the largest among them (the sequence's own when none ran), `topmost`
+    unless it is itself a component (`cause`), and the last component's `response`."""
+    memory = max((_memory_mb(record) for record in components), default=sequence.limits.memory)
+    limits = msgspec.structs.replace(sequence.limits, memory=memory, concurrency=1)
+    return ActivationRecord(
+        namespace=identity.namespace,
+        name=sequence.name,
+        version=sequence.version,
+        subject=identity.subject,
+        activationId=activation_id,
+        start=start_ms,
+        end=end_ms,
+        duration=sum(record.duration or 0 for record in components),
+        response=response,
+        logs=[record.activationId for record in components],
+        annotations=[
+            KeyValue("topmost", cause is None),
+            KeyValue("path", sequence.fully_qualified_name),
+            KeyValue("kind", "sequence"),
+            *_caused_by(cause),
+            KeyValue("limits", msgspec.to_builtins(limits)),
+            KeyValue("waitTime", wait_ms),
+            *_binding(binding),
+        ],
+        cause=cause or UNSET,
+    )
+
+
+def trigger_record(
+    identity: Identity,
+    trigger: Trigger,
+    activation_id: str,
+    payload: dict[str, Any],
+    rule_logs: list[str],
+    *,
+    start_ms: int,
+) -> ActivationRecord:
+    """A trigger fire's record: the payload as result, one JSON log line per activated rule, and no
+    `end` or `duration`."""
+    return ActivationRecord(
+        namespace=identity.namespace,
+        name=trigger.name,
+        version=trigger.version,
+        subject=identity.subject,
+        activationId=activation_id,
+        start=start_ms,
+        response=response(ActivationStatus.SUCCESS, payload, None),
+        logs=rule_logs,
+    )
+
+
+def _caused_by(cause: str | None) -> list[KeyValue]:
+    return [] if cause is None else [KeyValue("causedBy", "sequence")]
+
+
+def _binding(binding: str | None) -> list[KeyValue]:
+    return [] if binding is None else [KeyValue("binding", binding)]
+
+
+def _memory_mb(record: ActivationRecord) -> int:
+    for item in record.annotations:
+        if item.key == "limits" and isinstance(item.value, dict):
+            return int(item.value.get("memory", 0))
+    return 0
 
 
 def response(status: ActivationStatus, result: object, size: int | None) -> ActivationResponse:

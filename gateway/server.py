@@ -15,6 +15,7 @@ import uvicorn
 
 from gateway.app import build_app
 from gateway.config import Config
+from gateway.http import bounded_http
 from gateway.service import Started, running
 
 log = logging.getLogger("whisklet")
@@ -43,8 +44,10 @@ async def serve(config: Config, out: TextIO = sys.stdout) -> None:
                 build_app(services),
                 host=config.server.host,
                 port=config.server.port,
-                http="httptools",
+                http=bounded_http(config.server),
+                ws="none",
                 lifespan="off",
+                limit_concurrency=config.server.max_connections,
                 log_level="warning",
                 access_log=False,
                 timeout_graceful_shutdown=int(config.server.shutdown_grace_s),

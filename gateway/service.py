@@ -1,4 +1,4 @@
-"""Whisklet's running services, created in order and closed in reverse: store, pool, controller."""
+"""Whisklet's running services, created in order and closed in reverse: store, pool, controller, alarms."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.alarms.feed import AlarmFeeds
+from gateway.alarms.scheduler import AlarmScheduler
 from gateway.app import Services
+from gateway.catalog import install_catalog
 from gateway.config import Config
 from gateway.controller import Controller
+from gateway.metrics import Metrics
 from gateway.namespaces import Credential, ensure_guest, write_wskprops
 from gateway.store import SqliteStore, StoreError
 from gateway.throttle import MinuteCounter, Throttle
@@ -48,20 +52,32 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
     store = SqliteStore(data_dir / "whisklet.db", flush_interval_s=config.store.flush_interval_ms / 1000)
     await store.open()
     try:
+        interrupted = await store.recover_interrupted()
+        if interrupted:
+            log.warning("%d activations were interrupted by the last stop; recorded as whisk internal errors", interrupted)
         guest = await ensure_guest(store)
+        await install_catalog(store, config.limits, _now_ms())
         wskprops = data_dir / "wskprops"
         if guest is not None:
             write_wskprops(wskprops, api_host(config), guest)
         instance = f"{socket.gethostname()}-{os.getpid()}"
         async with docker_driver(config.docker, str(data_dir / "run"), instance) as driver:
-            pool = Pool(driver, config.pool, default_memory_mb=config.limits.memory_default_mb)
+            metrics = Metrics()
+            pool = Pool(driver, config.pool, default_memory_mb=config.limits.memory_default_mb, observer=metrics)
+            metrics.watch_pool(pool.snapshot)
             await pool.start()
-            throttle = Throttle(MinuteCounter(_now_ms), MinuteCounter(_now_ms))
-            controller = Controller(store, pool, throttle, config.limits, api_host=api_host(config))
+            throttle = Throttle(MinuteCounter(_now_ms), MinuteCounter(_now_ms), observer=metrics)
+            alarms = AlarmScheduler(store)
+            controller = Controller(
+                store, pool, throttle, config.limits, api_host=api_host(config), observer=metrics,
+                builtins=AlarmFeeds(store, alarms.wake).actions(),
+            )
             pruner = asyncio.create_task(_prune_forever(store, config), name="activation-pruner")
+            alarms.start(controller)
             try:
-                yield Services(config, store, controller), Started(api_host(config), wskprops, guest), pool
+                yield Services(config, store, controller, metrics=metrics), Started(api_host(config), wskprops, guest), pool
             finally:
+                await alarms.stop()
                 pruner.cancel()
                 await asyncio.gather(pruner, return_exceptions=True)
                 await _drain(controller, pool, config.server.shutdown_grace_s)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from msgspec import UNSET, UnsetType
+
 from gateway import errors
+from gateway.observer import GatewayObserver, ThrottleReason
+
+
+def namespace_limit(override: int | UnsetType, default: int) -> int:
+    """A namespace's own limit when it has one (0 too: then nothing is admitted), else the system's."""
+    return default if override is UNSET else override
 
 
 @dataclass(slots=True)
@@ -44,20 +52,23 @@ class MinuteCounter:
 
 @dataclass(slots=True)
 class Throttle:
-    """Admits or rejects (429) invocations and fires of a namespace."""
+    """Admits or rejects (429) invocations and fires of a namespace; tells `observer` of each rejection."""
 
     invocations: MinuteCounter
     fires: MinuteCounter
     in_flight: dict[str, int] = field(default_factory=dict)
+    observer: GatewayObserver = field(default_factory=GatewayObserver)
 
     def admit_invocation(self, namespace: str, per_minute: int, concurrent: int) -> None:
         """Count one invocation; raise 429 when a limit is exceeded, else hold a concurrency slot."""
         count = self.invocations.hit(namespace)
         if count > per_minute:
+            self.observer.throttled(ThrottleReason.INVOCATIONS_PER_MINUTE)
             raise errors.too_many_per_minute(count, per_minute)
         running = self.in_flight.get(namespace, 0)
         if running >= concurrent:
-            raise errors.too_many_concurrent(running + 1, concurrent)
+            self.observer.throttled(ThrottleReason.CONCURRENT_INVOCATIONS)
+            raise errors.too_many_concurrent(running, concurrent)
         self.in_flight[namespace] = running + 1
 
     def release_invocation(self, namespace: str) -> None:
@@ -70,4 +81,5 @@ class Throttle:
     def admit_fire(self, namespace: str, per_minute: int) -> None:
         count = self.fires.hit(namespace)
         if count > per_minute:
+            self.observer.throttled(ThrottleReason.FIRES_PER_MINUTE)
             raise errors.too_many_per_minute(count, per_minute)

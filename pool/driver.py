@@ -44,6 +44,11 @@ class EngineUnavailable(SandboxError):
     """The container engine cannot be reached at all (stopped, socket missing)."""
 
 
+class SandboxLost(SandboxError):
+    """A leased sandbox's runner was gone before its activation reached it (the container died while
+    idle: killed from outside, or the engine restarted). Nothing of the activation ran."""
+
+
 class SandboxDriver(Protocol):
     """Creates and destroys sandboxes.
 

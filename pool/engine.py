@@ -22,6 +22,7 @@ class DockerSettings(Struct, frozen=True, forbid_unknown_fields=True):
     pids_limit: int = 1024
     nofile: int = 1024
     tmpfs_mb: int = 64
+    run_dir_mb: int = 16
 
 
 def _session(url: str) -> aiodocker.Docker:
@@ -47,6 +48,7 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -
             pids_limit=settings.pids_limit,
             nofile=settings.nofile,
             tmp_size_mb=settings.tmpfs_mb,
+            run_dir_mb=settings.run_dir_mb,
             scope=hashlib.sha256(os.path.abspath(run_dir).encode()).hexdigest()[:16],
         )
         try:

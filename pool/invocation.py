@@ -10,7 +10,7 @@ import msgspec
 
 from pool import messages
 from pool.activation import ActivationStatus, Job, RunResult
-from pool.driver import Sandbox, SandboxError, SandboxExit
+from pool.driver import Sandbox, SandboxError, SandboxExit, SandboxLost
 from pool.logs import log_line, read_activation_logs
 from pool.outcome import error_result, interpret_init, interpret_run
 from pool.runner_client import RunnerConnection, RunnerGone
@@ -55,15 +55,20 @@ async def activate(
     cold_start: bool,
     exit_reason: Callable[[Sandbox], Awaitable[SandboxExit]],
 ) -> RunResult:
-    """Run `job` on `sandbox`, which the caller destroys afterwards whatever happens here."""
+    """Run `job` on `sandbox`, which the caller destroys afterwards whatever happens here.
+
+    Raises `SandboxLost` when the runner cannot be reached at all: then nothing of the job ran.
+    """
     timeout_s = job.timeout_ms / 1000
     start_ms = _now_ms()
     init_ms = 0
     size: int | None = None
     timed_out = False
-    connection: RunnerConnection | None = None
     try:
         connection = await RunnerConnection.open(sandbox.socket_path)
+    except RunnerGone as gone:
+        raise SandboxLost(f"the runner of {sandbox.name} is gone: {gone}") from gone
+    try:
         init_ms = await _init(connection, job, timeout_s, sandbox, exit_reason)
         status, result, size = await _run(connection, job, timeout_s, sandbox, exit_reason)
     except _Failed as failure:
@@ -71,8 +76,7 @@ async def activate(
     except RunnerGone:
         status, result = ActivationStatus.DEVELOPER_ERROR, error_result(messages.INIT_EXITED)
     finally:
-        if connection is not None:
-            await connection.close()
+        await connection.close()
     end_ms = _now_ms()
     if init_ms == 0 and status is ActivationStatus.DEVELOPER_ERROR:
         init_ms = end_ms - start_ms
@@ -118,15 +122,17 @@ async def _run(connection, job, timeout_s, sandbox, exit_reason) -> tuple[Activa
     body = run_body(job, _now_ms() + job.timeout_ms)
     try:
         async with asyncio.timeout(timeout_s):
-            reply = await connection.request("POST", "/run", body)
+            # what is past the result limit is counted, not kept: a huge result cannot swell the gateway
+            reply = await connection.request("POST", "/run", body, max_body_bytes=job.result_limit_bytes)
     except TimeoutError:
         raise _Failed(error_result(messages.timed_out(job.timeout_ms)), timed_out=True) from None
     except RunnerGone:
         raise _Failed(await _exit_result(sandbox, exit_reason, messages.RUN_EXITED)) from None
     if time.monotonic() - started >= timeout_s:
         raise _Failed(error_result(messages.timed_out(job.timeout_ms)), timed_out=True)
-    status, result = interpret_run(reply.status, reply.body, job.result_limit_bytes)
-    return status, result, len(reply.body)
+    size = reply.size if reply.truncated else len(reply.body)
+    status, result = interpret_run(reply.status, reply.body, job.result_limit_bytes, size=size)
+    return status, result, size
 
 
 async def _exit_result(sandbox, exit_reason, otherwise: str) -> bytes:

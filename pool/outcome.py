@@ -35,12 +35,18 @@ def interpret_init(status: int, body: bytes) -> bytes | None:
     return error_result(messages.init_failed(body.decode(errors="replace")))
 
 
-def interpret_run(status: int, body: bytes, result_limit_bytes: int) -> tuple[ActivationStatus, bytes]:
-    """The status and result of a `/run` reply that arrived within the time limit (rules 3-7)."""
-    if len(body) > result_limit_bytes:
+def interpret_run(
+    status: int, body: bytes, result_limit_bytes: int, *, size: int | None = None
+) -> tuple[ActivationStatus, bytes]:
+    """The status and result of a `/run` reply that arrived within the time limit (rules 3-7).
+
+    `size` is the reply body's full length when only its first `result_limit_bytes` were kept.
+    """
+    size = len(body) if size is None else size
+    if size > result_limit_bytes:
         truncated = body[:result_limit_bytes].decode(errors="ignore")
         return ActivationStatus.APPLICATION_ERROR, error_result(
-            messages.result_too_large(len(body), result_limit_bytes, truncated)
+            messages.result_too_large(size, result_limit_bytes, truncated)
         )
     decoded = _decode_or_none(body)
     if status == 200 and isinstance(decoded, dict):

@@ -33,17 +33,35 @@ def smoothed(previous_s: float | None, sample_s: float, weight: float = 0.2) -> 
     return previous_s + weight * (sample_s - previous_s)
 
 
-def prewarm_target(arrival_per_s: float, create_s: float, headroom: float, minimum: int) -> int:
-    """Prewarmed containers to keep so that arrivals rarely find the pool empty (Little's law).
+def prewarm_target(
+    arrival_per_s: float, create_s: float, headroom: float, minimum: int, cold_start_ratio: float = 0.01
+) -> int:
+    """Prewarmed containers to keep so that at most `cold_start_ratio` of arrivals find the pool empty.
 
-    Every activation consumes a container, and a replacement takes `create_s` to be ready, so on
-    average `arrival_per_s * create_s` activations arrive while one is being made; `headroom`
-    absorbs bursts. Below one expected arrival per creation time a single container suffices.
+    Every activation consumes a container and its replacement is ready `create_s` later, so an
+    arrival finds the pool empty when at least `target` others arrived within the last creation time
+    (the pool keeps prewarmed + being created = target). Those arrivals are taken as Poisson with mean
+    `arrival_per_s * create_s * headroom` (Little's law; `headroom` covers a rate still rising or a
+    creation time still growing); the target is the smallest count they reach with probability at
+    most `cold_start_ratio`. Below one expected arrival in twenty creation times the minimum suffices.
     """
     expected = arrival_per_s * create_s * headroom
     if expected < 0.05:
         return minimum
-    return max(minimum, math.ceil(expected))
+    return max(minimum, poisson_reached(expected, cold_start_ratio))
+
+
+def poisson_reached(mean: float, probability: float) -> int:
+    """The smallest n such that a Poisson count of mean `mean` is >= n with probability <= `probability`."""
+    if mean > 500:  # exp(-mean) underflows; the normal approximation is exact enough there
+        return math.ceil(mean + 4 * math.sqrt(mean)) + 1
+    term = cumulative = math.exp(-mean)
+    count = 0
+    while 1 - cumulative > probability:
+        count += 1
+        term *= mean / count
+        cumulative += term
+    return count + 1
 
 
 def creations_to_start(
@@ -64,6 +82,15 @@ def creations_to_start(
     deficit = target + waiting - idle - creating
     affordable = budget_left_mb // memory_mb if memory_mb > 0 else 0
     return max(0, min(deficit, free_slots, affordable))
+
+
+def expected_wait_s(position: int, create_s: float | None, parallel_creates: int) -> float:
+    """How long the activation at `position` (1 = next) in the queue for containers should expect to
+    wait: the containers for it and those ahead are created `parallel_creates` at a time, each in
+    `create_s` (0 while no creation time is known yet)."""
+    if create_s is None:
+        return 0.0
+    return math.ceil(position / parallel_creates) * create_s
 
 
 def surplus_to_destroy(*, target: int, idle: int, surplus_since: float | None, now: float, grace_s: float) -> int:

@@ -13,13 +13,15 @@ from typing import Any
 from pool import policy
 from pool.activation import Job, RunResult
 from pool.config import PoolConfig
-from pool.driver import EngineUnavailable, Sandbox, SandboxDriver, SandboxError
+from pool.driver import EngineUnavailable, Sandbox, SandboxDriver, SandboxError, SandboxLost
 from pool.invocation import activate
+from pool.runner_client import RunnerConnection, RunnerGone
 
 log = logging.getLogger("whisklet.pool")
 
 _TICK_S = 0.25
 _MAX_PARALLEL_DESTROYS = 2
+_LEASE_ATTEMPTS = 3  # sandboxes found dead before an activation gives up
 
 
 class PoolError(Exception):
@@ -88,10 +90,15 @@ class Pool:
     1. A sandbox leaves the idle set in the same synchronous step that chooses it; it serves one
        job and is then destroyed, in the background.
     2. Creation and destruction happen in background tasks, off the activation's path, with bounded
-       parallelism. An activation waits for a creation (a cold start) only when its stock is empty.
+       parallelism. An activation waits for a creation (a cold start) only when its stock is empty;
+       one that would expect to wait longer than `queue_timeout_s` (`policy.expected_wait_s`) is
+       refused at once with PoolOverloaded instead of queued.
     3. The prewarmed target per memory size follows the arrival rate (`policy.prewarm_target`),
        never below the minimum (the default size only) nor past the memory budget.
     4. Every background task is kept and awaited by `stop`; after `stop`, `run` raises PoolUnavailable.
+    5. A prewarmed sandbox found dead when leased (killed from outside, engine restarted) is destroyed,
+       the other idle ones are checked, and the activation takes another. A sandbox that could not be
+       destroyed because the engine was unreachable is destroyed again once the engine is back.
     """
 
     def __init__(
@@ -115,6 +122,8 @@ class Pool:
         self._leased: set[Sandbox] = set()
         self._destroy_slots = asyncio.Semaphore(_MAX_PARALLEL_DESTROYS)
         self._destroying = 0
+        self._undestroyed: list[Sandbox] = []  # destroys the unreachable engine refused
+        self._idle_check = asyncio.Lock()
         self._wake = asyncio.Event()
         self._scaler: asyncio.Task[None] | None = None
         self._closing = False
@@ -164,14 +173,22 @@ class Pool:
         submitted = self._clock()
         self._runs += 1
         try:
-            sandbox, cold = await self._lease(job.memory_mb)
-            wait_ms = round((self._clock() - submitted) * 1000)
-            try:
-                return await activate(
-                    sandbox, job, wait_ms=wait_ms, cold_start=cold, exit_reason=self._driver.exit_reason
-                )
-            finally:
-                self._release(sandbox)
+            for _ in range(_LEASE_ATTEMPTS):
+                sandbox, cold = await self._lease(job.memory_mb)
+                wait_ms = round((self._clock() - submitted) * 1000)
+                try:
+                    return await activate(
+                        sandbox, job, wait_ms=wait_ms, cold_start=cold, exit_reason=self._driver.exit_reason
+                    )
+                except SandboxLost as lost:
+                    log.warning("activation %s: %s; taking another container", job.activation_id, lost)
+                    await self._check_idle()
+                finally:
+                    self._release(sandbox)
+            raise PoolUnavailable(
+                f"{_LEASE_ATTEMPTS} containers in a row were dead before they could be used; "
+                "check the container engine (was it restarted?)."
+            )
         finally:
             self._runs -= 1
             if self._runs == 0:
@@ -192,6 +209,13 @@ class Pool:
         if len(stock.waiters) >= self._config.max_queue:
             raise PoolOverloaded(
                 f"{len(stock.waiters)} activations are already waiting for a container; retry later."
+            )
+        waiting = sum(len(s.waiters) for s in self._stocks.values())
+        wait_s = policy.expected_wait_s(waiting + 1, self._create_s, self._config.max_parallel_creates)
+        if wait_s > self._config.queue_timeout_s:
+            raise PoolOverloaded(
+                f"{waiting} activations are already waiting for a container, about {wait_s:.0f} s of container "
+                f"creation, more than the {self._config.queue_timeout_s:g} s an activation may wait; retry later."
             )
         self._cold_starts += 1
         waiter: asyncio.Future[Sandbox] = asyncio.get_running_loop().create_future()
@@ -242,7 +266,9 @@ class Pool:
         budget_left = self._config.memory_budget_mb - self._memory_in_use()
         for stock in self._stocks.values():
             rate = stock.arrivals.read(now, self._config.rate_window_s)
-            stock.target = policy.prewarm_target(rate, create_s, self._config.headroom, stock.minimum)
+            stock.target = policy.prewarm_target(
+                rate, create_s, self._config.headroom, stock.minimum, self._config.cold_start_ratio
+            )
             if now >= self._retry_at:
                 count = policy.creations_to_start(
                     target=stock.target,
@@ -303,6 +329,9 @@ class Pool:
         if self._engine_down_reason is not None:
             log.info("the container engine is reachable again")
             self._engine_down_reason = None
+        for leftover in self._undestroyed:
+            self._spawn(self._destroy(leftover))
+        self._undestroyed.clear()
         self._observer.container_created(elapsed)
         if self._closing:
             self._spawn(self._destroy(sandbox))
@@ -349,10 +378,24 @@ class Pool:
                 await self._driver.destroy(sandbox)
                 self._observer.container_destroyed(self._clock() - started)
                 self._destroyed += 1
+        except EngineUnavailable as error:
+            log.warning("destroying container %s failed, retried when the engine is back: %s", sandbox.name, error)
+            self._undestroyed.append(sandbox)
         except SandboxError as error:
             log.warning("destroying container %s failed: %s", sandbox.name, error)
         finally:
             self._destroying -= 1
+
+    async def _check_idle(self) -> None:
+        """Destroy the prewarmed sandboxes whose runner no longer answers (one check at a time)."""
+        async with self._idle_check:
+            for stock in self._stocks.values():
+                for sandbox in list(stock.idle):
+                    if await _answers(sandbox) or sandbox not in stock.idle:
+                        continue
+                    stock.idle.remove(sandbox)
+                    self._spawn(self._destroy(sandbox))
+            self._wake.set()
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -360,6 +403,14 @@ class Pool:
         task.add_done_callback(self._tasks.discard)
 
     # introspection
+
+    def unavailable_reason(self, memory_mb: int) -> str | None:
+        """Why an activation of `memory_mb` cannot have a container now (the engine is unreachable and
+        no prewarmed one is left), else None."""
+        if self._engine_down_reason is None:
+            return None
+        stock = self._stocks.get(memory_mb)
+        return None if stock is not None and stock.idle else self._engine_down_reason
 
     def snapshot(self) -> PoolSnapshot:
         now = self._clock()
@@ -385,3 +436,13 @@ class Pool:
             create_s=self._create_s or 0.0,
             engine_available=self._engine_down_reason is None,
         )
+
+
+async def _answers(sandbox: Sandbox) -> bool:
+    """Whether the sandbox's runner still accepts connections on its socket."""
+    try:
+        connection = await RunnerConnection.open(sandbox.socket_path)
+    except RunnerGone:
+        return False
+    await connection.close()
+    return True

@@ -1,4 +1,6 @@
 import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +24,18 @@ def whisklet(tmp_path_factory):
     served = ServedWhisklet(tmp_path_factory.mktemp("whisklet-data")).start()
     yield served
     served.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _unmount_killed_servers_run_dirs(tmp_path_factory):
+    """A SIGKILLed `whisklet serve` leaves its containers' run directories mounted (tmpfs) until its data
+    directory is served again; unmount those of this session so pytest can delete its temporary files."""
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    for line in Path("/proc/mounts").read_text().splitlines():
+        mount_point = line.split()[1].replace("\\040", " ")
+        if mount_point.startswith(base) and "/whisklet-" in mount_point:
+            subprocess.run(["umount", "-l", mount_point], capture_output=True)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from starlette.routing import BaseRoute
 
-from gateway.api import actions, activations, info, namespaces
+from gateway.api import actions, activations, info, namespaces, packages, rules, triggers, web
 from gateway.auth import Authenticator
 from gateway.config import Config
 from gateway.controller import Controller
@@ -21,4 +21,8 @@ def routes(config: Config, store: Store, controller: Controller, runtimes: Mappi
         *namespaces.routes(config.limits, authenticate),
         *actions.routes(config, store, controller, authenticate, runtimes),
         *activations.routes(store, authenticate),
+        *packages.routes(config.limits, store, authenticate),
+        *triggers.routes(config.limits, store, controller, authenticate),
+        *rules.routes(store, authenticate),
+        *web.routes(config, store, controller, authenticate),
     ]

@@ -12,10 +12,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.api.wire import decode, decode_object, json_response, read_body
-from gateway.auth import Authenticator, authorize, resolve_namespace
+from gateway.auth import Authenticator, authorize, authorize_package, resolve_namespace
 from gateway.config import Config
 from gateway.controller import Controller, Invocation
-from gateway.entities import create_action, summarize, update_action, without_code
+from gateway.entities import SEQUENCE, create_action, summarize, update_action, without_code
 from gateway.errors import (
     ALREADY_EXISTS,
     BINDING_OPERATION,
@@ -23,6 +23,7 @@ from gateway.errors import (
     NOT_FOUND,
     WRONG_COLLECTION,
     ApiError,
+    warning,
 )
 from gateway.middleware import request_id
 from gateway.models import (
@@ -36,18 +37,11 @@ from gateway.models import (
     encoder,
 )
 from gateway.names import entity_name, flag, page, wait_ms
+from gateway.resolve import QualifiedName, get_package, resolve_action, resolve_package
+from gateway.sequences import check_components
 from gateway.store import Conflict, Entity, EntityKind, Store
 
 HTTP_STATUS = {0: 200, 1: 502, 2: 502, 3: 500}  # by activation status code: blocking invoke responses
-
-
-class _PackageView(msgspec.Struct):
-    """What an action route needs to know of a package document."""
-
-    binding: object = None
-
-
-_package_decoder = msgspec.json.Decoder(_PackageView)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +65,17 @@ def routes(
     put_max_bytes = bounds.code_max_bytes + 2 * bounds.parameters_max_bytes + 65536
 
     async def target(request: Request) -> Target:
+        """The action a request names, once the caller may act on it: in its own namespace anything;
+        elsewhere GET and POST of actions in published packages (and bindings to them)."""
         identity = await authenticate(request)
         namespace = resolve_namespace(identity, request.path_params["ns"])
         package = request.path_params.get("pkg")
         found = Target(identity, namespace, package and entity_name(package), entity_name(request.path_params["name"]))
-        authorize(identity, namespace, f"{found.path}/{found.name}")
+        resource = f"{found.path}/{found.name}"
+        if found.package is not None and request.method in ("GET", "HEAD", "POST"):
+            await authorize_package(store, identity, namespace, found.package, resource)
+        else:
+            authorize(identity, namespace, resource)
         return found
 
     async def fetch(found: Target) -> tuple[Entity, Action]:
@@ -87,20 +87,24 @@ def routes(
         return entity, action_decoder.decode(entity.doc)
 
     async def require_package(namespace: str, package: str) -> None:
-        entity = await store.get_entity(namespace, package)
-        if entity is None:
+        """404 unless the package exists; 400 when it is a binding (its actions are not its own)."""
+        found = await get_package(store, namespace, package)
+        if found is None:
             raise ApiError(404, NOT_FOUND)
-        if entity.kind != EntityKind.PACKAGE:
-            raise ApiError(409, WRONG_COLLECTION)
-        if _package_decoder.decode(entity.doc).binding:
+        if found.binding:
             raise ApiError(400, BINDING_OPERATION)
 
     async def list_actions(request: Request) -> Response:
         identity = await authenticate(request)
         namespace = resolve_namespace(identity, request.path_params["ns"])
         package = request.path_params.get("pkg")
-        path = None if package is None else f"{namespace}/{entity_name(package)}"
-        authorize(identity, namespace, path or namespace)
+        if package is None:
+            authorize(identity, namespace, namespace)
+            path = None
+        else:
+            package = entity_name(package)
+            await authorize_package(store, identity, namespace, package, f"{namespace}/{package}")
+            path = (await resolve_package(store, namespace, package)).path  # a binding lists its package's
         listing = page(request.query_params, "actions")
         if listing.count:
             count = await store.count_entities(EntityKind.ACTION, namespace, path)
@@ -109,11 +113,16 @@ def routes(
         return json_response([summarize(action_decoder.decode(row.doc)) for row in rows])
 
     async def get_action(request: Request) -> Response:
+        """The action; in a package (or through a binding) with the package's parameters merged in."""
         found = await target(request)
-        entity, action = await fetch(found)
-        if flag(request.query_params, "code", default=True):
-            return json_response(msgspec.Raw(entity.doc))
-        return json_response(without_code(action))
+        with_code = flag(request.query_params, "code", default=True)
+        if found.package is None:
+            entity, action = await fetch(found)
+            if with_code:
+                return json_response(msgspec.Raw(entity.doc))
+        else:
+            action = (await resolve_action(store, found.namespace, found.package, found.name)).action
+        return json_response(action if with_code else without_code(action))
 
     async def put_action(request: Request) -> Response:
         found = await target(request)
@@ -134,6 +143,10 @@ def routes(
             old = action_decoder.decode(existing.doc)
             action = update_action(old, put, bounds=bounds, now_ms=now_ms, runtimes=runtimes)
             conflict, revision = CONFLICT, existing.revision
+        if action.exec.kind == SEQUENCE and put.exec:
+            name = QualifiedName(found.namespace, found.package, found.name)
+            components = list(action.exec.components or [])
+            await check_components(store, found.identity, name, components, bounds.sequence_max_length)
         doc = encoder.encode(action)
         try:
             await store.put_entity(EntityKind.ACTION, found.path, found.name, doc, action.updated, revision)
@@ -143,6 +156,8 @@ def routes(
 
     async def delete_action(request: Request) -> Response:
         found = await target(request)
+        if found.package is not None:
+            await require_package(found.namespace, found.package)
         entity, _ = await fetch(found)
         try:
             deleted = await store.delete_entity(found.path, found.name, entity.revision)
@@ -160,18 +175,19 @@ def routes(
             blocking, result_only = flag(query, "blocking"), flag(query, "result")
             wait = wait_ms(query, bounds.blocking_wait_max_ms)
             payload = decode_object(await read_body(request, bounds.payload_max_bytes))
-            _, action = await fetch(found)
+            resolved = await resolve_action(store, found.namespace, found.package, found.name)
         except BaseException:
             controller.release(admission)
             raise
         invocation = await controller.invoke(
             found.identity,
-            action,
+            resolved.action,
             payload,
             admission=admission,
             blocking=blocking,
             wait_ms=wait,
             transaction_id=request_id(request),
+            binding=resolved.binding,
         )
         return invoke_response(invocation, result_only)
 
@@ -199,6 +215,8 @@ def invoke_response(invocation: Invocation, result_only: bool) -> Response:
     """202 with the id while no record is known; else 200/502/500 by status with the record, the bare
     result (`result=true`, or always when the result is an array)."""
     headers = {"x-openwhisk-activation-id": invocation.activation_id}
+    if invocation.unstored is not None:  # the result is real; its record is not durable yet
+        headers["warning"] = warning(invocation.unstored)
     record = invocation.record
     if record is None:
         return json_response(ActivationId(invocation.activation_id), 202, headers)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from msgspec import UNSET
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -11,16 +10,17 @@ from gateway.api.wire import json_response
 from gateway.auth import Authenticator, authorize, resolve_namespace
 from gateway.config import LimitsConfig
 from gateway.models import EffectiveLimits, Identity
+from gateway.throttle import namespace_limit
 
 
 def effective_limits(identity: Identity, bounds: LimitsConfig) -> EffectiveLimits:
     """The system limits with the namespace's own overrides applied."""
     overrides = identity.limits
-    concurrent = _either(overrides.concurrentInvocations, bounds.concurrent_invocations)
+    concurrent = namespace_limit(overrides.concurrentInvocations, bounds.concurrent_invocations)
     return EffectiveLimits(
-        invocationsPerMinute=_either(overrides.invocationsPerMinute, bounds.invocations_per_minute),
+        invocationsPerMinute=namespace_limit(overrides.invocationsPerMinute, bounds.invocations_per_minute),
         concurrentInvocations=concurrent,
-        firesPerMinute=_either(overrides.firesPerMinute, bounds.fires_per_minute),
+        firesPerMinute=namespace_limit(overrides.firesPerMinute, bounds.fires_per_minute),
         minActionMemory=bounds.memory_min_mb,
         maxActionMemory=bounds.memory_max_mb,
         minActionLogs=bounds.logs_min_mb,
@@ -32,10 +32,6 @@ def effective_limits(identity: Identity, bounds: LimitsConfig) -> EffectiveLimit
         maxParameterSize=f"{bounds.parameters_max_bytes} B",
         maxActionInstances=concurrent,
     )
-
-
-def _either(override: int | object, default: int) -> int:
-    return default if override is UNSET else override  # type: ignore[return-value]
 
 
 def routes(bounds: LimitsConfig, authenticate: Authenticator) -> list[Route]:

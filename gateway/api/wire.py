@@ -27,6 +27,17 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     413 when it is longer than `max_bytes` (what is beyond is counted, not kept); 415 when it is not
     empty and not declared `application/json`.
     """
+    body = await read_raw_body(request, max_bytes)
+    if not body.strip():
+        return b""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != JSON:
+        raise ApiError(415, UNSUPPORTED_MEDIA_TYPE)
+    return body
+
+
+async def read_raw_body(request: Request, max_bytes: int) -> bytes:
+    """The request body as sent, whatever its type; 413 when it is longer than `max_bytes`."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise request_too_large(int(declared), max_bytes)
@@ -38,13 +49,7 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
             chunks.append(chunk)
     if size > max_bytes:
         raise request_too_large(size, max_bytes)
-    body = b"".join(chunks)
-    if not body.strip():
-        return b""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != JSON:
-        raise ApiError(415, UNSUPPORTED_MEDIA_TYPE)
-    return body
+    return b"".join(chunks)
 
 
 def decode(body: bytes, decoder: msgspec.json.Decoder[T]) -> T:

@@ -1,10 +1,11 @@
 """Storage of subjects, entities and activation records."""
 
-from gateway.store.base import ActivationRow, Conflict, Entity, EntityKind, Store, StoreError, Subject
+from gateway.store.base import Alarm, ActivationRow, Conflict, Entity, EntityKind, Store, StoreError, Subject
 from gateway.store.keys import hash_key, key_matches
 from gateway.store.sqlite import SqliteStore
 
 __all__ = [
+    "Alarm",
     "ActivationRow",
     "Conflict",
     "Entity",

@@ -58,6 +58,23 @@ class ActivationRow:
     doc: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Alarm:
+    """A trigger's alarm schedule, kept for the `/whisk.system/alarms` feeds.
+
+    `trigger` is the trigger's `ns/name`; `spec` the schedule as the feed encoded it (the store never
+    looks inside); `next_fire` the epoch ms of the next fire, 0 when none is due any more; `active` is
+    false while paused; `changed` the epoch ms of the last change of `active`.
+    """
+
+    trigger: str
+    namespace: str
+    spec: bytes
+    active: bool
+    next_fire: int
+    changed: int
+
+
 class StoreError(Exception):
     """The store failed (disk full, read-only, corrupt). The message says what to do."""
 
@@ -73,7 +90,8 @@ class Store(Protocol):
        invalidates; a read never returns data older than this store's last completed write.
     2. `put_activation` is batched: it returns at once, and the record is readable through
        `get_activation`/`list_activations` immediately, durable after the next flush (bounded delay)
-       or after `flush()` returns.
+       or after `flush()` returns. Writes are group-committed: `flush()` writes at once, together with
+       everything else pending, so awaiting it costs one transaction, not a batch interval.
     3. Entity names are unique per `(path, name)` across kinds.
     4. All methods are coroutines that never block the event loop.
     """
@@ -122,6 +140,15 @@ class Store(Protocol):
         caller must `await flush()` before putting more, and `flush()` raises `StoreError` if the
         records cannot be written (they stay pending)."""
 
+    async def accept(self, row: ActivationRow) -> None:
+        """Journal an activation before it starts: `row` is the record to keep should it never end
+        (Whisklet killed). Returns once committed; `StoreError` if it cannot be (then nothing is kept).
+        The activation's own record, once put, replaces it. Journal rows are not readable."""
+
+    async def recover_interrupted(self) -> int:
+        """Store the journalled records of activations accepted by an earlier process that never
+        ended; return how many. Called once at start-up by the serving process only."""
+
     async def flush(self) -> None: ...
 
     async def get_activation(self, namespace: str, activation_id: str) -> ActivationRow | None: ...
@@ -145,3 +172,21 @@ class Store(Protocol):
     async def prune_activations(self, older_than: int, keep_at_most: int) -> int:
         """Delete records that started before `older_than` (epoch ms), and the oldest beyond
         `keep_at_most` in all; return how many were deleted."""
+
+    # alarms
+    async def put_alarm(self, alarm: Alarm) -> None:
+        """Create or replace the alarm of `alarm.trigger`."""
+
+    async def get_alarm(self, trigger: str) -> Alarm | None: ...
+
+    async def delete_alarm(self, trigger: str) -> bool: ...
+
+    async def due_alarms(self, now_ms: int, limit: int) -> list[Alarm]:
+        """Active alarms whose `next_fire` is set and not after `now_ms`, soonest first."""
+
+    async def next_alarm_fire(self) -> int | None:
+        """The soonest `next_fire` of the active alarms, None when none is set."""
+
+    async def advance_alarm(self, trigger: str, expected_next_fire: int, next_fire: int) -> bool:
+        """Move an alarm's `next_fire` on, only if it is still `expected_next_fire` (so a fire is
+        claimed exactly once); False when the alarm is gone or was changed meanwhile."""

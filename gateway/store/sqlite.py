@@ -14,14 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gateway.store.base import ActivationRow, Conflict, Entity, EntityKind, StoreError, Subject
+from gateway.store.base import Alarm, ActivationRow, Conflict, Entity, EntityKind, StoreError, Subject
 from gateway.store.keys import hash_key
 
 log = logging.getLogger("whisklet.store")
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 5000
 MAX_RETRY_DELAY_S = 5.0
 
@@ -59,9 +59,35 @@ CREATE INDEX activations_by_name ON activations (namespace, name, start DESC);
 CREATE INDEX activations_by_start ON activations (start);
 """
 
+# v2: the journal of accepted activations that have not ended yet (see `SqliteStore.accept`)
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS accepted (
+    activation_id TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    doc BLOB NOT NULL
+);
+"""
+
+# v3: the alarm schedules of triggers (the `/whisk.system/alarms` feeds)
+_SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS alarms (
+    trigger TEXT PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    spec BLOB NOT NULL,
+    active INTEGER NOT NULL,
+    next_fire INTEGER NOT NULL,
+    changed INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alarms_by_next_fire ON alarms (next_fire) WHERE active AND next_fire > 0;
+"""
+
 _SUBJECT = "SELECT namespace, uuid, key_hash, limits, created FROM subjects"
 _ENTITY = "SELECT kind, namespace, path, name, doc, revision, updated FROM entities"
 _ACTIVATION = 'SELECT activation_id, namespace, name, start, "end", doc FROM activations'
+_ALARM = "SELECT trigger, namespace, spec, active, next_fire, changed FROM alarms"
 
 _MISSING = object()  # a cache miss, as opposed to a cached None
 
@@ -76,6 +102,10 @@ def _subject(row: tuple[Any, ...]) -> Subject:
 
 def _entity(row: tuple[Any, ...]) -> Entity:
     return Entity(EntityKind(row[0]), row[1], row[2], row[3], bytes(row[4]), row[5], row[6])
+
+
+def _alarm(row: tuple[Any, ...]) -> Alarm:
+    return Alarm(row[0], row[1], bytes(row[2]), bool(row[3]), row[4], row[5])
 
 
 def _activation(row: tuple[Any, ...]) -> ActivationRow:
@@ -138,6 +168,9 @@ class _Lru:
     def pop(self, key: tuple[str, ...]) -> None:
         self._items.pop(key, None)
 
+    def clear(self) -> None:
+        self._items.clear()
+
 
 class SqliteStore:
     """The `Store` on one SQLite file.
@@ -147,7 +180,8 @@ class SqliteStore:
     2. Subjects (found) and entities (found or absent) are cached in one LRU of `cache_size` entries.
        Every write through this store drops the keys it touched and bumps `_writes`; a read caches its
        result only if no write completed while it ran, so the cache never holds data older than the
-       last completed write. Writes made by other processes are not seen until the entry is evicted.
+       last completed write. Writes committed by other processes (the `whisklet namespace` commands)
+       are noticed within `external_check_s` (SQLite's `data_version`) and empty the cache.
     3. `put_activation` puts the row in `_pending` (by activation id) and returns at once. A row stays
        pending, visible to reads, until the transaction that writes it commits. The flusher task writes
        everything pending, `max_batch` rows per transaction, `flush_interval_s` after the first pending
@@ -157,6 +191,10 @@ class SqliteStore:
        more, which waits for the write or raises `StoreError` if it fails.
     5. A failed flush keeps its rows pending, logs once per failure streak, fails the `flush()` calls
        waiting on it, and is retried with exponential backoff (a new `flush()` retries at once).
+    6. `accept` journals an activation before it starts (the record to keep should it never end) and
+       returns once that is committed. Journal rows are never read back except by
+       `recover_interrupted`; the activation's own record replaces its journal row in the
+       transaction that writes it (a journal row still pending is simply dropped).
     """
 
     def __init__(
@@ -167,8 +205,12 @@ class SqliteStore:
         max_batch: int = 256,
         max_pending: int = 10000,
         cache_size: int = 4096,
+        external_check_s: float = 1.0,
     ) -> None:
         self.path = Path(path)
+        self._external_check_s = external_check_s
+        self._watcher: asyncio.Task[None] | None = None
+        self._seen_data_version = 0
         self._flush_interval_s = flush_interval_s
         self._max_batch = max_batch
         self._max_pending = max_pending
@@ -178,6 +220,7 @@ class SqliteStore:
         self._executor: ThreadPoolExecutor | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._pending: dict[str, ActivationRow] = {}
+        self._accepted: dict[str, ActivationRow] = {}  # journal rows not yet committed
         self._put_seq = 0  # puts so far
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()  # something is pending
@@ -198,6 +241,7 @@ class SqliteStore:
             self._executor = None
             raise
         self._flusher = asyncio.create_task(self._run_flusher(), name="whisklet-store-flusher")
+        self._watcher = asyncio.create_task(self._watch_external_writes(), name="whisklet-store-watcher")
         self._accepting = True
 
     async def close(self) -> None:
@@ -210,15 +254,18 @@ class SqliteStore:
             return
         error: StoreError | None = None
         try:
-            while self._pending:
+            while self._pending or self._accepted:
                 await self.flush()
         except StoreError as exc:
             error = StoreError(f"{len(self._pending)} activation records were not written: {exc}")
         self._accepting = False  # no await since the last check: every accepted row is written
-        assert self._flusher is not None and self._executor is not None
+        assert self._flusher is not None and self._watcher is not None and self._executor is not None
         self._flusher.cancel()
+        self._watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._flusher
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._watcher
         with contextlib.suppress(StoreError):
             await self._call("closing the store", self._disconnect)
         self._db = None
@@ -240,12 +287,14 @@ class SqliteStore:
                     f"the database file {self.path} has schema version {version}, newer than this"
                     f" Whisklet's {SCHEMA_VERSION}: upgrade Whisklet or use another data directory"
                 )
-            if version == 0:
+            if version < SCHEMA_VERSION:
                 with _transaction(db):
-                    for statement in _SCHEMA_V1.split(";"):
+                    migrations = [_SCHEMA_V1 if version == 0 else "", _SCHEMA_V2, _SCHEMA_V3]
+                    for statement in ";".join(migrations).split(";"):
                         if statement.strip():
                             db.execute(statement)
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._seen_data_version = db.execute("PRAGMA data_version").fetchone()[0]
         except BaseException:
             db.close()
             raise
@@ -269,6 +318,23 @@ class SqliteStore:
         return self._db
 
     # cache
+
+    async def _watch_external_writes(self) -> None:
+        """Empty the cache whenever another connection (another process) committed a write."""
+        seen = self._seen_data_version
+        while True:
+            await asyncio.sleep(self._external_check_s)
+            try:
+                version = await self._call("checking for outside writes", self._data_version)
+            except StoreError:
+                continue  # the flusher and the requests report a failing database
+            if version != seen:
+                self._writes += 1
+                self._cache.clear()
+            seen = version
+
+    def _data_version(self) -> int:
+        return self._conn().execute("PRAGMA data_version").fetchone()[0]
 
     async def _cached_read(
         self, key: tuple[str, ...], what: str, fn: Callable[..., T], *args: Any, cache_none: bool
@@ -460,18 +526,54 @@ class SqliteStore:
         if not (isinstance(row.start, int) and isinstance(row.end, int) and isinstance(row.doc, bytes)):
             raise TypeError(f"activation {row.activation_id}: start and end must be int and doc bytes")
         self._pending[row.activation_id] = row
+        self._accepted.pop(row.activation_id, None)  # its journal row need not be written any more
         self._put_seq += 1
         self._wake.set()
         if len(self._pending) >= self._max_batch and not self._failing:  # failing: keep the backoff
             self._hurry.set()
         return len(self._pending) >= self._max_pending
 
+    async def accept(self, row: ActivationRow) -> None:
+        """Journal an accepted activation: `row` is the record to keep if it never ends.
+
+        Returns once the journal row is committed, with everything put before it. Raises
+        `StoreError` if it cannot be written; the journal row is then forgotten (the caller does not
+        start the activation). The activation's own record, once put, replaces the journal row.
+        """
+        if not self._accepting:
+            raise StoreError(f"recording activation {row.activation_id}: the store for {self.path} is not open")
+        self._accepted[row.activation_id] = row
+        self._put_seq += 1
+        self._wake.set()
+        try:
+            await self.flush()
+        except StoreError:
+            if self._accepted.get(row.activation_id) is row:  # not committed by an earlier chunk
+                del self._accepted[row.activation_id]
+                raise
+
+    async def recover_interrupted(self) -> int:
+        """Store the journalled record of every activation an earlier process accepted but never
+        ended (it was killed); return how many. Only the process that serves may call this."""
+
+        def recover() -> int:
+            db = self._conn()
+            with _transaction(db):
+                moved = db.execute(
+                    'INSERT OR IGNORE INTO activations (activation_id, namespace, name, start, "end", doc)'
+                    ' SELECT activation_id, namespace, name, start, "end", doc FROM accepted'
+                ).rowcount
+                db.execute("DELETE FROM accepted")
+            return moved
+
+        return await self._call("recording interrupted activations", recover)
+
     async def flush(self) -> None:
         """Return once every activation record put before the call is committed.
 
         Raises `StoreError` if the write fails; the records stay pending and are retried.
         """
-        if not self._pending:
+        if not self._pending and not self._accepted:
             return
         if self._flusher is None:
             raise StoreError(f"flushing activations: the store for {self.path} is not open")
@@ -483,7 +585,7 @@ class SqliteStore:
     async def _run_flusher(self) -> None:
         failures = 0
         while True:
-            if not self._pending:
+            if not self._pending and not self._accepted:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -504,17 +606,25 @@ class SqliteStore:
         On failure the unwritten rows stay pending and the waiting `flush()` calls fail.
         """
         batch = list(self._pending.values())
+        journal = list(self._accepted.values())
         seq = self._put_seq
-        for first in range(0, len(batch), self._max_batch):
+        for first in range(0, max(len(batch), 1), self._max_batch):
             chunk = batch[first : first + self._max_batch]
+            accepted, journal = journal, []  # all of the journal goes in the first transaction
+            if not chunk and not accepted:
+                break
             try:
-                await self._call(f"writing {len(chunk)} activation records", self._insert_activations, chunk)
+                what = f"writing {len(chunk) + len(accepted)} activation records"
+                await self._call(what, self._insert_activations, chunk, accepted)
             except Exception as failure:
                 self._fail_waiters(failure)
                 return False
             for row in chunk:
                 if self._pending.get(row.activation_id) is row:
                     del self._pending[row.activation_id]
+            for row in accepted:
+                if self._accepted.get(row.activation_id) is row:
+                    del self._accepted[row.activation_id]
         if self._failing:
             self._failing = False
             log.warning("activation records are being written again to %s", self.path)
@@ -541,14 +651,22 @@ class SqliteStore:
             if not waiter.done():
                 waiter.set_exception(error)
 
-    def _insert_activations(self, rows: list[ActivationRow]) -> None:
+    def _insert_activations(self, rows: list[ActivationRow], accepted: list[ActivationRow]) -> None:
         db = self._conn()
         with _transaction(db):
-            db.executemany(
-                'INSERT OR REPLACE INTO activations (activation_id, namespace, name, start, "end", doc)'
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(r.activation_id, r.namespace, r.name, r.start, r.end, r.doc) for r in rows],
-            )
+            if accepted:
+                db.executemany(
+                    'INSERT OR REPLACE INTO accepted (activation_id, namespace, name, start, "end", doc)'
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [(r.activation_id, r.namespace, r.name, r.start, r.end, r.doc) for r in accepted],
+                )
+            if rows:
+                db.executemany(
+                    'INSERT OR REPLACE INTO activations (activation_id, namespace, name, start, "end", doc)'
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [(r.activation_id, r.namespace, r.name, r.start, r.end, r.doc) for r in rows],
+                )
+                db.executemany("DELETE FROM accepted WHERE activation_id = ?", [(r.activation_id,) for r in rows])
 
     async def get_activation(self, namespace: str, activation_id: str) -> ActivationRow | None:
         row = self._pending.get(activation_id)
@@ -647,3 +765,53 @@ class SqliteStore:
             return aged + excess
 
         return await self._call("pruning activation records", prune)
+
+    # alarms
+
+    async def put_alarm(self, alarm: Alarm) -> None:
+        def write() -> None:
+            self._conn().execute(
+                "INSERT OR REPLACE INTO alarms (trigger, namespace, spec, active, next_fire, changed)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (alarm.trigger, alarm.namespace, bytes(alarm.spec), int(alarm.active), alarm.next_fire, alarm.changed),
+            )
+
+        await self._call(f"writing the alarm of trigger {alarm.trigger}", write)
+
+    async def get_alarm(self, trigger: str) -> Alarm | None:
+        def select() -> Alarm | None:
+            row = self._conn().execute(f"{_ALARM} WHERE trigger = ?", (trigger,)).fetchone()
+            return None if row is None else _alarm(row)
+
+        return await self._call(f"reading the alarm of trigger {trigger}", select)
+
+    async def delete_alarm(self, trigger: str) -> bool:
+        def delete() -> bool:
+            return self._conn().execute("DELETE FROM alarms WHERE trigger = ?", (trigger,)).rowcount > 0
+
+        return await self._call(f"deleting the alarm of trigger {trigger}", delete)
+
+    async def due_alarms(self, now_ms: int, limit: int) -> list[Alarm]:
+        def select() -> list[Alarm]:
+            rows = self._conn().execute(
+                f"{_ALARM} WHERE active AND next_fire > 0 AND next_fire <= ? ORDER BY next_fire LIMIT ?",
+                (now_ms, max(limit, 0)),
+            )
+            return [_alarm(r) for r in rows]
+
+        return await self._call("reading the alarms due", select)
+
+    async def next_alarm_fire(self) -> int | None:
+        def select() -> int | None:
+            return self._conn().execute("SELECT MIN(next_fire) FROM alarms WHERE active AND next_fire > 0").fetchone()[0]
+
+        return await self._call("reading the next alarm", select)
+
+    async def advance_alarm(self, trigger: str, expected_next_fire: int, next_fire: int) -> bool:
+        def update() -> bool:
+            return self._conn().execute(
+                "UPDATE alarms SET next_fire = ? WHERE trigger = ? AND next_fire = ?",
+                (next_fire, trigger, expected_next_fire),
+            ).rowcount == 1
+
+        return await self._call(f"moving on the alarm of trigger {trigger}", update)

@@ -61,10 +61,25 @@ def test_unknown_kind_lists_the_valid_ones():
     )
 
 
-def test_sequence_kind_is_not_supported_yet():
-    assert rejection(create, exec={"kind": "sequence", "components": ["/guest/a"]}) == (
-        400, "The specified runtime 'sequence' is not supported by this platform yet.",
+def test_sequence_components_are_stored_fully_qualified_and_become_its_actions_parameter():
+    action = create(exec={"kind": "sequence", "components": ["/_/a", "/whisk.system/utils/echo", "b"]},
+                    parameters=[{"key": "ignored", "value": 1}])
+    components = ["/guest/a", "/whisk.system/utils/echo", "/guest/b"]
+    assert msgspec.to_builtins(action.exec) == {"kind": "sequence", "components": components}
+    assert msgspec.to_builtins(action.parameters) == [{"key": "_actions", "value": components}]
+    assert annotations(action)["exec"] == "sequence"
+
+
+def test_sequence_without_components_is_rejected():
+    assert rejection(create, exec={"kind": "sequence", "components": []}) == (
+        400, "No component specified for the sequence.",
     )
+
+
+def test_updating_a_sequence_keeps_its_actions_parameter():
+    old = create(exec={"kind": "sequence", "components": ["/guest/a"]})
+    new = update(old, parameters=[{"key": "x", "value": 1}])
+    assert msgspec.to_builtins(new.parameters) == [{"key": "_actions", "value": ["/guest/a"]}]
 
 
 def test_binary_is_inferred_from_base64_looking_code():

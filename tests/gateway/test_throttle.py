@@ -1,7 +1,9 @@
 import pytest
 
 from gateway.errors import ApiError
-from gateway.throttle import MinuteCounter, Throttle
+from msgspec import UNSET
+
+from gateway.throttle import MinuteCounter, Throttle, namespace_limit
 
 
 class Clock:
@@ -50,7 +52,8 @@ def test_concurrent_limit_counts_activations_in_flight():
     t.admit_invocation("guest", per_minute=100, concurrent=2)
     with pytest.raises(ApiError) as raised:
         t.admit_invocation("guest", per_minute=100, concurrent=2)
-    assert raised.value.message == "Too many concurrent requests in flight (count: 3, allowed: 2)."
+    # OpenWhisk counts the activations already in flight, not the refused one
+    assert raised.value.message == "Too many concurrent requests in flight (count: 2, allowed: 2)."
     t.release_invocation("guest")
     t.admit_invocation("guest", per_minute=100, concurrent=2)
 
@@ -67,3 +70,14 @@ def test_fires_are_counted_apart_from_invocations():
     t.admit_fire("guest", per_minute=1)
     with pytest.raises(ApiError, match="count: 2, allowed: 1"):
         t.admit_fire("guest", per_minute=1)
+
+
+def test_a_namespace_override_replaces_the_system_default():
+    assert namespace_limit(UNSET, 60) == 60
+    assert namespace_limit(600, 60) == 600
+
+
+def test_an_override_of_zero_admits_nothing():
+    t = throttle(Clock())
+    with pytest.raises(ApiError, match=r"count: 1, allowed: 0\)"):
+        t.admit_invocation("blocked", per_minute=namespace_limit(0, 60), concurrent=30)

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 
 import httpx
+
+from tests.serving import WHISKLET, ServedWhisklet
 
 NS = "/api/v1/namespaces/_"
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def namespace_client(whisklet: ServedWhisklet, prefix: str, invocations_per_minute: int = 6000) -> httpx.Client:
+    """A client of a new namespace of the running `whisklet` (`whisklet namespace create`), whose
+    throttles a test module does not share with the others. Its name is `client.namespace`."""
+    name = unique(prefix)
+    created = subprocess.run(
+        [str(WHISKLET), "namespace", "create", name, "--invocations-per-minute", str(invocations_per_minute),
+         "--concurrent-invocations", "100", "--data-dir", str(whisklet.data_dir)],
+        capture_output=True, text=True, check=True,
+    )
+    uuid_, key = created.stdout.strip().split(":")
+    client = httpx.Client(base_url=whisklet.url, auth=(uuid_, key), timeout=90)
+    client.namespace = name
+    return client
 
 
 def put_action(wsk: httpx.Client, name: str, code: str, **fields) -> dict:

@@ -54,12 +54,23 @@ class FakeDriver:
         return sandbox
 
     async def destroy(self, sandbox: Sandbox) -> None:
+        if self.engine_down:
+            raise EngineUnavailable("cannot reach the fake engine")
         server = self._servers.pop(sandbox.name, None)
         if server is not None:
             server.close()
             for writer in self._connections.pop(sandbox.name, []):
                 writer.close()  # a killed container breaks its connections
             self.destroyed.append(sandbox)
+
+    def kill(self, sandbox: Sandbox) -> None:
+        """The container dies behind the pool's back (killed from outside, engine restart): its runner
+        stops answering, but the engine still knows it until it is destroyed."""
+        server = self._servers.get(sandbox.name)
+        if server is not None:
+            server.close()
+            for writer in self._connections.pop(sandbox.name, []):
+                writer.close()
 
     async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
         return SandboxExit(running=False, oom_killed=self.oom_on_run, exit_code=137 if self.oom_on_run else 1)

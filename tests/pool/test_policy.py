@@ -1,4 +1,18 @@
-from pool.policy import ArrivalRate, creations_to_start, prewarm_target, smoothed, surplus_to_destroy
+import math
+
+from pool.policy import (
+    ArrivalRate,
+    creations_to_start,
+    expected_wait_s,
+    prewarm_target,
+    smoothed,
+    surplus_to_destroy,
+)
+
+
+def reached(mean: float, n: int) -> float:
+    """The probability that a Poisson count of mean `mean` is at least `n`."""
+    return 1 - sum(math.exp(-mean) * mean**k / math.factorial(k) for k in range(n))
 
 
 def test_steady_arrivals_converge_to_their_rate():
@@ -27,18 +41,36 @@ def test_target_is_the_minimum_when_idle():
     assert prewarm_target(0.0, create_s=0.5, headroom=1.5, minimum=0) == 0
 
 
-def test_target_follows_littles_law_with_headroom():
-    # 8 arrivals/s while a container takes 0.5 s to create: 4 in flight, 6 with 1.5x headroom.
-    assert prewarm_target(8.0, create_s=0.5, headroom=1.5, minimum=2) == 6
-    assert prewarm_target(16.0, create_s=0.5, headroom=1.5, minimum=2) == 12
+def test_target_covers_the_arrivals_of_one_creation_time_but_for_rare_bursts():
+    # 8 arrivals/s while a container takes 0.5 s to create: 4 arrive per creation, 6 with 1.5x headroom.
+    target = prewarm_target(8.0, create_s=0.5, headroom=1.5, minimum=2, cold_start_ratio=0.01)
+    assert reached(6.0, target) <= 0.01 < reached(6.0, target - 1)
+
+
+def test_target_grows_with_the_arrival_rate_at_least_as_littles_law():
+    targets = [prewarm_target(rate, create_s=0.5, headroom=1.5, minimum=2) for rate in (1, 2, 4, 8, 16, 32)]
+    assert targets == sorted(targets)
+    assert all(target >= rate * 0.5 * 1.5 for target, rate in zip(targets, (1, 2, 4, 8, 16, 32)))
+
+
+def test_a_stricter_cold_start_ratio_keeps_more_containers():
+    loose = prewarm_target(2.0, create_s=1.0, headroom=1.0, minimum=0, cold_start_ratio=0.1)
+    strict = prewarm_target(2.0, create_s=1.0, headroom=1.0, minimum=0, cold_start_ratio=0.001)
+    assert strict > loose >= 2
+
+
+def test_target_stays_finite_for_huge_rates():
+    assert 10_000 < prewarm_target(10_000.0, create_s=1.0, headroom=1.0, minimum=0) < 11_000
 
 
 def test_target_grows_with_creation_time():
     assert prewarm_target(4.0, create_s=2.0, headroom=1.0, minimum=0) > prewarm_target(4.0, 0.5, 1.0, 0)
 
 
-def test_a_trickle_still_keeps_one_container_for_sizes_without_minimum():
-    assert prewarm_target(0.2, create_s=0.5, headroom=1.5, minimum=0) == 1
+def test_a_trickle_still_keeps_containers_for_sizes_without_minimum():
+    # 0.15 arrivals per creation time: one container would be empty for 14 % of them, two for 1 %.
+    assert prewarm_target(0.2, create_s=0.5, headroom=1.5, minimum=0, cold_start_ratio=0.02) == 2
+    assert prewarm_target(0.2, create_s=0.5, headroom=1.5, minimum=0, cold_start_ratio=0.2) == 1
 
 
 def test_creations_cover_the_deficit_and_the_waiting():
@@ -68,3 +100,14 @@ def test_surplus_is_destroyed_only_after_the_grace():
 def test_smoothing_starts_from_the_first_sample():
     assert smoothed(None, 0.4) == 0.4
     assert 0.4 < smoothed(0.4, 1.4) < 1.4
+
+
+def test_expected_wait_counts_creations_in_parallel_batches():
+    assert expected_wait_s(1, create_s=2.0, parallel_creates=3) == 2.0
+    assert expected_wait_s(3, create_s=2.0, parallel_creates=3) == 2.0
+    assert expected_wait_s(4, create_s=2.0, parallel_creates=3) == 4.0
+    assert expected_wait_s(7, create_s=2.0, parallel_creates=3) == 6.0
+
+
+def test_no_wait_is_expected_before_any_creation_time_is_known():
+    assert expected_wait_s(100, create_s=None, parallel_creates=3) == 0.0

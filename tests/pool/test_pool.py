@@ -157,6 +157,19 @@ async def test_waiting_too_long_for_a_container_is_overload(driver):
     await pool.stop(grace_s=1)
 
 
+async def test_an_activation_that_would_wait_past_the_queue_timeout_is_refused_at_once(driver):
+    driver.create_delay_s = 0.3
+    pool = await started(driver, min_prewarm=0, max_parallel_creates=1, queue_timeout_s=1.0)
+    await pool.run(job())  # a cold start: the pool learns how long a creation takes
+    outcomes = await asyncio.gather(*(pool.run(job(n, memory_mb=512)) for n in range(8)), return_exceptions=True)
+    refused = [o for o in outcomes if isinstance(o, PoolOverloaded)]
+    ran = [o for o in outcomes if not isinstance(o, Exception)]
+    assert ran and all(r.status is ActivationStatus.SUCCESS for r in ran)
+    assert refused and all("more than the 1 s an activation may wait" in str(o) for o in refused)
+    assert len(ran) + len(refused) == 8
+    await pool.stop(grace_s=1)
+
+
 async def test_full_queue_is_refused_at_once(driver):
     driver.fail_creates = True
     pool = await started(driver, min_prewarm=0, max_queue=0)

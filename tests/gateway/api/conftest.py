@@ -13,6 +13,7 @@ from gateway.config import Config
 from gateway.controller import Admission, Controller, Invocation
 from gateway.errors import ApiError
 from gateway.models import Action, Identity
+from gateway.observer import GatewayObserver
 from gateway.store import SqliteStore
 
 GUEST = ("23bc46b1-71f6-4ed5-8c54-816aa4f8c502", "123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP")
@@ -20,10 +21,16 @@ OTHER = ("6b3e8a1c-0d2f-4c55-9a7e-2f1d3c4b5a69", "x" * 64)
 
 
 class FakeController(Controller):
-    """Admits unless `throttle` is set; `invoke` records its call and returns `outcome` (or raises it)."""
+    """Admits unless `throttle` is set; `invoke` records its call and returns `outcome` (or raises it).
 
-    def __init__(self) -> None:
+    `fires` counts admitted trigger fires (refused too while `throttle` is set).
+    """
+
+    def __init__(self, store: SqliteStore | None = None) -> None:
+        self._store = store  # what the inherited `fire` reads rules' actions from
+        self._observer = GatewayObserver()
         self.throttle: ApiError | None = None
+        self.fires = 0
         self.outcome: Invocation | Exception = Invocation("0" * 32, None)
         self.admitted: list[Admission] = []
         self.released: list[Admission] = []
@@ -35,6 +42,11 @@ class FakeController(Controller):
         admission = Admission(identity.namespace)
         self.admitted.append(admission)
         return admission
+
+    def admit_fire(self, identity: Identity) -> None:
+        if self.throttle is not None:
+            raise self.throttle
+        self.fires += 1
 
     def release(self, admission: Admission) -> None:
         admission.released = True
@@ -51,10 +63,11 @@ class FakeController(Controller):
         wait_ms: int,
         cause: str | None = None,
         transaction_id: str = "",
+        binding: str | None = None,
     ) -> Invocation:
         self.calls.append(
             {"identity": identity, "action": action, "payload": payload, "admission": admission,
-             "blocking": blocking, "wait_ms": wait_ms, "transaction_id": transaction_id}
+             "blocking": blocking, "wait_ms": wait_ms, "transaction_id": transaction_id, "binding": binding}
         )
         if isinstance(self.outcome, Exception):
             raise self.outcome
@@ -72,8 +85,8 @@ async def store(tmp_path: Path):
 
 
 @pytest.fixture
-def controller() -> FakeController:
-    return FakeController()
+def controller(store: SqliteStore) -> FakeController:
+    return FakeController(store)
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ async def put(client, name, body=HELLO, **params):
 
 
 async def make_package(store, name, binding=None):
-    doc = {"namespace": "guest", "name": name, "binding": binding or {}}
+    doc = {"namespace": "guest", "name": name, "version": "0.0.1", "publish": False, "binding": binding or {},
+           "parameters": [], "annotations": [], "updated": 1}
     await store.put_entity(EntityKind.PACKAGE, "guest", name, json.dumps(doc).encode(), 1, None)
 
 
@@ -140,8 +141,8 @@ async def test_delete_returns_the_deleted_action_then_it_is_gone(client):
         ({}, 400, "exec undefined"),
         ({"exec": {"kind": "python:3", "code": "x"}}, 400,
          "The specified runtime 'python:3' is not supported by this platform. Valid values are: 'nodejs:20'."),
-        ({"exec": {"kind": "sequence", "components": ["/guest/a"]}}, 400,
-         "The specified runtime 'sequence' is not supported by this platform yet."),
+        ({"exec": {"kind": "sequence", "components": ["/guest/a"]}}, 400, "Sequence component does not exist."),
+        ({"exec": {"kind": "sequence", "components": []}}, 400, "No component specified for the sequence."),
         ({**HELLO, "limits": {"timeout": 400000}}, 400,
          "duration 400000 milliseconds exceeds allowed threshold of 300000 milliseconds"),
         ({**HELLO, "limits": {"memory": 1024}}, 400, "memory 1024 MB exceeds allowed threshold of 512 MB"),

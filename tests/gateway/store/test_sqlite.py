@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store import ActivationRow, Conflict, EntityKind, SqliteStore, StoreError, hash_key, key_matches
+from gateway.store.sqlite import SCHEMA_VERSION
 
 KEY = "Qm9vbGVhbktleUZvclRlc3RpbmdPbmx5MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1u"  # 64 characters
 ACTION, PACKAGE, TRIGGER = EntityKind.ACTION, EntityKind.PACKAGE, EntityKind.TRIGGER
@@ -396,4 +397,4 @@ async def test_a_missing_directory_gives_a_store_error(tmp_path: Path):
 async def test_the_database_uses_wal_and_records_its_schema_version(store: SqliteStore, db_path: Path):
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3

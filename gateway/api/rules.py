@@ -1,0 +1,206 @@
+"""`/namespaces/{ns}/rules`: list, get, create/update, enable/disable and delete rules.
+
+A rule's status lives in its trigger (`trigger.rules["ns/rule"]`), so writing a rule also writes the
+trigger it links.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from gateway.api.triggers import get_trigger
+from gateway.api.wire import decode, json_response, read_body
+from gateway.auth import Authenticator, authorize, authorize_package, resolve_namespace
+from gateway.errors import (
+    ALREADY_EXISTS,
+    CONFLICT,
+    NOT_FOUND,
+    RULE_NEEDS_TRIGGER_AND_ACTION,
+    RULE_STATUS_INVALID,
+    RULE_WITHOUT_TRIGGER,
+    WRONG_COLLECTION,
+    ApiError,
+    malformed,
+    rule_reference_missing,
+)
+from gateway.models import (
+    Identity,
+    Rule,
+    Trigger,
+    encoder,
+    rule_decoder,
+    rule_put_decoder,
+    rule_status_decoder,
+    trigger_decoder,
+)
+from gateway.names import entity_name, flag, page
+from gateway.resolve import QualifiedName, resolve_action
+from gateway.store import Conflict, Entity, EntityKind, Store
+from gateway.triggers import (
+    ACTIVE,
+    INACTIVE,
+    create_rule,
+    linked,
+    rule_key,
+    rule_reference,
+    rule_status,
+    unlinked,
+    update_rule,
+    with_status,
+)
+
+BODY_MAX_BYTES = 1048576
+WRITE_ATTEMPTS = 5  # a trigger changed by a concurrent write is re-read and changed again
+
+
+def routes(store: Store, authenticate: Authenticator) -> list[Route]:
+    async def named(request: Request) -> tuple[Identity, str, str]:
+        identity = await authenticate(request)
+        namespace = resolve_namespace(identity, request.path_params["ns"])
+        name = entity_name(request.path_params["name"])
+        authorize(identity, namespace, f"{namespace}/{name}")
+        return identity, namespace, name
+
+    async def fetch(namespace: str, name: str) -> tuple[Entity, Rule]:
+        entity = await store.get_entity(namespace, name)
+        if entity is None:
+            raise ApiError(404, NOT_FOUND)
+        if entity.kind != EntityKind.RULE:
+            raise ApiError(409, WRONG_COLLECTION)
+        return entity, rule_decoder.decode(entity.doc)
+
+    async def trigger_of(rule: Rule) -> Trigger | None:
+        try:
+            return (await get_trigger(store, rule.trigger.path, rule.trigger.name))[1]
+        except ApiError:
+            return None
+
+    async def change_trigger(path: str, name: str, change: Callable[[Trigger], Trigger]) -> bool:
+        """Apply `change` to the trigger and store it; False when there is no such trigger."""
+        for _ in range(WRITE_ATTEMPTS):
+            entity = await store.get_entity(path, name)
+            if entity is None or entity.kind != EntityKind.TRIGGER:
+                return False
+            trigger = msgspec.structs.replace(change(trigger_decoder.decode(entity.doc)), updated=_now_ms())
+            try:
+                doc = encoder.encode(trigger)
+                await store.put_entity(EntityKind.TRIGGER, path, name, doc, trigger.updated, entity.revision)
+            except Conflict:
+                continue
+            return True
+        raise ApiError(409, CONFLICT)
+
+    async def check_references(identity: Identity, trigger: QualifiedName, action: QualifiedName) -> None:
+        """The caller must be able to read both; both must exist (400 naming the missing one)."""
+        authorize(identity, trigger.namespace, trigger.fully_qualified_name)
+        if action.package is None:
+            authorize(identity, action.namespace, action.fully_qualified_name)
+        else:
+            await authorize_package(store, identity, action.namespace, action.package, action.fully_qualified_name)
+        entity = await store.get_entity(trigger.path, trigger.name)
+        if entity is None or entity.kind != EntityKind.TRIGGER:
+            raise rule_reference_missing("trigger", trigger.fully_qualified_name)
+        try:
+            await resolve_action(store, action.namespace, action.package, action.name)
+        except ApiError:
+            raise rule_reference_missing("action", action.fully_qualified_name) from None
+
+    async def list_rules(request: Request) -> Response:
+        identity = await authenticate(request)
+        namespace = resolve_namespace(identity, request.path_params["ns"])
+        authorize(identity, namespace, namespace)
+        listing = page(request.query_params, "rules")
+        if listing.count:
+            count = await store.count_entities(EntityKind.RULE, namespace)
+            return json_response({"rules": max(count - listing.skip, 0)})
+        rows = await store.list_entities(EntityKind.RULE, namespace, limit=listing.limit, skip=listing.skip)
+        return json_response([msgspec.Raw(row.doc) for row in rows])
+
+    async def get_rule(request: Request) -> Response:
+        _, namespace, name = await named(request)
+        _, rule = await fetch(namespace, name)
+        return json_response(with_status(rule, rule_status(await trigger_of(rule), rule_key(namespace, name))))
+
+    async def put_rule(request: Request) -> Response:
+        """Create (linked `active`) or update (status kept, link moved to a new trigger)."""
+        identity, namespace, name = await named(request)
+        overwrite = flag(request.query_params, "overwrite")
+        put = decode(await read_body(request, BODY_MAX_BYTES), rule_put_decoder)
+        existing = await store.get_entity(namespace, name)
+        if existing is not None and not overwrite:
+            raise ApiError(409, ALREADY_EXISTS)
+        if existing is not None and existing.kind != EntityKind.RULE:
+            raise ApiError(409, WRONG_COLLECTION)
+        old = None if existing is None else rule_decoder.decode(existing.doc)
+        trigger = _reference(put.trigger, old and old.trigger, identity.namespace)
+        action = _reference(put.action, old and old.action, identity.namespace)
+        await check_references(identity, trigger, action)
+        key = rule_key(namespace, name)
+        now_ms = _now_ms()
+        if old is None:
+            rule, status = create_rule(put, namespace, name, trigger, action, now_ms=now_ms), ACTIVE
+        else:
+            rule = update_rule(old, put, trigger, action, now_ms=now_ms)
+            status = rule_status(await trigger_of(old), key)
+        revision = None if existing is None else existing.revision
+        try:
+            await store.put_entity(EntityKind.RULE, namespace, name, encoder.encode(rule), now_ms, revision)
+        except Conflict:
+            raise ApiError(409, ALREADY_EXISTS if existing is None else CONFLICT) from None
+        if old is not None and old.trigger != rule.trigger:
+            await change_trigger(old.trigger.path, old.trigger.name, lambda t: unlinked(t, key))
+        await change_trigger(rule.trigger.path, rule.trigger.name, lambda t: linked(t, key, rule.action, status))
+        return json_response(with_status(rule, status))
+
+    async def set_status(request: Request) -> Response:
+        """`{"status": "active" | "inactive"}`; 200 `OK` whether or not it changed anything."""
+        _, namespace, name = await named(request)
+        status = decode(await read_body(request, BODY_MAX_BYTES), rule_status_decoder).status
+        if status not in (ACTIVE, INACTIVE):
+            raise malformed(RULE_STATUS_INVALID)
+        _, rule = await fetch(namespace, name)
+        key = rule_key(namespace, name)
+        if not await change_trigger(rule.trigger.path, rule.trigger.name, lambda t: linked(t, key, rule.action, status)):
+            raise ApiError(404, RULE_WITHOUT_TRIGGER)
+        return PlainTextResponse("OK")
+
+    async def delete_rule(request: Request) -> Response:
+        _, namespace, name = await named(request)
+        entity, rule = await fetch(namespace, name)
+        await change_trigger(rule.trigger.path, rule.trigger.name, lambda t: unlinked(t, rule_key(namespace, name)))
+        try:
+            deleted = await store.delete_entity(namespace, name, entity.revision)
+        except Conflict:
+            raise ApiError(409, CONFLICT) from None
+        if deleted is None:
+            raise ApiError(404, NOT_FOUND)
+        return json_response(with_status(rule, INACTIVE))
+
+    by_method = {"GET": get_rule, "PUT": put_rule, "POST": set_status, "DELETE": delete_rule}
+
+    async def rule(request: Request) -> Response:
+        return await by_method[request.method](request)
+
+    return [
+        Route("/api/v1/namespaces/{ns}/rules", list_rules, methods=["GET"]),
+        Route("/api/v1/namespaces/{ns}/rules/{name}", rule, methods=["GET", "PUT", "POST", "DELETE"]),
+    ]
+
+
+def _reference(given: object, old: object, caller_namespace: str) -> QualifiedName:
+    """The rule's trigger or action: the given one, or on update the old one; 400 when neither."""
+    if given is msgspec.UNSET or given is None:
+        if old is None:
+            raise ApiError(400, RULE_NEEDS_TRIGGER_AND_ACTION)
+        given = msgspec.to_builtins(old)
+    return rule_reference(given, caller_namespace)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

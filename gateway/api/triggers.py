@@ -1,0 +1,116 @@
+"""`/namespaces/{ns}/triggers`: list, get, create/update, delete and fire triggers."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.api.wire import decode, decode_object, json_response, read_body
+from gateway.auth import Authenticator, authorize, resolve_namespace
+from gateway.config import LimitsConfig
+from gateway.controller import Controller
+from gateway.errors import ALREADY_EXISTS, CONFLICT, NOT_FOUND, WRONG_COLLECTION, ApiError
+from gateway.models import ActivationId, Identity, Trigger, encoder, trigger_decoder, trigger_put_decoder
+from gateway.names import entity_name, flag, page
+from gateway.store import Conflict, Entity, EntityKind, Store
+from gateway.triggers import create_trigger, summarize_trigger, update_trigger
+
+HIDDEN_HEADERS = frozenset({"authorization"})  # never handed to rule actions in `__ow_headers`
+
+
+async def get_trigger(store: Store, namespace: str, name: str) -> tuple[Entity, Trigger]:
+    """The trigger `namespace/name`: 404 when absent, 409 when the name is another kind of entity."""
+    entity = await store.get_entity(namespace, name)
+    if entity is None:
+        raise ApiError(404, NOT_FOUND)
+    if entity.kind != EntityKind.TRIGGER:
+        raise ApiError(409, WRONG_COLLECTION)
+    return entity, trigger_decoder.decode(entity.doc)
+
+
+def routes(bounds: LimitsConfig, store: Store, controller: Controller, authenticate: Authenticator) -> list[Route]:
+    put_max_bytes = 2 * bounds.parameters_max_bytes + 65536
+
+    async def named(request: Request) -> tuple[Identity, str, str]:
+        identity = await authenticate(request)
+        namespace = resolve_namespace(identity, request.path_params["ns"])
+        name = entity_name(request.path_params["name"])
+        authorize(identity, namespace, f"{namespace}/{name}")
+        return identity, namespace, name
+
+    async def list_triggers(request: Request) -> Response:
+        identity = await authenticate(request)
+        namespace = resolve_namespace(identity, request.path_params["ns"])
+        authorize(identity, namespace, namespace)
+        listing = page(request.query_params, "triggers")
+        if listing.count:
+            count = await store.count_entities(EntityKind.TRIGGER, namespace)
+            return json_response({"triggers": max(count - listing.skip, 0)})
+        rows = await store.list_entities(EntityKind.TRIGGER, namespace, limit=listing.limit, skip=listing.skip)
+        return json_response([summarize_trigger(trigger_decoder.decode(row.doc)) for row in rows])
+
+    async def get_one(request: Request) -> Response:
+        _, namespace, name = await named(request)
+        entity, _ = await get_trigger(store, namespace, name)
+        return json_response(msgspec.Raw(entity.doc))
+
+    async def put_trigger(request: Request) -> Response:
+        _, namespace, name = await named(request)
+        overwrite = flag(request.query_params, "overwrite")
+        put = decode(await read_body(request, put_max_bytes), trigger_put_decoder)
+        existing = await store.get_entity(namespace, name)
+        now_ms = int(time.time() * 1000)
+        if existing is None:
+            trigger = create_trigger(put, namespace, name, bounds=bounds, now_ms=now_ms)
+            conflict, revision = ALREADY_EXISTS, None
+        elif not overwrite:
+            raise ApiError(409, ALREADY_EXISTS)
+        elif existing.kind != EntityKind.TRIGGER:
+            raise ApiError(409, WRONG_COLLECTION)
+        else:
+            trigger = update_trigger(trigger_decoder.decode(existing.doc), put, bounds=bounds, now_ms=now_ms)
+            conflict, revision = CONFLICT, existing.revision
+        doc = encoder.encode(trigger)
+        try:
+            await store.put_entity(EntityKind.TRIGGER, namespace, name, doc, trigger.updated, revision)
+        except Conflict:
+            raise ApiError(409, conflict) from None
+        return json_response(msgspec.Raw(doc))
+
+    async def delete_trigger(request: Request) -> Response:
+        """The trigger goes; its rules stay, and read `inactive` from then on."""
+        _, namespace, name = await named(request)
+        entity, _ = await get_trigger(store, namespace, name)
+        try:
+            deleted = await store.delete_entity(namespace, name, entity.revision)
+        except Conflict:
+            raise ApiError(409, CONFLICT) from None
+        if deleted is None:
+            raise ApiError(404, NOT_FOUND)
+        return json_response(msgspec.Raw(deleted.doc))
+
+    async def fire(request: Request) -> Response:
+        """204 without a body when no rule is active; else 202 with the trigger activation id."""
+        identity, namespace, name = await named(request)
+        controller.admit_fire(identity)
+        payload = decode_object(await read_body(request, bounds.payload_max_bytes))
+        _, trigger = await get_trigger(store, namespace, name)
+        headers = {key: value for key, value in request.headers.items() if key not in HIDDEN_HEADERS}
+        activation_id = await controller.fire(identity, trigger, payload, headers)
+        if activation_id is None:
+            return Response(status_code=204)
+        return json_response(ActivationId(activation_id), 202, {"x-openwhisk-activation-id": activation_id})
+
+    by_method = {"GET": get_one, "PUT": put_trigger, "DELETE": delete_trigger, "POST": fire}
+
+    async def trigger(request: Request) -> Response:
+        return await by_method[request.method](request)
+
+    return [
+        Route("/api/v1/namespaces/{ns}/triggers", list_triggers, methods=["GET"]),
+        Route("/api/v1/namespaces/{ns}/triggers/{name}", trigger, methods=["GET", "PUT", "DELETE", "POST"]),
+    ]

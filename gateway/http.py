@@ -1,0 +1,159 @@
+"""HTTP/1.1 on httptools with the bounds uvicorn lacks: request-head size, header count, and time to send.
+
+uvicorn's httptools protocol accepts a request head of any size and waits for a slow client forever;
+a few connections trickling bytes would hold the gateway's memory and sockets. This protocol answers
+such requests itself, in OpenWhisk's `{"error", "code"}` envelope, and closes the connection:
+
+| What the client does | Answer |
+|---|---|
+| a request line plus headers over `max_head_bytes` | 431 (414 when the URL alone is too long) |
+| more than `max_headers` headers | 431 |
+| no complete request head within `head_timeout_s` of connecting or of its first byte | 408 |
+| a pause longer than `body_idle_s` while sending a body | 408 |
+| bytes that are not HTTP | 400 |
+"""
+
+from __future__ import annotations
+
+import secrets
+from asyncio import TimerHandle, Transport
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from gateway import errors
+from gateway.config import ServerConfig
+from gateway.models import ErrorBody, encoder
+
+
+class _Refused(Exception):
+    """Raised from a parser callback: the request is answered with `status` and `message`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class BoundedHttp(HttpToolsProtocol):
+    """uvicorn's httptools protocol, bounded; `bounded_http` makes one with the configured limits.
+
+    1. Counted per request: URL and header bytes (names, values and separators) and headers.
+    2. One timer per connection at most: the head deadline (from connecting, or from a request's
+       first byte) until the head is complete, then the body idle timer, re-armed by every read,
+       until the body is complete. Between requests uvicorn's keep-alive timeout applies.
+    """
+
+    max_head_bytes = 65536
+    max_headers = 100
+    head_timeout_s = 10.0
+    body_idle_s = 30.0
+
+    _timer: TimerHandle | None = None
+    _head_bytes = 0
+    _refusal: _Refused | None = None
+    _in_body = False
+
+    def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm(self.head_timeout_s, errors.request_head_timeout(self.head_timeout_s))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_body:
+            self._arm(self.body_idle_s, errors.request_body_timeout(self.body_idle_s))
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = 0
+        self._in_body = False
+        self._arm(self.head_timeout_s, errors.request_head_timeout(self.head_timeout_s))
+
+    def on_url(self, url: bytes) -> None:
+        self._head_bytes += len(url)
+        if self._head_bytes > self.max_head_bytes:
+            self._refuse(414, errors.url_too_long(self.max_head_bytes))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > self.max_head_bytes:
+            self._refuse(431, errors.head_too_large(self.max_head_bytes))
+        if len(self.headers) >= self.max_headers:
+            self._refuse(431, errors.too_many_headers(self.max_headers))
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+        self._in_body = True
+        self._arm(self.body_idle_s, errors.request_body_timeout(self.body_idle_s))
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        self._disarm()
+        super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        """Every parser failure ends here (a callback's exception included): answer it and close."""
+        refusal, self._refusal = self._refusal, None
+        if refusal is None:
+            refusal = _Refused(400, errors.NOT_HTTP)
+        else:
+            self.logger.warning("refused a request: %s", refusal.message)
+        self._answer_and_close(refusal.status, refusal.message)
+
+    def _refuse(self, status: int, message: str) -> None:
+        self._refusal = _Refused(status, message)
+        raise self._refusal
+
+    def _arm(self, delay_s: float, message: str) -> None:
+        self._disarm()
+        self._timer = self.loop.call_later(delay_s, self._too_slow, message)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _too_slow(self, message: str) -> None:
+        self._timer = None
+        if self.transport.is_closing():
+            return
+        if self._in_body and self.cycle is not None and self.cycle.response_started:
+            self.transport.close()  # the app answered already; the client is still trickling a body
+            return
+        self._answer_and_close(408, message)
+
+    def _answer_and_close(self, status: int, message: str) -> None:
+        if self.cycle is not None and self._in_body:
+            self.cycle.disconnected = True  # the app, if running, stops reading and writing
+            self.cycle.message_event.set()
+        request_id = secrets.token_hex(16)
+        body = encoder.encode(ErrorBody(error=message, code=request_id))
+        head = [
+            STATUS_LINE[status],
+            b"content-type: application/json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"x-request-id: " + request_id.encode() + b"\r\n",
+            b"connection: close\r\n\r\n",
+        ]
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
+
+
+def bounded_http(server: ServerConfig) -> type[BoundedHttp]:
+    """The protocol class uvicorn should use, with the `[server]` section's bounds."""
+    return type(
+        "ConfiguredBoundedHttp",
+        (BoundedHttp,),
+        {
+            "max_head_bytes": server.max_request_head_bytes,
+            "max_headers": server.max_request_headers,
+            "head_timeout_s": server.request_head_timeout_s,
+            "body_idle_s": server.request_body_idle_s,
+        },
+    )

@@ -1,0 +1,376 @@
+"""The Docker sandbox driver: one hardened, network-less runner container per sandbox.
+
+The only module besides `pool/image.py` that talks to aiodocker; every engine error is turned into
+`SandboxError` or `EngineUnavailable` here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import errno
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiodocker
+import aiohttp
+
+from pool.driver import EngineUnavailable, Sandbox, SandboxError, SandboxExit
+from pool.image import RUN_DIR_IN_IMAGE, RUNNER_ARGV, RUNNER_GID, RUNNER_UID
+from pool.runner_client import RunnerConnection, RunnerGone
+
+log = logging.getLogger("whisklet.pool")
+
+SANDBOX_LABEL = "whisklet.sandbox"
+INSTANCE_LABEL = "whisklet.instance"
+MEMORY_LABEL = "whisklet.memory_mb"
+NAME_PREFIX = "whisklet-"
+SOCKET_NAME = "runner.sock"
+LOG_NAME = "activation.log"
+
+_POLL_S = 0.005
+_STATE_CHECK_S = 0.5
+_REMOVE_PARALLELISM = 4
+_MAX_SOCKET_PATH = 107  # sun_path is 108 bytes, NUL included
+
+
+class DockerDriver:
+    """Creates and destroys runner containers through one Docker engine.
+
+    1. Every container is labelled `whisklet.sandbox=<scope>`, `whisklet.instance=<instance>` and
+       `whisklet.memory_mb=<n>`; `remove_orphans` removes every container carrying this scope's
+       sandbox label, whichever instance started it.
+    2. Each container owns `<run_dir>/<name>/` (0700, owned by the runner's uid), bind-mounted at
+       `/run/whisklet`; the runner's socket and log file live there. `destroy` removes it.
+    3. `run_dir` belongs to one Whisklet process: `remove_orphans` deletes every `whisklet-*` entry
+       in it.
+    4. The driver does not own the aiodocker session; the caller closes it after `close()`.
+    5. When `run_dir_mb` > 0 each host directory is a tmpfs of that size (and few inodes), so an action
+       that writes there directly, past the runner's log limit, fills its own small quota (charged to
+       its memory limit) and never the host's disk. Mounting needs root (CAP_SYS_ADMIN); without it
+       the directories are plain ones and a warning says so once.
+    """
+
+    def __init__(
+        self,
+        docker: aiodocker.Docker,
+        image: str,
+        run_dir: str | os.PathLike[str],
+        instance: str,
+        *,
+        pids_limit: int = 1024,
+        nofile: int = 1024,
+        tmp_size_mb: int = 64,
+        run_dir_mb: int = 16,
+        cpu_shares: int | None = None,
+        heap_factor: int = 4,
+        start_timeout_s: float = 20.0,
+        exit_grace_s: float = 1.0,
+        scope: str = "1",
+    ) -> None:
+        self._docker = docker
+        self._image = image
+        self._run_dir = Path(run_dir)
+        self._instance = instance
+        self._pids_limit = pids_limit
+        self._nofile = nofile
+        self._tmp_size_mb = tmp_size_mb
+        self._run_dir_mb = run_dir_mb
+        self._cpu_shares = cpu_shares
+        self._heap_factor = heap_factor
+        self._start_timeout_s = start_timeout_s
+        self._exit_grace_s = exit_grace_s
+        self._scope = scope
+        self._launching: dict[str, asyncio.Future[str]] = {}
+        self._discards: set[asyncio.Future[None]] = set()
+        socket_path = self._run_dir / (NAME_PREFIX + "0" * 12) / SOCKET_NAME
+        if len(os.fsencode(socket_path)) > _MAX_SOCKET_PATH:
+            raise ValueError(f"run_dir {str(run_dir)!r} is too long for a Unix socket path under it; use a shorter one")
+
+    async def create(self, memory_mb: int) -> Sandbox:
+        """Create and start a container and wait until its runner answers `GET /health` with 200."""
+        name = NAME_PREFIX + secrets.token_hex(6)
+        host_dir = self._run_dir / name
+        # Shielded: a cancelled create must still learn whether the engine made the container.
+        launch = asyncio.ensure_future(self._launch(name, memory_mb, host_dir))
+        self._launching[name] = launch
+        try:
+            container_id = await asyncio.shield(launch)
+            await self._wait_for_runner(container_id, name, host_dir / SOCKET_NAME)
+        except BaseException as exc:
+            discard = asyncio.ensure_future(self._discard(name, launch))
+            self._discards.add(discard)
+            discard.add_done_callback(self._discards.discard)
+            await asyncio.shield(discard)
+            if isinstance(exc, (OSError, RunnerGone)):
+                raise SandboxError(f"creating sandbox {name} failed: {exc!r}") from exc
+            raise
+        finally:
+            self._launching.pop(name, None)
+        return Sandbox(
+            id=container_id,
+            name=name,
+            memory_mb=memory_mb,
+            socket_path=str(host_dir / SOCKET_NAME),
+            log_path=str(host_dir / LOG_NAME),
+            created_at=time.monotonic(),
+        )
+
+    async def destroy(self, sandbox: Sandbox) -> None:
+        """Kill and remove the container, then its host directory. Harmless to repeat."""
+        try:
+            await self._remove(sandbox.id, f"destroying {sandbox.name}")
+        finally:
+            await asyncio.to_thread(_remove_host_dir, self._run_dir / sandbox.name)
+
+    async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
+        """Why the runner stopped answering, as far as the engine knows.
+
+        A runner whose connection just broke may still count as running for a few milliseconds, so a
+        running container is given up to `exit_grace_s` to stop before the answer is read. A container
+        the engine no longer knows reads as stopped, not OOM-killed, exit code unknown.
+        """
+        state = await self._state(sandbox)
+        if state is not None and state["Running"] and self._exit_grace_s > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._exit_grace_s):
+                    with _engine_errors(f"waiting for {sandbox.name} to stop"):
+                        await self._docker.containers.container(sandbox.id).wait(condition="not-running")
+            state = await self._state(sandbox)
+        if state is None:
+            return SandboxExit(running=False, oom_killed=False, exit_code=None)
+        running = bool(state["Running"])
+        return SandboxExit(running=running, oom_killed=bool(state["OOMKilled"]),
+                           exit_code=None if running else state["ExitCode"])
+
+    async def remove_orphans(self) -> int:
+        """Remove every container labelled with this scope's sandbox label, and every host directory
+        left in `run_dir`. Returns the number of containers removed."""
+        with _engine_errors("listing Whisklet's containers"):
+            containers = await self._docker.containers.list(
+                all=True, filters=json.dumps({"label": [f"{SANDBOX_LABEL}={self._scope}"]})
+            )
+        limit = asyncio.Semaphore(_REMOVE_PARALLELISM)
+
+        async def remove(container_id: str) -> None:
+            async with limit:
+                await self._remove(container_id, f"removing orphan container {container_id[:12]}")
+
+        await asyncio.gather(*(remove(c.id) for c in containers))
+        await asyncio.to_thread(_remove_leftover_dirs, self._run_dir)
+        return len(containers)
+
+    async def close(self) -> None:
+        """Remove what creations still in flight made, and wait for pending clean-ups.
+
+        The aiodocker session stays open: the caller owns it.
+        """
+        in_flight = [self._discard(name, launch) for name, launch in self._launching.items()]
+        await asyncio.gather(*in_flight, *self._discards)
+
+    def _config(self, memory_mb: int, host_dir: Path) -> dict:
+        heap_mb = memory_mb * self._heap_factor
+        host_config: dict = {
+            "NetworkMode": "none",
+            "ReadonlyRootfs": True,
+            # Docker adds noexec unless told otherwise; binary actions may dlopen native addons they
+            # unpacked into /tmp, and the bind-mounted run dir is executable anyway.
+            "Tmpfs": {"/tmp": f"rw,exec,nosuid,nodev,size={self._tmp_size_mb}m"},
+            "CapDrop": ["ALL"],
+            "SecurityOpt": ["no-new-privileges"],
+            "Memory": memory_mb * 1024 * 1024,
+            "MemorySwap": memory_mb * 1024 * 1024,
+            "PidsLimit": self._pids_limit,
+            "Ulimits": [{"Name": "nofile", "Soft": self._nofile, "Hard": self._nofile}],
+            "Binds": [f"{host_dir}:{RUN_DIR_IN_IMAGE}"],
+            "LogConfig": {"Type": "none", "Config": {}},
+            "AutoRemove": False,
+        }
+        if self._cpu_shares is not None:
+            host_config["CpuShares"] = self._cpu_shares
+        return {
+            "Image": self._image,
+            # The heap limit sits far above the memory limit, so the kernel's OOM kill (which the
+            # engine reports as OOMKilled), not V8's own heap abort, ends a memory hog.
+            "Cmd": [RUNNER_ARGV[0], f"--max-old-space-size={heap_mb}", *RUNNER_ARGV[1:]],
+            "User": f"{RUNNER_UID}:{RUNNER_GID}",
+            "Labels": {
+                SANDBOX_LABEL: self._scope,
+                INSTANCE_LABEL: self._instance,
+                MEMORY_LABEL: str(memory_mb),
+            },
+            "HostConfig": host_config,
+        }
+
+    async def _wait_for_runner(self, container_id: str, name: str, socket_path: Path) -> None:
+        """Wait for the runner's socket, then require 200 from one warm-up `GET /health`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._start_timeout_s
+        next_state_check = loop.time() + _STATE_CHECK_S
+        last_error: BaseException | None = None
+        while True:
+            if socket_path.exists():
+                try:
+                    async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
+                        status, body = await _health(str(socket_path))
+                except (RunnerGone, OSError) as exc:
+                    last_error = exc
+                except TimeoutError:
+                    last_error = TimeoutError("no reply to GET /health")
+                else:
+                    if status == 200:
+                        return
+                    raise SandboxError(
+                        f"the runner in {name} answered its warm-up GET /health with {status}: {body[:200]!r}"
+                    )
+            now = loop.time()
+            if now >= deadline:
+                detail = f" (last error: {last_error!r})" if last_error else " (no socket appeared)"
+                raise SandboxError(
+                    f"the runner in {name} did not answer within {self._start_timeout_s:g} s{detail}"
+                )
+            if now >= next_state_check:
+                next_state_check = now + _STATE_CHECK_S
+                with _engine_errors(f"inspecting {name}"):
+                    state = (await self._docker.containers.get(container_id))["State"]
+                if not state["Running"]:
+                    raise SandboxError(
+                        f"the runner in {name} exited with code {state['ExitCode']} before answering"
+                        + (" (out of memory)" if state["OOMKilled"] else "")
+                    )
+            await asyncio.sleep(_POLL_S)
+
+    async def _state(self, sandbox: Sandbox) -> dict | None:
+        with _engine_errors(f"inspecting {sandbox.name}"):
+            try:
+                return (await self._docker.containers.get(sandbox.id))["State"]
+            except aiodocker.DockerError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+    async def _remove(self, container: str, doing: str) -> None:
+        """Force-remove `container` (an id or a name); a missing container is fine.
+
+        One forced DELETE (SIGKILL, then remove) measured as fast as a separate kill before it
+        (~75 vs ~83 ms p50 here) and saves a round trip.
+        """
+        with _engine_errors(doing):
+            try:
+                await self._docker.containers.container(container).delete(force=True, v=True)
+            except aiodocker.DockerError as exc:
+                if exc.status == 404 or (exc.status == 409 and "already in progress" in exc.message):
+                    return
+                raise
+
+    async def _launch(self, name: str, memory_mb: int, host_dir: Path) -> str:
+        """Make the host directory, create and start the container; return its id."""
+        await asyncio.to_thread(_make_host_dir, self._run_dir, host_dir, self._run_dir_mb)
+        with _engine_errors(f"creating container {name}"):
+            container = await self._docker.containers.create(self._config(memory_mb, host_dir), name=name)
+        with _engine_errors(f"starting container {name}"):
+            await container.start()
+        return container.id
+
+    async def _discard(self, name: str, launch: asyncio.Future[str]) -> None:
+        """Remove a half-created sandbox once its launch has settled; never raises, so that the
+        failure that got it discarded is the one reported."""
+        await asyncio.wait([launch])
+        if not launch.cancelled():
+            launch.exception()  # retrieved here: the caller saw it, or was cancelled before it came
+        with contextlib.suppress(SandboxError, OSError):
+            await self._remove(name, f"discarding {name}")
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(_remove_host_dir, self._run_dir / name)
+
+
+async def _health(socket_path: str) -> tuple[int, bytes]:
+    conn = await RunnerConnection.open(socket_path)
+    try:
+        reply = await conn.request("GET", "/health")
+    finally:
+        await conn.close()
+    return reply.status, reply.body
+
+
+@contextlib.contextmanager
+def _engine_errors(doing: str) -> Iterator[None]:
+    """Turn aiodocker's and aiohttp's errors into the driver's own."""
+    try:
+        yield
+    except aiodocker.DockerError as exc:
+        if exc.status == 900:
+            raise EngineUnavailable(f"cannot reach the Docker engine while {doing}: {exc.message}") from exc
+        raise SandboxError(f"{doing} failed: [{exc.status}] {exc.message}") from exc
+    except aiohttp.ClientConnectionError as exc:
+        raise EngineUnavailable(f"lost the Docker engine while {doing}: {exc!r}") from exc
+    except aiohttp.ClientError as exc:
+        raise SandboxError(f"{doing} failed: {exc!r}") from exc
+
+
+def _make_host_dir(run_dir: Path, host_dir: Path, size_mb: int) -> None:
+    run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    host_dir.mkdir(mode=0o700)
+    if size_mb > 0:
+        _mount_quota(host_dir, size_mb)
+    try:
+        os.chown(host_dir, RUNNER_UID, RUNNER_GID)
+    except PermissionError:
+        if os.geteuid() != RUNNER_UID:
+            # Not root: let the runner's uid in; run_dir (0700) keeps other host users out.
+            host_dir.chmod(0o777)
+
+
+def _remove_host_dir(host_dir: Path) -> None:
+    if os.path.ismount(host_dir):
+        _unmount(host_dir)
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(host_dir)
+
+
+_MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
+_INODES = 32  # the socket, the log file and whatever little else the runner needs
+_libc = ctypes.CDLL(None, use_errno=True)
+_quota_warned = False
+
+
+def _mount_quota(host_dir: Path, size_mb: int) -> None:
+    """Make `host_dir` a tmpfs of `size_mb`; without the privilege to mount, warn once and go on."""
+    global _quota_warned
+    options = f"size={size_mb}m,nr_inodes={_INODES},mode=0700".encode()
+    if _libc.mount(b"tmpfs", os.fsencode(host_dir), b"tmpfs", _MS_NOSUID | _MS_NODEV, options) == 0:
+        return
+    code = ctypes.get_errno()
+    if code not in (errno.EPERM, errno.EACCES):
+        raise OSError(code, f"mounting a {size_mb} MB tmpfs on {host_dir}: {os.strerror(code)}")
+    if not _quota_warned:
+        _quota_warned = True
+        log.warning(
+            "cannot mount a size-limited tmpfs for each container's run directory (%s): an action can write "
+            "past its log limit into %s; run Whisklet as root or set docker.run_dir_mb = 0 to silence this",
+            os.strerror(code), host_dir.parent,
+        )
+
+
+def _unmount(host_dir: Path) -> None:
+    if _libc.umount2(os.fsencode(host_dir), _MNT_DETACH) != 0:
+        code = ctypes.get_errno()
+        if code not in (errno.EINVAL, errno.ENOENT):  # not (or no longer) a mount point
+            raise OSError(code, f"unmounting {host_dir}: {os.strerror(code)}")
+
+
+def _remove_leftover_dirs(run_dir: Path) -> None:
+    try:
+        entries = list(run_dir.iterdir())
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.name.startswith(NAME_PREFIX) and entry.is_dir() and not entry.is_symlink():
+            _remove_host_dir(entry)

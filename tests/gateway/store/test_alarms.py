@@ -1,0 +1,75 @@
+"""Alarm schedules in the SQLite store: kept across reopening, claimed once, and migrated into old files."""
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gateway.store import Alarm, SqliteStore
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    store = SqliteStore(tmp_path / "whisklet.db", flush_interval_s=60)
+    await store.open()
+    yield store
+    await store.close()
+
+
+def alarm(trigger: str, next_fire: int, active: bool = True) -> Alarm:
+    return Alarm(trigger, trigger.split("/")[0], b'{"feed":"alarm"}', active, next_fire, 1)
+
+
+async def test_alarms_survive_reopening_the_store(tmp_path: Path):
+    store = SqliteStore(tmp_path / "whisklet.db")
+    await store.open()
+    await store.put_alarm(alarm("guest/t", 500))
+    await store.close()
+    reopened = SqliteStore(tmp_path / "whisklet.db")
+    await reopened.open()
+    try:
+        assert await reopened.get_alarm("guest/t") == alarm("guest/t", 500)
+    finally:
+        await reopened.close()
+
+
+async def test_due_alarms_are_active_set_and_not_later_than_now_soonest_first(store):
+    for trigger, next_fire, active in [("guest/a", 300, True), ("guest/b", 100, True), ("guest/c", 50, False),
+                                       ("guest/d", 0, True), ("guest/e", 900, True)]:
+        await store.put_alarm(alarm(trigger, next_fire, active))
+    assert [a.trigger for a in await store.due_alarms(300, limit=10)] == ["guest/b", "guest/a"]
+    assert await store.next_alarm_fire() == 100
+
+
+async def test_a_fire_is_claimed_once(store):
+    await store.put_alarm(alarm("guest/t", 100))
+    assert await store.advance_alarm("guest/t", 100, 200) is True
+    assert await store.advance_alarm("guest/t", 100, 200) is False
+    assert (await store.get_alarm("guest/t")).next_fire == 200
+
+
+async def test_put_replaces_and_delete_removes(store):
+    await store.put_alarm(alarm("guest/t", 100))
+    await store.put_alarm(alarm("guest/t", 700, active=False))
+    assert (await store.get_alarm("guest/t")).next_fire == 700
+    assert await store.next_alarm_fire() is None
+    assert await store.delete_alarm("guest/t") is True
+    assert await store.delete_alarm("guest/t") is False
+    assert await store.get_alarm("guest/t") is None
+
+
+async def test_a_version_1_database_gains_the_alarms_table(tmp_path: Path):
+    path = tmp_path / "whisklet.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE subjects (namespace TEXT PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,"
+                   " key_hash TEXT NOT NULL, limits BLOB NOT NULL, created INTEGER NOT NULL)")
+        db.execute("INSERT INTO subjects VALUES ('guest', 'u', 'h', x'7b7d', 1)")
+        db.execute("PRAGMA user_version = 1")
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        await store.put_alarm(alarm("guest/t", 100))
+        assert (await store.get_alarm("guest/t")).next_fire == 100
+        assert (await store.get_subject("guest")).uuid == "u"
+    finally:
+        await store.close()
