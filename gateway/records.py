@@ -24,31 +24,19 @@ def build_record(
 ) -> ActivationRecord:
     """The record of an activation that ran. `cause` is the enclosing sequence's activation id (the
     record is then `causedBy: sequence`); `binding` is `ns/binding` when invoked through one."""
-    annotations: list[KeyValue] = [
-        KeyValue("limits", msgspec.to_builtins(action.limits)),
-        KeyValue("path", action.fully_qualified_name),
-        KeyValue("kind", action.exec.kind),
-        KeyValue("timeout", outcome.timed_out),
-        *_caused_by(cause),
-        KeyValue("initTime", outcome.init_ms),
-        KeyValue("waitTime", wait_ms),
-        *_binding(binding),
-    ]
+    annotations = _run_annotations(
+        action, timed_out=outcome.timed_out, init_ms=outcome.init_ms, wait_ms=wait_ms, cause=cause, binding=binding
+    )
     if outcome.cold_start:
         annotations.append(KeyValue("coldStart", True))
-    return ActivationRecord(
-        namespace=identity.namespace,
-        name=action.name,
-        version=action.version,
-        subject=identity.subject,
-        activationId=activation_id,
-        start=outcome.start_ms,
-        end=outcome.end_ms,
-        duration=outcome.end_ms - outcome.start_ms,
+    return _action_record(
+        identity, action, activation_id,
+        start_ms=outcome.start_ms,
+        end_ms=outcome.end_ms,
         response=response(outcome.status, msgspec.Raw(outcome.result), outcome.size),
         logs=outcome.logs,
         annotations=annotations,
-        cause=cause or UNSET,
+        cause=cause,
     )
 
 
@@ -64,6 +52,31 @@ def failed_record(
     binding: str | None = None,
 ) -> ActivationRecord:
     """The record of an activation that never reached a container: a `whisk internal error`."""
+    return _action_record(
+        identity, action, activation_id,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        response=response(ActivationStatus.INTERNAL_ERROR, {"error": message}, None),
+        logs=[],
+        annotations=_run_annotations(
+            action, timed_out=False, init_ms=None, wait_ms=end_ms - start_ms, cause=cause, binding=binding
+        ),
+        cause=cause,
+    )
+
+
+def _action_record(
+    identity: Identity,
+    action: Action,
+    activation_id: str,
+    *,
+    start_ms: int,
+    end_ms: int,
+    response: ActivationResponse,
+    logs: list[str],
+    annotations: list[KeyValue],
+    cause: str | None,
+) -> ActivationRecord:
     return ActivationRecord(
         namespace=identity.namespace,
         name=action.name,
@@ -73,18 +86,27 @@ def failed_record(
         start=start_ms,
         end=end_ms,
         duration=end_ms - start_ms,
-        response=response(ActivationStatus.INTERNAL_ERROR, {"error": message}, None),
-        annotations=[
-            KeyValue("limits", msgspec.to_builtins(action.limits)),
-            KeyValue("path", action.fully_qualified_name),
-            KeyValue("kind", action.exec.kind),
-            KeyValue("timeout", False),
-            *_caused_by(cause),
-            KeyValue("waitTime", end_ms - start_ms),
-            *_binding(binding),
-        ],
+        response=response,
+        logs=logs,
+        annotations=annotations,
         cause=cause or UNSET,
     )
+
+
+def _run_annotations(
+    action: Action, *, timed_out: bool, init_ms: int | None, wait_ms: int, cause: str | None, binding: str | None
+) -> list[KeyValue]:
+    """The annotations OpenWhisk sets on an action's record; `initTime` only when `/init` ran."""
+    return [
+        KeyValue("limits", msgspec.to_builtins(action.limits)),
+        KeyValue("path", action.fully_qualified_name),
+        KeyValue("kind", action.exec.kind),
+        KeyValue("timeout", timed_out),
+        *_caused_by(cause),
+        *([KeyValue("initTime", init_ms)] if init_ms is not None else []),
+        KeyValue("waitTime", wait_ms),
+        *_binding(binding),
+    ]
 
 
 def sequence_record(

@@ -1,27 +1,12 @@
 """The real `openwhisk` npm client drives triggers, rules, packages, bindings, a sequence and a feed."""
 
 import json
-import subprocess
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-
-
-def run_events_flow(whisklet) -> dict:
-    done = subprocess.run(
-        ["node", str(HERE / "events_flow.mjs")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=HERE,
-        env={"PATH": "/usr/bin:/bin", "APIHOST": whisklet.url, "AUTH": ":".join(whisklet.auth)},
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+from tests.compat.flows import run_flow
 
 
 def test_openwhisk_npm_client_drives_the_event_model(whisklet):
-    seen = run_events_flow(whisklet)
+    seen = run_flow(whisklet, "events_flow.mjs")
 
     assert seen["binding"]["binding"] == {"namespace": "guest", "name": seen["package"]["name"]}
     assert seen["viaBinding"] == {"who": "package", "where": "binding", "when": "now"}

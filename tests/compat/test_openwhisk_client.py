@@ -1,27 +1,10 @@
 """The real `openwhisk` npm client against a live `whisklet serve`."""
 
-import json
-import subprocess
-from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
-
-
-def run_flow(whisklet) -> dict:
-    done = subprocess.run(
-        ["node", str(HERE / "client_flow.mjs")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=HERE,
-        env={"PATH": "/usr/bin:/bin", "APIHOST": whisklet.url, "AUTH": ":".join(whisklet.auth)},
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+from tests.compat.flows import run_flow
 
 
 def test_openwhisk_npm_client_drives_the_action_lifecycle(whisklet):
-    seen = run_flow(whisklet)
+    seen = run_flow(whisklet, "client_flow.mjs")
     name = seen["created"]["name"]
     assert seen["created"]["exec"]["kind"] == "nodejs:20"
     assert seen["got"]["exec"]["code"].startswith("function main")

@@ -35,7 +35,9 @@ def test_first_start_prints_the_guest_credential_and_writes_wskprops(own_whiskle
 
 
 def test_pool_refills_after_activations(own_whisklet):
-    own_whisklet.env = {"WHISKLET_POOL_MIN_PREWARM": "2"}
+    # a short shrink grace: the few activations below raise the target for a moment
+    own_whisklet.env = {"WHISKLET_POOL_MIN_PREWARM": "2", "WHISKLET_POOL_IDLE_SHRINK_AFTER_S": "1",
+                        "WHISKLET_POOL_RATE_WINDOW_S": "2"}
     own_whisklet.start()
     data_dir = own_whisklet.data_dir
     assert wait_until(lambda: len(sandbox_names(data_dir)) == 2, timeout_s=30)
