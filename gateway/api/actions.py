@@ -11,15 +11,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.api.collection import count_response, delete_entity, existing_for_put, write_entity
 from gateway.api.wire import decode, decode_object, json_response, read_body
 from gateway.auth import Authenticator, authorize, authorize_package, resolve_namespace
 from gateway.config import Config
 from gateway.controller import Controller, Invocation
 from gateway.entities import SEQUENCE, create_action, summarize, update_action, without_code
 from gateway.errors import (
-    ALREADY_EXISTS,
     BINDING_OPERATION,
-    CONFLICT,
     NOT_FOUND,
     WRONG_COLLECTION,
     ApiError,
@@ -34,12 +33,11 @@ from gateway.models import (
     Runtime,
     action_decoder,
     action_put_decoder,
-    encoder,
 )
 from gateway.names import entity_name, flag, page, wait_ms
 from gateway.resolve import QualifiedName, get_package, resolve_action, resolve_package
 from gateway.sequences import check_components
-from gateway.store import Conflict, Entity, EntityKind, Store
+from gateway.store import Entity, EntityKind, Store
 
 HTTP_STATUS = {0: 200, 1: 502, 2: 502, 3: 500}  # by activation status code: blocking invoke responses
 
@@ -107,8 +105,7 @@ def routes(
             path = (await resolve_package(store, namespace, package)).path  # a binding lists its package's
         listing = page(request.query_params, "actions")
         if listing.count:
-            count = await store.count_entities(EntityKind.ACTION, namespace, path)
-            return json_response({"actions": max(count - listing.skip, 0)})
+            return await count_response(store, EntityKind.ACTION, "actions", namespace, listing.skip, path)
         rows = await store.list_entities(EntityKind.ACTION, namespace, path, limit=listing.limit, skip=listing.skip)
         return json_response([summarize(action_decoder.decode(row.doc)) for row in rows])
 
@@ -130,28 +127,18 @@ def routes(
         put = decode(await read_body(request, put_max_bytes), action_put_decoder)
         if found.package is not None:
             await require_package(found.namespace, found.package)
-        existing = await store.get_entity(found.path, found.name)
+        existing = await existing_for_put(store, EntityKind.ACTION, found.path, found.name, overwrite)
         now_ms = int(time.time() * 1000)
         if existing is None:
             action = create_action(put, found.path, found.name, bounds=bounds, now_ms=now_ms, runtimes=runtimes)
-            conflict, revision = ALREADY_EXISTS, None
-        elif not overwrite:
-            raise ApiError(409, ALREADY_EXISTS)
-        elif existing.kind != EntityKind.ACTION:
-            raise ApiError(409, WRONG_COLLECTION)
         else:
             old = action_decoder.decode(existing.doc)
             action = update_action(old, put, bounds=bounds, now_ms=now_ms, runtimes=runtimes)
-            conflict, revision = CONFLICT, existing.revision
         if action.exec.kind == SEQUENCE and put.exec:
             name = QualifiedName(found.namespace, found.package, found.name)
             components = list(action.exec.components or [])
             await check_components(store, found.identity, name, components, bounds.sequence_max_length)
-        doc = encoder.encode(action)
-        try:
-            await store.put_entity(EntityKind.ACTION, found.path, found.name, doc, action.updated, revision)
-        except Conflict:
-            raise ApiError(409, conflict) from None
+        doc = await write_entity(store, EntityKind.ACTION, found.path, found.name, action, action.updated, existing)
         return json_response(msgspec.Raw(doc))
 
     async def delete_action(request: Request) -> Response:
@@ -159,13 +146,7 @@ def routes(
         if found.package is not None:
             await require_package(found.namespace, found.package)
         entity, _ = await fetch(found)
-        try:
-            deleted = await store.delete_entity(found.path, found.name, entity.revision)
-        except Conflict:
-            raise ApiError(409, CONFLICT) from None
-        if deleted is None:
-            raise ApiError(404, NOT_FOUND)
-        return json_response(msgspec.Raw(deleted.doc))
+        return await delete_entity(store, found.path, found.name, entity.revision)
 
     async def invoke_action(request: Request) -> Response:
         found = await target(request)

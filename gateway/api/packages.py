@@ -9,14 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.api.collection import count_response, delete_entity, existing_for_put, write_entity
 from gateway.api.wire import decode, json_response, read_body
 from gateway.auth import Authenticator, authorize, authorize_package, resolve_namespace
 from gateway.config import LimitsConfig
 from gateway.errors import (
-    ALREADY_EXISTS,
     BINDING_DOES_NOT_EXIST,
     BINDING_TO_BINDING,
-    CONFLICT,
     DEFAULT_PACKAGE_RESERVED,
     NOT_FOUND,
     WRONG_COLLECTION,
@@ -30,14 +29,13 @@ from gateway.models import (
     Identity,
     Package,
     action_decoder,
-    encoder,
     package_decoder,
     package_put_decoder,
 )
 from gateway.names import entity_name, flag, namespace_name, page
 from gateway.packages import DEFAULT_PACKAGE, create_package, detail, summarize, update_package
 from gateway.resolve import get_package
-from gateway.store import Conflict, Entity, EntityKind, Store
+from gateway.store import Entity, EntityKind, Store
 
 MAX_PACKAGE_ACTIONS = 10_000  # the actions a package GET or a forced DELETE deals with
 
@@ -69,8 +67,7 @@ def routes(bounds: LimitsConfig, store: Store, authenticate: Authenticator) -> l
         listing = page(request.query_params, "packages")
         if namespace == identity.namespace:
             if listing.count:
-                count = await store.count_entities(EntityKind.PACKAGE, namespace)
-                return json_response({"packages": max(count - listing.skip, 0)})
+                return await count_response(store, EntityKind.PACKAGE, "packages", namespace, listing.skip)
             rows = await store.list_entities(EntityKind.PACKAGE, namespace, limit=listing.limit, skip=listing.skip)
             return json_response([summarize(package_decoder.decode(row.doc)) for row in rows])
         rows = await store.list_entities(EntityKind.PACKAGE, namespace, limit=MAX_PACKAGE_ACTIONS, skip=0)
@@ -113,24 +110,14 @@ def routes(bounds: LimitsConfig, store: Store, authenticate: Authenticator) -> l
         overwrite = flag(request.query_params, "overwrite")
         put = decode(await read_body(request, put_max_bytes), package_put_decoder)
         binding = None if put.binding is msgspec.UNSET or put.binding is None else await binding_target(identity, put.binding)
-        existing = await store.get_entity(namespace, name)
+        existing = await existing_for_put(store, EntityKind.PACKAGE, namespace, name, overwrite)
         now_ms = int(time.time() * 1000)
         if existing is None:
             package = create_package(put, namespace, name, binding or Binding(), bounds=bounds, now_ms=now_ms)
-            conflict, revision = ALREADY_EXISTS, None
-        elif not overwrite:
-            raise ApiError(409, ALREADY_EXISTS)
-        elif existing.kind != EntityKind.PACKAGE:
-            raise ApiError(409, WRONG_COLLECTION)
         else:
             old = package_decoder.decode(existing.doc)
             package = update_package(old, put, binding, bounds=bounds, now_ms=now_ms)
-            conflict, revision = CONFLICT, existing.revision
-        doc = encoder.encode(package)
-        try:
-            await store.put_entity(EntityKind.PACKAGE, namespace, name, doc, package.updated, revision)
-        except Conflict:
-            raise ApiError(409, conflict) from None
+        doc = await write_entity(store, EntityKind.PACKAGE, namespace, name, package, package.updated, existing)
         return json_response(msgspec.Raw(doc))
 
     async def delete_package(request: Request) -> Response:
@@ -145,13 +132,7 @@ def routes(bounds: LimitsConfig, store: Store, authenticate: Authenticator) -> l
                 raise package_not_empty(count)
             for action in await actions_of(path):
                 await store.delete_entity(path, action.name)
-        try:
-            deleted = await store.delete_entity(namespace, name, entity.revision)
-        except Conflict:
-            raise ApiError(409, CONFLICT) from None
-        if deleted is None:
-            raise ApiError(404, NOT_FOUND)
-        return json_response(msgspec.Raw(deleted.doc))
+        return await delete_entity(store, namespace, name, entity.revision)
 
     by_method = {"GET": get_package_detail, "PUT": put_package, "DELETE": delete_package}
 

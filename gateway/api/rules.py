@@ -15,10 +15,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from gateway.api.triggers import get_trigger
+from gateway.api.collection import count_response, existing_for_put, write_entity
 from gateway.api.wire import decode, json_response, read_body
 from gateway.auth import Authenticator, authorize, authorize_package, resolve_namespace
 from gateway.errors import (
-    ALREADY_EXISTS,
     CONFLICT,
     NOT_FOUND,
     RULE_NEEDS_TRIGGER_AND_ACTION,
@@ -117,8 +117,7 @@ def routes(store: Store, authenticate: Authenticator) -> list[Route]:
         authorize(identity, namespace, namespace)
         listing = page(request.query_params, "rules")
         if listing.count:
-            count = await store.count_entities(EntityKind.RULE, namespace)
-            return json_response({"rules": max(count - listing.skip, 0)})
+            return await count_response(store, EntityKind.RULE, "rules", namespace, listing.skip)
         rows = await store.list_entities(EntityKind.RULE, namespace, limit=listing.limit, skip=listing.skip)
         return json_response([msgspec.Raw(row.doc) for row in rows])
 
@@ -132,11 +131,7 @@ def routes(store: Store, authenticate: Authenticator) -> list[Route]:
         identity, namespace, name = await named(request)
         overwrite = flag(request.query_params, "overwrite")
         put = decode(await read_body(request, BODY_MAX_BYTES), rule_put_decoder)
-        existing = await store.get_entity(namespace, name)
-        if existing is not None and not overwrite:
-            raise ApiError(409, ALREADY_EXISTS)
-        if existing is not None and existing.kind != EntityKind.RULE:
-            raise ApiError(409, WRONG_COLLECTION)
+        existing = await existing_for_put(store, EntityKind.RULE, namespace, name, overwrite)
         old = None if existing is None else rule_decoder.decode(existing.doc)
         trigger = _reference(put.trigger, old and old.trigger, identity.namespace)
         action = _reference(put.action, old and old.action, identity.namespace)
@@ -148,11 +143,7 @@ def routes(store: Store, authenticate: Authenticator) -> list[Route]:
         else:
             rule = update_rule(old, put, trigger, action, now_ms=now_ms)
             status = rule_status(await trigger_of(old), key)
-        revision = None if existing is None else existing.revision
-        try:
-            await store.put_entity(EntityKind.RULE, namespace, name, encoder.encode(rule), now_ms, revision)
-        except Conflict:
-            raise ApiError(409, ALREADY_EXISTS if existing is None else CONFLICT) from None
+        await write_entity(store, EntityKind.RULE, namespace, name, rule, now_ms, existing)
         if old is not None and old.trigger != rule.trigger:
             await change_trigger(old.trigger.path, old.trigger.name, lambda t: unlinked(t, key))
         await change_trigger(rule.trigger.path, rule.trigger.name, lambda t: linked(t, key, rule.action, status))

@@ -9,14 +9,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.api.collection import count_response, delete_entity, existing_for_put, write_entity
 from gateway.api.wire import decode, decode_object, json_response, read_body
 from gateway.auth import Authenticator, authorize, resolve_namespace
 from gateway.config import LimitsConfig
 from gateway.controller import Controller
-from gateway.errors import ALREADY_EXISTS, CONFLICT, NOT_FOUND, WRONG_COLLECTION, ApiError
-from gateway.models import ActivationId, Identity, Trigger, encoder, trigger_decoder, trigger_put_decoder
+from gateway.errors import NOT_FOUND, WRONG_COLLECTION, ApiError
+from gateway.models import ActivationId, Identity, Trigger, trigger_decoder, trigger_put_decoder
 from gateway.names import entity_name, flag, page
-from gateway.store import Conflict, Entity, EntityKind, Store
+from gateway.store import Entity, EntityKind, Store
 from gateway.triggers import create_trigger, summarize_trigger, update_trigger
 
 HIDDEN_HEADERS = frozenset({"authorization"})  # never handed to rule actions in `__ow_headers`
@@ -48,8 +49,7 @@ def routes(bounds: LimitsConfig, store: Store, controller: Controller, authentic
         authorize(identity, namespace, namespace)
         listing = page(request.query_params, "triggers")
         if listing.count:
-            count = await store.count_entities(EntityKind.TRIGGER, namespace)
-            return json_response({"triggers": max(count - listing.skip, 0)})
+            return await count_response(store, EntityKind.TRIGGER, "triggers", namespace, listing.skip)
         rows = await store.list_entities(EntityKind.TRIGGER, namespace, limit=listing.limit, skip=listing.skip)
         return json_response([summarize_trigger(trigger_decoder.decode(row.doc)) for row in rows])
 
@@ -62,36 +62,20 @@ def routes(bounds: LimitsConfig, store: Store, controller: Controller, authentic
         _, namespace, name = await named(request)
         overwrite = flag(request.query_params, "overwrite")
         put = decode(await read_body(request, put_max_bytes), trigger_put_decoder)
-        existing = await store.get_entity(namespace, name)
+        existing = await existing_for_put(store, EntityKind.TRIGGER, namespace, name, overwrite)
         now_ms = int(time.time() * 1000)
         if existing is None:
             trigger = create_trigger(put, namespace, name, bounds=bounds, now_ms=now_ms)
-            conflict, revision = ALREADY_EXISTS, None
-        elif not overwrite:
-            raise ApiError(409, ALREADY_EXISTS)
-        elif existing.kind != EntityKind.TRIGGER:
-            raise ApiError(409, WRONG_COLLECTION)
         else:
             trigger = update_trigger(trigger_decoder.decode(existing.doc), put, bounds=bounds, now_ms=now_ms)
-            conflict, revision = CONFLICT, existing.revision
-        doc = encoder.encode(trigger)
-        try:
-            await store.put_entity(EntityKind.TRIGGER, namespace, name, doc, trigger.updated, revision)
-        except Conflict:
-            raise ApiError(409, conflict) from None
+        doc = await write_entity(store, EntityKind.TRIGGER, namespace, name, trigger, trigger.updated, existing)
         return json_response(msgspec.Raw(doc))
 
     async def delete_trigger(request: Request) -> Response:
         """The trigger goes; its rules stay, and read `inactive` from then on."""
         _, namespace, name = await named(request)
         entity, _ = await get_trigger(store, namespace, name)
-        try:
-            deleted = await store.delete_entity(namespace, name, entity.revision)
-        except Conflict:
-            raise ApiError(409, CONFLICT) from None
-        if deleted is None:
-            raise ApiError(404, NOT_FOUND)
-        return json_response(msgspec.Raw(deleted.doc))
+        return await delete_entity(store, namespace, name, entity.revision)
 
     async def fire(request: Request) -> Response:
         """204 without a body when no rule is active; else 202 with the trigger activation id."""

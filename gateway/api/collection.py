@@ -1,0 +1,55 @@
+"""What every entity collection does alike: PUT's overwrite rules, DELETE at a revision, counted lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from starlette.responses import Response
+
+from gateway.api.wire import json_response
+from gateway.errors import ALREADY_EXISTS, CONFLICT, NOT_FOUND, WRONG_COLLECTION, ApiError
+from gateway.models import encoder
+from gateway.store import Conflict, Entity, EntityKind, Store
+
+
+async def existing_for_put(store: Store, kind: EntityKind, path: str, name: str, overwrite: bool) -> Entity | None:
+    """The entity a PUT would replace: None to create; 409 without `overwrite` or in another collection."""
+    existing = await store.get_entity(path, name)
+    if existing is not None:
+        if not overwrite:
+            raise ApiError(409, ALREADY_EXISTS)
+        if existing.kind != kind:
+            raise ApiError(409, WRONG_COLLECTION)
+    return existing
+
+
+async def write_entity(
+    store: Store, kind: EntityKind, path: str, name: str, value: Any, updated: int, existing: Entity | None
+) -> bytes:
+    """Store `value` over `existing` (or as new); a lost race is OpenWhisk's 409. Returns the document."""
+    doc = encoder.encode(value)
+    try:
+        await store.put_entity(kind, path, name, doc, updated, None if existing is None else existing.revision)
+    except Conflict:
+        raise ApiError(409, ALREADY_EXISTS if existing is None else CONFLICT) from None
+    return doc
+
+
+async def delete_entity(store: Store, path: str, name: str, revision: int) -> Response:
+    """Delete the entity read at `revision` and answer with the deleted document."""
+    try:
+        deleted = await store.delete_entity(path, name, revision)
+    except Conflict:
+        raise ApiError(409, CONFLICT) from None
+    if deleted is None:
+        raise ApiError(404, NOT_FOUND)
+    return json_response(msgspec.Raw(deleted.doc))
+
+
+async def count_response(
+    store: Store, kind: EntityKind, collection: str, namespace: str, skip: int, path: str | None = None
+) -> Response:
+    """`{"<collection>": n}` for `count=true`, honouring `skip`."""
+    count = await store.count_entities(kind, namespace, path)
+    return json_response({collection: max(count - skip, 0)})
