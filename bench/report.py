@@ -47,6 +47,7 @@ def plot_throughput(results: list[StepResult], run: Run, path: Path) -> None:
     axes.plot(offered, [r.attempted_per_s for r in steps], "o-", color="0.5", label="requests sent/s")
     axes.plot(offered, [r.activations_per_s for r in steps], "s-", color="tab:blue", label="activations ended/s")
     axes.plot(offered, [r.succeeded_per_s for r in steps], "^-", color="tab:green", label="successful activations/s")
+    axes.plot(offered, [r.created_per_s for r in steps], "x--", color="tab:orange", label="containers the pool created/s")
     axes.set_xlabel("offered rate (activations/s)")
     axes.set_ylabel("per second")
     axes.set_xlim(0, top)

@@ -176,8 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     ceiling_after = asyncio.run(docker_churn_rate(containers=profile.ceiling_containers, parallel=3))
     requests = analysis.read_requests(out / "requests.csv")
     started_at = analysis.read_started(out / "steps.csv")
+
+    def lasted(index: int, planned_s: float) -> float:
+        """A step ends where the next began (Locust changes steps on its one-second ticks)."""
+        return started_at[index + 1] - started_at[index] if index + 1 in started_at else planned_s
     results = [
-        analysis.step_result(analysis.Step(i, s["name"], s["rate"], s["seconds"], started_at[i], s["kind"]),
+        analysis.step_result(analysis.Step(i, s["name"], s["rate"], lasted(i, s["seconds"]), started_at[i], s["kind"]),
                              requests, scraper.rows)
         for i, s in enumerate(steps) if i in started_at
     ]

@@ -25,6 +25,9 @@ from gateway.config import ServerConfig
 from gateway.models import ErrorBody, encoder
 
 
+_LINGER_S = 2.0
+
+
 class _Refused(Exception):
     """Raised from a parser callback: the request is answered with `status` and `message`."""
 
@@ -37,10 +40,15 @@ class _Refused(Exception):
 class BoundedHttp(HttpToolsProtocol):
     """uvicorn's httptools protocol, bounded; `bounded_http` makes one with the configured limits.
 
-    1. Counted per request: URL and header bytes (names, values and separators) and headers.
+    1. Counted per request: URL and header bytes (names, values and separators) and headers. The raw
+       bytes of a head are counted too, before the parser sees them: the parser keeps a header value
+       it has not finished in memory, so a never-ending one is refused as it arrives.
     2. One timer per connection at most: the head deadline (from connecting, or from a request's
        first byte) until the head is complete, then the body idle timer, re-armed by every read,
        until the body is complete. Between requests uvicorn's keep-alive timeout applies.
+    3. A refused connection is closed gently: the answer and a FIN are sent, what the client still
+       sends is read and dropped for up to `_LINGER_S`, then the socket is closed. So the client reads
+       the answer instead of a reset.
     """
 
     max_head_bytes = 65536
@@ -50,8 +58,12 @@ class BoundedHttp(HttpToolsProtocol):
 
     _timer: TimerHandle | None = None
     _head_bytes = 0
+    _head_raw = 0  # bytes received since the current head began, counted before parsing
+    _head_tail = b""  # the last bytes of the head so far, to find a terminator split across reads
+    _in_request_line = True
     _refusal: _Refused | None = None
     _in_body = False
+    _lingering = False
 
     def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -62,8 +74,22 @@ class BoundedHttp(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return
         if self._in_body:
             self._arm(self.body_idle_s, errors.request_body_timeout(self.body_idle_s))
+        elif self._head_raw + len(data) > self.max_head_bytes:
+            room = max(self.max_head_bytes - self._head_raw, 0)
+            if b"\r\n\r\n" not in self._head_tail + data[: room + 4]:
+                if self._in_request_line and b"\n" not in data[:room]:
+                    self._answer_and_close(414, errors.url_too_long(self.max_head_bytes))
+                else:
+                    self._answer_and_close(431, errors.head_too_large(self.max_head_bytes))
+                return
+        else:
+            self._head_raw += len(data)
+            self._head_tail = (self._head_tail + data)[-3:]
+            self._in_request_line = self._in_request_line and b"\n" not in data
         super().data_received(data)
 
     def on_message_begin(self) -> None:
@@ -94,6 +120,7 @@ class BoundedHttp(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._in_body = False
+        self._head_raw, self._head_tail, self._in_request_line = 0, b"", True
         self._disarm()
         super().on_message_complete()
 
@@ -142,7 +169,13 @@ class BoundedHttp(HttpToolsProtocol):
             b"connection: close\r\n\r\n",
         ]
         self.transport.write(b"".join(head) + body)
-        self.transport.close()
+        self._disarm()
+        self._lingering = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self._timer = self.loop.call_later(_LINGER_S, self.transport.close)
+        else:
+            self.transport.close()
 
 
 def bounded_http(server: ServerConfig) -> type[BoundedHttp]:

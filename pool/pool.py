@@ -341,6 +341,7 @@ class Pool:
             if not waiter.done():
                 self._mark_leased(stock, sandbox)
                 waiter.set_result(sandbox)
+                self._wake.set()  # the creation slot this freed is refilled now, not at the next tick
                 return
         stock.idle.append(sandbox)
         self._wake.set()

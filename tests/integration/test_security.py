@@ -172,6 +172,15 @@ def host_processes_of(container_prefix: str) -> list[str]:
 
 
 def test_a_process_left_running_after_the_activation_dies_with_its_container(jail, confined):
+    def a_running_container_is_seen() -> bool:  # the check below does see a live container's processes
+        for name in sandbox_names(confined.data_dir):
+            state = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}} {{.Id}}", name],
+                                   capture_output=True, text=True).stdout.split()
+            if state[:1] == ["true"] and host_processes_of(state[1][:12]):
+                return True
+        return False
+
+    assert wait_until(a_running_container_is_seen, timeout_s=30)
     record = result_of(jail, unique("outliver"), OUTLIVER)
     container = record["response"]["result"]["container"]
     assert wait_until(lambda: not any(name for name in sandbox_names(confined.data_dir) if container in name) and
