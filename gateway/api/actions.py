@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.collection import count_response, delete_entity, existing_for_put, write_entity
+from gateway.api.collection import delete_entity, existing_for_put, list_response, write_entity
 from gateway.api.wire import decode, decode_object, json_response, read_body
 from gateway.auth import Authenticator, authorize, authorize_package, resolve_namespace
 from gateway.config import Config
@@ -34,7 +34,7 @@ from gateway.models import (
     action_decoder,
     action_put_decoder,
 )
-from gateway.names import entity_name, flag, page, wait_ms
+from gateway.names import entity_name, flag, wait_ms
 from gateway.resolve import QualifiedName, get_package, resolve_action, resolve_package
 from gateway.sequences import check_components
 from gateway.store import Entity, EntityKind, Store
@@ -43,17 +43,10 @@ HTTP_STATUS = {0: 200, 1: 502, 2: 502, 3: 500}  # by activation status code: blo
 
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """The action a request names: `/namespaces/{ns}/actions/[{pkg}/]{name}`."""
+class Target(QualifiedName):
+    """The action a request names, `/namespaces/{ns}/actions/[{pkg}/]{name}`, and who names it."""
 
     identity: Identity
-    namespace: str
-    package: str | None
-    name: str
-
-    @property
-    def path(self) -> str:
-        return self.namespace if self.package is None else f"{self.namespace}/{self.package}"
 
 
 def routes(
@@ -68,7 +61,7 @@ def routes(
         identity = await authenticate(request)
         namespace = resolve_namespace(identity, request.path_params["ns"])
         package = request.path_params.get("pkg")
-        found = Target(identity, namespace, package and entity_name(package), entity_name(request.path_params["name"]))
+        found = Target(namespace, package and entity_name(package), entity_name(request.path_params["name"]), identity)
         resource = f"{found.path}/{found.name}"
         if found.package is not None and request.method in ("GET", "HEAD", "POST"):
             await authorize_package(store, identity, namespace, found.package, resource)
@@ -103,11 +96,10 @@ def routes(
             package = entity_name(package)
             await authorize_package(store, identity, namespace, package, f"{namespace}/{package}")
             path = (await resolve_package(store, namespace, package)).path  # a binding lists its package's
-        listing = page(request.query_params, "actions")
-        if listing.count:
-            return await count_response(store, EntityKind.ACTION, "actions", namespace, listing.skip, path)
-        rows = await store.list_entities(EntityKind.ACTION, namespace, path, limit=listing.limit, skip=listing.skip)
-        return json_response([summarize(action_decoder.decode(row.doc)) for row in rows])
+        return await list_response(
+            store, EntityKind.ACTION, "actions", namespace, request.query_params,
+            lambda row: summarize(action_decoder.decode(row.doc)), path,
+        )
 
     async def get_action(request: Request) -> Response:
         """The action; in a package (or through a binding) with the package's parameters merged in."""
@@ -135,9 +127,8 @@ def routes(
             old = action_decoder.decode(existing.doc)
             action = update_action(old, put, bounds=bounds, now_ms=now_ms, runtimes=runtimes)
         if action.exec.kind == SEQUENCE and put.exec:
-            name = QualifiedName(found.namespace, found.package, found.name)
             components = list(action.exec.components or [])
-            await check_components(store, found.identity, name, components, bounds.sequence_max_length)
+            await check_components(store, found.identity, found, components, bounds.sequence_max_length)
         doc = await write_entity(store, EntityKind.ACTION, found.path, found.name, action, action.updated, existing)
         return json_response(msgspec.Raw(doc))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -10,6 +11,7 @@ from starlette.responses import Response
 from gateway.api.wire import json_response
 from gateway.errors import ALREADY_EXISTS, CONFLICT, NOT_FOUND, WRONG_COLLECTION, ApiError
 from gateway.models import encoder
+from gateway.names import page
 from gateway.store import Conflict, Entity, EntityKind, Store
 
 
@@ -53,3 +55,20 @@ async def count_response(
     """`{"<collection>": n}` for `count=true`, honouring `skip`."""
     count = await store.count_entities(kind, namespace, path)
     return json_response({collection: max(count - skip, 0)})
+
+
+async def list_response(
+    store: Store,
+    kind: EntityKind,
+    collection: str,
+    namespace: str,
+    query: Mapping[str, str],
+    render: Callable[[Entity], Any],
+    path: str | None = None,
+) -> Response:
+    """A collection GET: `limit`/`skip` pages newest first, each entity rendered, or the `count`."""
+    listing = page(query, collection)
+    if listing.count:
+        return await count_response(store, kind, collection, namespace, listing.skip, path)
+    rows = await store.list_entities(kind, namespace, path, limit=listing.limit, skip=listing.skip)
+    return json_response([render(row) for row in rows])

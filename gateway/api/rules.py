@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from gateway.api.triggers import get_trigger
-from gateway.api.collection import count_response, existing_for_put, write_entity
+from gateway.api.collection import existing_for_put, list_response, write_entity
 from gateway.api.wire import decode, json_response, read_body
 from gateway.auth import Authenticator, authorize, authorize_package, resolve_namespace
 from gateway.errors import (
@@ -39,7 +39,7 @@ from gateway.models import (
     rule_status_decoder,
     trigger_decoder,
 )
-from gateway.names import entity_name, flag, page
+from gateway.names import entity_name, flag
 from gateway.resolve import QualifiedName, resolve_action
 from gateway.store import Conflict, Entity, EntityKind, Store
 from gateway.triggers import (
@@ -115,11 +115,9 @@ def routes(store: Store, authenticate: Authenticator) -> list[Route]:
         identity = await authenticate(request)
         namespace = resolve_namespace(identity, request.path_params["ns"])
         authorize(identity, namespace, namespace)
-        listing = page(request.query_params, "rules")
-        if listing.count:
-            return await count_response(store, EntityKind.RULE, "rules", namespace, listing.skip)
-        rows = await store.list_entities(EntityKind.RULE, namespace, limit=listing.limit, skip=listing.skip)
-        return json_response([msgspec.Raw(row.doc) for row in rows])
+        return await list_response(
+            store, EntityKind.RULE, "rules", namespace, request.query_params, lambda row: msgspec.Raw(row.doc)
+        )
 
     async def get_rule(request: Request) -> Response:
         _, namespace, name = await named(request)

@@ -9,14 +9,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.collection import count_response, delete_entity, existing_for_put, write_entity
+from gateway.api.collection import delete_entity, existing_for_put, list_response, write_entity
 from gateway.api.wire import decode, decode_object, json_response, read_body
 from gateway.auth import Authenticator, authorize, resolve_namespace
 from gateway.config import LimitsConfig
 from gateway.controller import Controller
 from gateway.errors import NOT_FOUND, WRONG_COLLECTION, ApiError
 from gateway.models import ActivationId, Identity, Trigger, trigger_decoder, trigger_put_decoder
-from gateway.names import entity_name, flag, page
+from gateway.names import entity_name, flag
 from gateway.store import Entity, EntityKind, Store
 from gateway.triggers import create_trigger, summarize_trigger, update_trigger
 
@@ -47,11 +47,10 @@ def routes(bounds: LimitsConfig, store: Store, controller: Controller, authentic
         identity = await authenticate(request)
         namespace = resolve_namespace(identity, request.path_params["ns"])
         authorize(identity, namespace, namespace)
-        listing = page(request.query_params, "triggers")
-        if listing.count:
-            return await count_response(store, EntityKind.TRIGGER, "triggers", namespace, listing.skip)
-        rows = await store.list_entities(EntityKind.TRIGGER, namespace, limit=listing.limit, skip=listing.skip)
-        return json_response([summarize_trigger(trigger_decoder.decode(row.doc)) for row in rows])
+        return await list_response(
+            store, EntityKind.TRIGGER, "triggers", namespace, request.query_params,
+            lambda row: summarize_trigger(trigger_decoder.decode(row.doc)),
+        )
 
     async def get_one(request: Request) -> Response:
         _, namespace, name = await named(request)
