@@ -53,8 +53,10 @@ def test_every_scenario_succeeds_and_leaves_nothing_behind(whisklet, credentials
         rows = list(csv.reader(log))
     made = Counter(name for _, name, _, _, _ in rows)
     failed = [row for row in rows if row[4] != "1"]
-    for name in ("invoke blocking", "invoke non-blocking", "trigger fire", "web action", "action put", "action list"):
+    for name in ("invoke blocking", "invoke non-blocking", "trigger fire", "web action", "action put"):
         assert made[name] >= 1, f"no {name!r} request: {made}"
+    # CrudMix picks its reads at random by weight; over a short step any one of them may not come up
+    assert made["action get"] + made["action list"] + made["activation list"] >= 1, made
     assert not failed, failed
     assert [line.split(",")[1] for line in (tmp_path / "steps.csv").read_text().splitlines()] == ["activations", "crud"]
 
