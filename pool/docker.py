@@ -294,7 +294,7 @@ class DockerDriver:
 async def _health(socket_path: str) -> tuple[int, bytes]:
     conn = await RunnerConnection.open(socket_path)
     try:
-        reply = await conn.request("GET", "/health")
+        reply = await conn.request("GET", "/health", b"{}")  # a small body warms the path /init takes next
     finally:
         await conn.close()
     return reply.status, reply.body
