@@ -69,10 +69,12 @@ def test_generated_requests_get_no_500_and_match_the_openapi_document(whisklet, 
     uuid, key = created.stdout.strip().split(":")
     activation_id = seed(whisklet.url, (uuid, key))
     (tmp_path / "schemathesis.toml").write_text(config(namespace, activation_id))
+    # One worker: schemathesis compiles code in its worker threads, and CPython 3.11's compiler can then
+    # fail with "SystemError: AST constructor recursion depth mismatch", a runtime error of the tool.
     run = subprocess.run(
         [str(SCHEMATHESIS), "--config-file", str(tmp_path / "schemathesis.toml"), "--no-color", "run",
          f"{whisklet.url}/api/v1/api-docs", "--url", whisklet.url, "--auth", f"{uuid}:{key}",
-         "--checks", CHECKS, "--phases", "examples,coverage,fuzzing", "--max-examples", "8", "--workers", "2",
+         "--checks", CHECKS, "--phases", "examples,coverage,fuzzing", "--max-examples", "8", "--workers", "1",
          "--max-time", "60", "--seed", "6", "--report", "json", "--report-json-path", str(tmp_path / "report.json")],
         capture_output=True, text=True, timeout=110, cwd=tmp_path,
     )
