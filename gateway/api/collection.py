@@ -38,15 +38,20 @@ async def write_entity(
     return doc
 
 
-async def delete_entity(store: Store, path: str, name: str, revision: int) -> Response:
-    """Delete the entity read at `revision` and answer with the deleted document."""
+async def remove_entity(store: Store, path: str, name: str, revision: int) -> Entity:
+    """Delete the entity read at `revision` and return it; 409 if it changed since, 404 if it is gone."""
     try:
         deleted = await store.delete_entity(path, name, revision)
     except Conflict:
         raise ApiError(409, CONFLICT) from None
     if deleted is None:
         raise ApiError(404, NOT_FOUND)
-    return json_response(msgspec.Raw(deleted.doc))
+    return deleted
+
+
+async def delete_entity(store: Store, path: str, name: str, revision: int) -> Response:
+    """Delete the entity read at `revision` and answer with the deleted document."""
+    return json_response(msgspec.Raw((await remove_entity(store, path, name, revision)).doc))
 
 
 async def count_response(

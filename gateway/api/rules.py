@@ -15,7 +15,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from gateway.api.triggers import get_trigger
-from gateway.api.collection import existing_for_put, list_response, write_entity
+from gateway.api.collection import existing_for_put, list_response, remove_entity, write_entity
 from gateway.api.wire import decode, json_response, read_body
 from gateway.auth import Authenticator, authorize, authorize_package, resolve_namespace
 from gateway.errors import (
@@ -163,12 +163,7 @@ def routes(store: Store, authenticate: Authenticator) -> list[Route]:
         _, namespace, name = await named(request)
         entity, rule = await fetch(namespace, name)
         await change_trigger(rule.trigger.path, rule.trigger.name, lambda t: unlinked(t, rule_key(namespace, name)))
-        try:
-            deleted = await store.delete_entity(namespace, name, entity.revision)
-        except Conflict:
-            raise ApiError(409, CONFLICT) from None
-        if deleted is None:
-            raise ApiError(404, NOT_FOUND)
+        await remove_entity(store, namespace, name, entity.revision)
         return json_response(with_status(rule, INACTIVE))
 
     by_method = {"GET": get_rule, "PUT": put_rule, "POST": set_status, "DELETE": delete_rule}
