@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import aiodocker
 
-from pool.docker import DockerDriver
-from pool.image import ensure_image
+from pool.sandbox.docker.driver import DockerDriver
+from pool.sandbox.docker.image import ensure_image
 
 
 @dataclass(frozen=True, slots=True)

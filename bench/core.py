@@ -25,9 +25,9 @@ import aiodocker
 import httpx
 
 from bench.ceiling import docker_churn_rate
-from pool.docker import DockerDriver
-from pool.image import ensure_image
-from pool.runner_client import RunnerConnection
+from pool.sandbox.docker.driver import DockerDriver
+from pool.sandbox.docker.image import ensure_image
+from pool.runner.client import RunnerConnection
 from tests.serving import ServedWhisklet
 
 HELLO = "function main(params) { return { msg: 'hello ' + (params.name || 'world') }; }"

@@ -2,8 +2,8 @@
 
 from pool.activation import ActivationStatus, Job, RunResult
 from pool.config import PoolConfig
-from pool.driver import EngineUnavailable, SandboxError
-from pool.engine import DockerSettings, build_runtime_image, docker_driver
+from pool.sandbox.driver import EngineUnavailable, SandboxError
+from pool.sandbox.docker.engine import DockerSettings, build_runtime_image, docker_driver
 from pool.pool import Pool, PoolError, PoolObserver, PoolOverloaded, PoolSnapshot, PoolUnavailable, StockSnapshot
 
 __all__ = [

@@ -13,9 +13,9 @@ from typing import Any
 from pool import policy
 from pool.activation import Job, RunResult
 from pool.config import PoolConfig
-from pool.driver import EngineUnavailable, Sandbox, SandboxDriver, SandboxError, SandboxLost
-from pool.invocation import activate
-from pool.runner_client import RunnerConnection, RunnerGone
+from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxDriver, SandboxError, SandboxLost
+from pool.runner.invocation import activate
+from pool.runner.client import RunnerConnection, RunnerGone
 
 log = logging.getLogger("whisklet.pool")
 

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pool.driver import EngineUnavailable, Sandbox, SandboxError, SandboxExit
+from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxError, SandboxExit
 
 
 @dataclass

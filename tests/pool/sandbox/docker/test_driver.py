@@ -1,4 +1,4 @@
-"""The Docker sandbox driver (pool/docker.py) against the real engine and the real runner."""
+"""The Docker sandbox driver (pool/sandbox/docker/driver.py) against the real engine and the real runner."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from pathlib import Path
 import aiodocker
 import pytest
 
-from pool.docker import DockerDriver
-from pool.driver import EngineUnavailable, Sandbox, SandboxError
-from pool.image import RUNNER_MODULES, ensure_image
-from pool.runner_client import RunnerConnection, RunnerGone
+from pool.sandbox.docker.driver import DockerDriver
+from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxError
+from pool.sandbox.docker.image import RUNNER_MODULES, ensure_image
+from pool.runner.client import RunnerConnection, RunnerGone
 
 pytestmark = pytest.mark.docker
 

@@ -1,7 +1,7 @@
 """The sandbox driver interface: how the pool creates and destroys isolated runners.
 
 The pool never talks to Docker directly; it holds a `SandboxDriver`. Docker is the one driver today
-(`pool.docker.DockerDriver`); a lighter driver can sit beside it later behind the same contract.
+(`pool.sandbox.docker.driver.DockerDriver`); a lighter driver can sit beside it later behind the same contract.
 """
 
 from __future__ import annotations

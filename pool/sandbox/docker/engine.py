@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 import aiodocker
 from msgspec import Struct
 
-from pool.docker import DockerDriver
-from pool.driver import EngineUnavailable, SandboxDriver
-from pool.image import ensure_image
+from pool.sandbox.docker.driver import DockerDriver
+from pool.sandbox.driver import EngineUnavailable, SandboxDriver
+from pool.sandbox.docker.image import ensure_image
 
 
 class DockerSettings(Struct, frozen=True, forbid_unknown_fields=True):

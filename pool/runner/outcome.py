@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from pool import messages
+from pool.runner import messages
 from pool.activation import ActivationStatus
 
 _encode = msgspec.json.Encoder().encode

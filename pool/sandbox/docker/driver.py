@@ -1,6 +1,6 @@
 """The Docker sandbox driver: one hardened, network-less runner container per sandbox.
 
-The only module besides `pool/image.py` that talks to aiodocker; every engine error is turned into
+The only module besides `pool/sandbox/docker/image.py` that talks to aiodocker; every engine error is turned into
 `SandboxError` or `EngineUnavailable` here.
 """
 
@@ -22,9 +22,9 @@ from pathlib import Path
 import aiodocker
 import aiohttp
 
-from pool.driver import EngineUnavailable, Sandbox, SandboxError, SandboxExit
-from pool.image import RUN_DIR_IN_IMAGE, RUNNER_ARGV, RUNNER_GID, RUNNER_UID
-from pool.runner_client import RunnerConnection, RunnerGone
+from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxError, SandboxExit
+from pool.sandbox.docker.image import RUN_DIR_IN_IMAGE, RUNNER_ARGV, RUNNER_GID, RUNNER_UID
+from pool.runner.client import RunnerConnection, RunnerGone
 
 log = logging.getLogger("whisklet.pool")
 

@@ -28,10 +28,10 @@ from pathlib import Path
 import aiodocker
 import aiohttp
 
-from pool.driver import EngineUnavailable, SandboxError
+from pool.sandbox.driver import EngineUnavailable, SandboxError
 
 REPOSITORY = "whisklet-nodejs"
-RUNNER_PATH = Path(__file__).parent / "runtime" / "nodejs" / "runner.js"
+RUNNER_PATH = Path(__file__).parents[2] / "runtime" / "nodejs" / "runner.js"
 DIGEST_LABEL = "whisklet.runtime-digest"
 RUNNER_IN_IMAGE = "/opt/whisklet/runner.js"
 RUNNER_MODULES = ("archive.js",)

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.pool.test_runner import Runner, body, start_runner
+from tests.pool.runtime.test_runner import Runner, body, start_runner
 
 FAILED = "Initialization has failed due to: There was an error uncompressing the action archive"
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from pool.runner_client import RunnerConnection, RunnerGone, RunnerReply
+from pool.runner.client import RunnerConnection, RunnerGone, RunnerReply
 
 
 class ScriptedRunner:

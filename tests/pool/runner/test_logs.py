@@ -10,8 +10,8 @@ from typing import BinaryIO
 
 import pytest
 
-import pool.logs
-from pool.logs import log_line, read_activation_logs
+import pool.runner.logs
+from pool.runner.logs import log_line, read_activation_logs
 
 TRUNCATED = "Logs were truncated because the total bytes size exceeds the limit of {} bytes."
 STAMP = "2024-06-01T12:00:00.123456789Z"
@@ -106,7 +106,7 @@ def test_never_reads_more_than_limit_plus_64_kib(tmp_path: Path, monkeypatch: py
     path = tmp_path / "a.log"
     path.write_bytes(b"x" * (10 * 1024 * 1024))
     counts: list[int] = []
-    monkeypatch.setattr(pool.logs, "open", lambda *a: CountingFile(open(*a), counts), raising=False)
+    monkeypatch.setattr(pool.runner.logs, "open", lambda *a: CountingFile(open(*a), counts), raising=False)
     lines = read_activation_logs(str(path), 1000)
     assert sum(counts) <= 1000 + 64 * 1024 + 1
     assert len(lines) == 1

@@ -1,4 +1,4 @@
-"""The runtime image (pool/image.py), built into private `whisklet-test-*` repositories."""
+"""The runtime image (pool/sandbox/docker/image.py), built into private `whisklet-test-*` repositories."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import aiodocker
 import pytest
 
-from pool.driver import EngineUnavailable
-from pool.image import DIGEST_LABEL, RUNNER_MODULES, RUNNER_PATH, ensure_image, node_major, runtime_tag
+from pool.sandbox.driver import EngineUnavailable
+from pool.sandbox.docker.image import DIGEST_LABEL, RUNNER_MODULES, RUNNER_PATH, ensure_image, node_major, runtime_tag
 
 pytestmark = pytest.mark.docker
 

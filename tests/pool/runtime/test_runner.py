@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from pool.runner_client import RunnerConnection, RunnerGone, RunnerReply
+from pool.runner.client import RunnerConnection, RunnerGone, RunnerReply
 
-RUNNER_JS = Path(__file__).resolve().parents[2] / "pool" / "runtime" / "nodejs" / "runner.js"
+RUNNER_JS = Path(__file__).resolve().parents[3] / "pool" / "runtime" / "nodejs" / "runner.js"
 NODE = shutil.which("node") or "/usr/bin/node"
 LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) (stdout|stderr): (.*)$")
 
@@ -164,7 +164,7 @@ async def test_main_that_is_not_a_function_is_502(runner: Runner) -> None:
 
 
 async def test_truncated_zip_is_refused_with_a_clear_error(runner: Runner) -> None:
-    # zip actions themselves: tests/pool/test_runner_archives.py
+    # zip actions themselves: tests/pool/runtime/test_archives.py
     reply = await runner.init("UEsDBAoAAAAAAA==", binary=True)
     assert (reply.status, body(reply)) == (502, {
         "error": "Initialization has failed due to: There was an error uncompressing the action archive: "

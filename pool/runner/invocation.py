@@ -8,12 +8,12 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 
-from pool import messages
+from pool.runner import messages
 from pool.activation import ActivationStatus, Job, RunResult
-from pool.driver import Sandbox, SandboxError, SandboxExit, SandboxLost
-from pool.logs import log_line, read_activation_logs
-from pool.outcome import error_result, interpret_init, interpret_run
-from pool.runner_client import RunnerConnection, RunnerGone
+from pool.sandbox.driver import Sandbox, SandboxError, SandboxExit, SandboxLost
+from pool.runner.logs import log_line, read_activation_logs
+from pool.runner.outcome import error_result, interpret_init, interpret_run
+from pool.runner.client import RunnerConnection, RunnerGone
 
 _encode = msgspec.json.Encoder().encode
 

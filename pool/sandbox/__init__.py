@@ -1,0 +1,1 @@
+"""Sandbox drivers: how the pool creates and destroys isolated runners."""

@@ -1,0 +1,1 @@
+"""The Docker sandbox driver: hardened runner containers through one Docker engine."""
