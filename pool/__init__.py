@@ -2,17 +2,20 @@
 
 from pool.activation import ActivationStatus, Job, RunResult
 from pool.config import PoolConfig
+from pool.jsonbound import MAX_JSON_DEPTH, json_too_deep
 from pool.sandbox.driver import EngineUnavailable, SandboxError
 from pool.sandbox.docker.engine import DockerSettings, build_runtime_image, docker_driver
 from pool.pool import Pool, PoolError, PoolObserver, PoolOverloaded, PoolSnapshot, PoolUnavailable, StockSnapshot
 
 __all__ = [
     "ActivationStatus",
+    "MAX_JSON_DEPTH",
     "DockerSettings",
     "EngineUnavailable",
     "SandboxError",
     "build_runtime_image",
     "docker_driver",
+    "json_too_deep",
     "Job",
     "Pool",
     "PoolConfig",
