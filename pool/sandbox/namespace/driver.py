@@ -1,0 +1,354 @@
+"""The namespace sandbox driver: one runner per sandbox in bubblewrap namespaces, cgroups and seccomp.
+
+No daemon: the gateway starts each sandbox itself. Per sandbox, in order:
+1. a host directory `<run_dir>/whisklet-<id>` (0700, the runner's uid, a small tmpfs) and the sandbox's
+   cgroups with their limits (`cgroups.py`);
+2. one process: a `sh` entry step (root) writes its own pid into the cgroups' `cgroup.procs`, sets the
+   `nofile` limit and execs `setpriv` down to uid/gid 1000 with no groups and no capabilities, which execs
+   bubblewrap; bubblewrap unshares every namespace (user, PID, network, IPC, UTS, mount, cgroup), forbids
+   new user namespaces, binds the shared read-only runtime tree as `/`, a fresh `/proc`, a read-only
+   minimal `/dev`, a private tmpfs `/tmp` and the host directory at `/run/whisklet`, clears the
+   environment, applies the seccomp filter and execs the runner. The runner's stdout and stderr are pipes
+   the gateway holds (`PipeOutput`);
+3. readiness: the runner's socket appears and one warm-up `GET /health` answers 200. The gateway
+   connects to the socket only then, before any tenant code has run in the sandbox.
+
+Destroy SIGKILLs bubblewrap (its PID namespace dies with it) and everything in the cgroups, reaps it,
+waits (bounded) for the cgroups to empty, reads OOM kills, CPU time and peak memory, removes the cgroups
+and the host directory. Every process is watched through a pidfd on the event loop: no thread waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pool.runner.client import RunnerGone
+from pool.sandbox.driver import Sandbox, SandboxError, SandboxExit
+# Host directories and the warm-up request are the Docker driver's until they move to
+# pool/sandbox/hostdir.py and pool/sandbox/readiness.py (after issue 9's pool branch is merged).
+from pool.sandbox.docker.driver import (  # noqa: PLC2701
+    LOG_NAME,
+    NAME_PREFIX,
+    SOCKET_NAME,
+    _health,
+    _make_host_dir,
+    _remove_host_dir,
+    _remove_leftover_dirs,
+)
+from pool.sandbox.docker.image import RUN_DIR_IN_IMAGE, RUNNER_GID, RUNNER_IN_IMAGE, RUNNER_UID
+from pool.sandbox.namespace.cgroups import CgroupLayout, CgroupLimits, CgroupUsage
+from pool.sandbox.namespace.output import PipeOutput
+from pool.sandbox.namespace.runtime import NODE_IN_TREE
+from pool.sandbox.namespace.seccomp import open_filter
+
+_POLL_S = 0.005
+_EMPTY_POLL_S = 0.002
+_KEPT_USAGES = 4096
+_PATH = "/usr/local/bin:/usr/bin:/bin"
+# The entry step: join every cgroup named before "--", set the nofile limit, exec the rest.
+_ENTRY = 'n=$1; shift; while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; ' \
+         'ulimit -n "$n" || exit 125; exec "$@"'
+ENTRY_FAILED = 125
+
+
+@dataclass(slots=True)
+class _Running:
+    """What the driver holds for one live sandbox."""
+
+    process: subprocess.Popen[bytes]
+    pidfd: int
+    output: PipeOutput
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class NamespaceDriver:
+    """Creates and destroys namespace sandboxes; the `SandboxDriver` contract of `pool/sandbox/driver.py`.
+
+    1. `create` returns only a sandbox whose runner answered its warm-up request; on any failure (or
+       cancellation) it kills and removes what it made and raises `SandboxError`.
+    2. `destroy` is harmless to repeat; it records the sandbox's resource use, which `resource_use`
+       returns (the last `_KEPT_USAGES` sandboxes' are kept).
+    3. `remove_orphans` removes the cgroups (killing what is inside) and host directories that a killed
+       Whisklet with the same data directory left; `close` destroys every sandbox still alive.
+    4. `output(sandbox)` is the runner's stdout and stderr (`RunnerOutput`); it becomes the sandbox's
+       `output` field once issue 9's contract is merged. Until then `Sandbox.log_path` names the file
+       today's runner still writes.
+    """
+
+    def __init__(
+        self,
+        *,
+        bwrap: str,
+        runtime_tree: Path,
+        run_dir: str | os.PathLike[str],
+        cgroups: CgroupLayout,
+        seccomp_fd: int,
+        pids_limit: int = 1024,
+        nofile: int = 1024,
+        tmp_size_mb: int = 64,
+        run_dir_mb: int = 16,
+        heap_factor: int = 4,
+        start_timeout_s: float = 20.0,
+        exit_grace_s: float = 1.0,
+        empty_wait_s: float = 2.0,
+        node_flags: tuple[str, ...] = (),
+    ) -> None:
+        self._bwrap = bwrap
+        self._tree_fd = os.open(runtime_tree, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._run_dir = Path(run_dir)
+        self._cgroups = cgroups
+        self._seccomp_fd = seccomp_fd
+        self._pids_limit = pids_limit
+        self._nofile = nofile
+        self._tmp_size_mb = tmp_size_mb
+        self._run_dir_mb = run_dir_mb
+        self._heap_factor = heap_factor
+        self._start_timeout_s = start_timeout_s
+        self._exit_grace_s = exit_grace_s
+        self._empty_wait_s = empty_wait_s
+        self._node_flags = node_flags
+        self._running: dict[str, _Running] = {}
+        self._destroying: dict[str, asyncio.Future[CgroupUsage | None]] = {}
+        self._usages: OrderedDict[str, CgroupUsage] = OrderedDict()
+
+    async def create(self, memory_mb: int) -> Sandbox:
+        """Start a sandbox and wait until its runner answers `GET /health` with 200."""
+        name = NAME_PREFIX + secrets.token_hex(6)
+        host_dir = self._run_dir / name
+        sandbox = Sandbox(id=name, name=name, memory_mb=memory_mb, socket_path=str(host_dir / SOCKET_NAME),
+                          log_path=str(host_dir / LOG_NAME), created_at=time.monotonic())
+        # Shielded: a cancelled create must still learn whether the process was started, to remove it.
+        launch = asyncio.ensure_future(self._launch(sandbox))
+        try:
+            await asyncio.shield(launch)
+            await self._wait_for_runner(sandbox)
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait([launch])
+            await asyncio.shield(self.destroy(sandbox))
+            if isinstance(exc, (OSError, RunnerGone, subprocess.SubprocessError)):
+                raise SandboxError(f"creating sandbox {name} failed: {exc!r}") from exc
+            raise
+        return sandbox
+
+    def output(self, sandbox: Sandbox) -> PipeOutput | None:
+        """The runner's stdout and stderr, None once the sandbox is destroyed."""
+        running = self._running.get(sandbox.name)
+        return running.output if running else None
+
+    async def destroy(self, sandbox: Sandbox) -> None:
+        """Kill the sandbox, reap it, wait for its cgroups to empty, read its resource use, remove its
+        cgroups and host directory. Harmless to repeat; concurrent calls share one destroy."""
+        pending = self._destroying.get(sandbox.name)
+        if pending is None:
+            pending = asyncio.ensure_future(self._destroy(sandbox))
+            self._destroying[sandbox.name] = pending
+            pending.add_done_callback(lambda _: self._destroying.pop(sandbox.name, None))
+        usage = await asyncio.shield(pending)
+        if usage is not None:
+            self._usages[sandbox.name] = usage
+            while len(self._usages) > _KEPT_USAGES:
+                self._usages.popitem(last=False)
+
+    async def resource_use(self, sandbox: Sandbox) -> CgroupUsage | None:
+        """CPU time, peak memory and OOM kills of a destroyed sandbox (None if unknown); read once."""
+        return self._usages.pop(sandbox.name, None)
+
+    async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
+        """Why the runner stopped answering: a live runner gets `exit_grace_s` to exit first; OOM kills
+        are read from its memory cgroup (or from what destroy recorded)."""
+        running = self._running.get(sandbox.name)
+        if running is None:
+            usage = self._usages.get(sandbox.name)
+            return SandboxExit(running=False, oom_killed=bool(usage and usage.oom_kills), exit_code=None)
+        if not running.exited.is_set() and self._exit_grace_s > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._exit_grace_s):
+                    await running.exited.wait()
+        usage = await asyncio.to_thread(self._cgroups.usage, sandbox.name)
+        code = running.process.returncode
+        return SandboxExit(running=code is None, oom_killed=bool(usage and usage.oom_kills), exit_code=code)
+
+    async def remove_orphans(self) -> int:
+        """Remove the cgroups and host directories a killed Whisklet with this data directory left.
+        Returns the number of sandboxes whose cgroups were removed."""
+        removed = await asyncio.to_thread(self._cgroups.sweep)
+        await asyncio.to_thread(_remove_leftover_dirs, self._run_dir)
+        return removed
+
+    async def close(self) -> None:
+        """Destroy every sandbox still alive and wait for destroys in flight."""
+        alive = [self.destroy(_placeholder(name)) for name in list(self._running)]
+        await asyncio.gather(*alive, *self._destroying.values())
+        if self._tree_fd >= 0:
+            os.close(self._tree_fd)
+            self._tree_fd = -1
+
+    async def _launch(self, sandbox: Sandbox) -> None:
+        limits = CgroupLimits(memory_mb=sandbox.memory_mb, pids_max=self._pids_limit)
+        running = await asyncio.to_thread(self._start, sandbox, limits)
+        self._running[sandbox.name] = running
+        loop = asyncio.get_running_loop()
+
+        def exited() -> None:
+            loop.remove_reader(running.pidfd)
+            running.process.poll()  # reaps it: the pidfd is readable only once it exited
+            running.exited.set()
+
+        loop.add_reader(running.pidfd, exited)
+
+    def _start(self, sandbox: Sandbox, limits: CgroupLimits) -> _Running:
+        """Make the host directory and cgroups, start the process. Blocking: runs in a thread."""
+        host_dir = self._run_dir / sandbox.name
+        _make_host_dir(self._run_dir, host_dir, self._run_dir_mb)
+        self._run_dir.chmod(0o711)  # bubblewrap, as the runner's uid, must reach its own directory
+        self._cgroups.create(sandbox.name, limits)
+        # Directories reach bubblewrap as descriptors: it runs as the runner's uid, which may not
+        # traverse the data directory (e.g. under /root), and a descriptor cannot be swapped for a link.
+        host_fd = os.open(host_dir, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        seccomp = open_filter(self._seccomp_fd)
+        out_read, out_write = os.pipe2(os.O_CLOEXEC)
+        err_read, err_write = os.pipe2(os.O_CLOEXEC)
+        try:
+            process = subprocess.Popen(
+                self._argv(sandbox, host_fd, seccomp), stdin=subprocess.DEVNULL, stdout=out_write,
+                stderr=err_write, pass_fds=(seccomp, host_fd, self._tree_fd), env={"PATH": _PATH},
+                start_new_session=True,
+            )
+        except BaseException:
+            for fd in (out_read, err_read):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (host_fd, seccomp, out_write, err_write):
+                os.close(fd)
+        return _Running(process=process, pidfd=os.pidfd_open(process.pid), output=PipeOutput(out_read, err_read))
+
+    def _argv(self, sandbox: Sandbox, host_fd: int, seccomp_fd: int) -> list[str]:
+        heap_mb = sandbox.memory_mb * self._heap_factor
+        return [
+            "/bin/sh", "-c", _ENTRY, "whisklet-entry", str(self._nofile),
+            *self._cgroups.procs_files(sandbox.name), "--",
+            "setpriv", f"--reuid={RUNNER_UID}", f"--regid={RUNNER_GID}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--",
+            self._bwrap,
+            "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+            "--uid", str(RUNNER_UID), "--gid", str(RUNNER_GID), "--hostname", "whisklet",
+            "--ro-bind-fd", str(self._tree_fd), "/",
+            "--proc", "/proc",
+            "--dev", "/dev", "--remount-ro", "/dev",
+            "--size", str(self._tmp_size_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
+            "--bind-fd", str(host_fd), RUN_DIR_IN_IMAGE,
+            "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", _PATH, "--setenv", "HOME", "/tmp",
+            "--cap-drop", "ALL", "--seccomp", str(seccomp_fd),
+            "--",
+            # The heap limit sits far above the memory limit, so the kernel's OOM kill (reported as
+            # such), not V8's own heap abort, ends a memory hog.
+            NODE_IN_TREE, f"--max-old-space-size={heap_mb}", *self._node_flags, "--expose-gc", RUNNER_IN_IMAGE,
+        ]
+
+    async def _wait_for_runner(self, sandbox: Sandbox) -> None:
+        """Wait for the runner's socket, then require 200 from one warm-up `GET /health`."""
+        running = self._running[sandbox.name]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._start_timeout_s
+        socket_path = Path(sandbox.socket_path)
+        last_error: BaseException | None = None
+        while True:
+            if running.exited.is_set():
+                raise SandboxError(await self._died_before_answering(sandbox, running))
+            if socket_path.exists():  # no tenant code has run yet: nothing hostile can be there
+                try:
+                    async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
+                        status, body = await _health(str(socket_path))
+                except (RunnerGone, OSError) as exc:
+                    last_error = exc
+                except TimeoutError:
+                    last_error = TimeoutError("no reply to GET /health")
+                else:
+                    if status == 200:
+                        return
+                    raise SandboxError(
+                        f"the runner in {sandbox.name} answered its warm-up GET /health with {status}: {body[:200]!r}"
+                    )
+            if loop.time() >= deadline:
+                detail = f" (last error: {last_error!r})" if last_error else " (no socket appeared)"
+                raise SandboxError(f"the runner in {sandbox.name} did not answer within {self._start_timeout_s:g} s{detail}")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_POLL_S):
+                    await running.exited.wait()
+
+    async def _died_before_answering(self, sandbox: Sandbox, running: _Running) -> str:
+        code = running.process.returncode
+        usage = await asyncio.to_thread(self._cgroups.usage, sandbox.name)
+        stderr = b""
+        with contextlib.suppress(OSError, TimeoutError):
+            while len(stderr) < 2000 and (chunk := await asyncio.wait_for(running.output.read(), 0.5)):
+                if chunk[0] == "stderr":
+                    stderr += chunk[1]
+        why = "the sandbox could not be entered (cgroups or nofile)" if code == ENTRY_FAILED else f"exit code {code}"
+        return (f"the runner in {sandbox.name} exited before answering ({why})"
+                + (" (out of memory)" if usage and usage.oom_kills else "")
+                + (f": {stderr[:2000].decode(errors='replace').strip()}" if stderr else ""))
+
+    async def _destroy(self, sandbox: Sandbox) -> CgroupUsage | None:
+        running = self._running.pop(sandbox.name, None)
+        if running is not None:
+            if not running.exited.is_set():
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)
+            await asyncio.to_thread(self._cgroups.kill, sandbox.name)
+            try:
+                async with asyncio.timeout(self._empty_wait_s):
+                    await running.exited.wait()
+            except TimeoutError:
+                pass  # the cgroup kill below still ends whatever is left; the reaper's wait is bounded
+            finally:
+                running.output.close()
+        usage, left = await asyncio.to_thread(self._empty_and_remove, sandbox)
+        if running is not None:
+            if not running.exited.is_set():
+                asyncio.get_running_loop().remove_reader(running.pidfd)
+                await asyncio.to_thread(_reap, running.process, self._empty_wait_s)
+            os.close(running.pidfd)
+        if left:
+            raise SandboxError(f"sandbox {sandbox.name} still had processes after {self._empty_wait_s:g} s; "
+                               "its cgroups are kept and removed at the next start")
+        return usage
+
+    def _empty_and_remove(self, sandbox: Sandbox) -> tuple[CgroupUsage | None, bool]:
+        """Kill until the cgroups are empty (bounded), read the usage, remove cgroups and host directory.
+        Returns the usage (None if the cgroups were already gone) and whether processes were left."""
+        name = sandbox.name
+        deadline = time.monotonic() + self._empty_wait_s
+        usage: CgroupUsage | None = None
+        try:
+            while not self._cgroups.empty(name):
+                if time.monotonic() >= deadline:
+                    return None, True
+                self._cgroups.kill(name)
+                time.sleep(_EMPTY_POLL_S)  # blocking by contract: this runs in a thread
+            usage = self._cgroups.usage(name)
+            self._cgroups.remove(name)
+        finally:
+            _remove_host_dir(self._run_dir / name)
+        return usage, False
+
+
+def _reap(process: subprocess.Popen[bytes], wait_s: float) -> None:
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(wait_s)
+
+
+def _placeholder(name: str) -> Sandbox:
+    """A `Sandbox` naming a live sandbox, for `close`, which knows only the name."""
+    return Sandbox(id=name, name=name, memory_mb=0, socket_path="", log_path="", created_at=0.0)
