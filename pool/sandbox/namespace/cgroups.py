@@ -94,7 +94,8 @@ class CgroupV1:
                 directory.mkdir(parents=True)
             limit = str(limits.memory_mb * 1024 * 1024)
             _write(memory / "memory.limit_in_bytes", limit)
-            _write(memory / "memory.memsw.limit_in_bytes", limit)  # swap included, as Docker's MemorySwap
+            if (memory / "memory.memsw.limit_in_bytes").exists():  # absent without swap accounting
+                _write(memory / "memory.memsw.limit_in_bytes", limit)  # swap included, as Docker's MemorySwap
             _write(pids / "pids.max", str(limits.pids_max))
         except BaseException:
             self.remove(name)
