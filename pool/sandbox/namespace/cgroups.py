@@ -48,7 +48,7 @@ class CgroupLayout(Protocol):
 
     1. `create` makes the sandbox's cgroups with its limits set; on failure it removes what it made.
     2. `procs_files` are the files a process writes its own pid to, to join them before it execs.
-    3. `kill` SIGKILLs every process in them; `empty` says whether any is left.
+    3. `kill` SIGKILLs every process in them but `spare`; `empty` says whether any is left.
     4. `usage` reads OOM kills, CPU time and peak memory (None once removed); `remove` deletes the sandbox's cgroups and is
        harmless to repeat. `sweep` removes every sandbox cgroup of this scope, killing what is inside.
     """
@@ -57,7 +57,7 @@ class CgroupLayout(Protocol):
 
     def procs_files(self, name: str) -> list[str]: ...
 
-    def kill(self, name: str) -> None: ...
+    def kill(self, name: str, spare: int | None = None) -> None: ...
 
     def empty(self, name: str) -> bool: ...
 
@@ -104,12 +104,8 @@ class CgroupV1:
     def procs_files(self, name: str) -> list[str]:
         return [str(scope / name / "cgroup.procs") for scope in self._scopes]
 
-    def kill(self, name: str) -> None:
-        # The pids hierarchy bounds forks, so repeated passes converge; a fork racing one pass is
-        # caught by the next (the caller polls `empty`).
-        for pid in _pids(self._scopes[1] / name):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    def kill(self, name: str, spare: int | None = None) -> None:
+        _kill_listed(self._scopes[1] / name, spare)
 
     def empty(self, name: str) -> bool:
         return all(not _pids(scope / name) for scope in self._scopes)
@@ -158,7 +154,10 @@ class CgroupV2:
     def procs_files(self, name: str) -> list[str]:
         return [str(self._scope / name / "cgroup.procs")]
 
-    def kill(self, name: str) -> None:
+    def kill(self, name: str, spare: int | None = None) -> None:
+        if spare is not None:
+            _kill_listed(self._scope / name, spare)
+            return
         with contextlib.suppress(FileNotFoundError):
             _write(self._scope / name / "cgroup.kill", "1")
 
@@ -207,6 +206,15 @@ def _kill_and_remove(cgroups: CgroupLayout, name: str) -> None:
         time.sleep(_SWEEP_POLL_S)  # blocking by contract: this module runs in a thread
         cgroups.kill(name)
     cgroups.remove(name)
+
+
+def _kill_listed(directory: Path, spare: int | None) -> None:
+    """SIGKILL every process `cgroup.procs` lists but `spare`. The pids limit bounds forks, so repeated
+    passes converge; a fork racing one pass is caught by the next (callers poll `empty`)."""
+    for pid in _pids(directory):
+        if pid != spare:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _write(path: Path, value: str) -> None:

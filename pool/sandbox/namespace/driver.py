@@ -13,9 +13,9 @@ No daemon: the gateway starts each sandbox itself. Per sandbox, in order:
 3. readiness: the runner's socket appears and one warm-up `GET /health` answers 200. The gateway
    connects to the socket only then, before any tenant code has run in the sandbox.
 
-Destroy SIGKILLs bubblewrap (its PID namespace dies with it) and everything in the cgroups, reaps it,
-waits (bounded) for the cgroups to empty, reads OOM kills, CPU time and peak memory, removes the cgroups
-and the host directory. Every process is watched through a pidfd on the event loop: no thread waits.
+Destroy SIGKILLs everything in the cgroups but bubblewrap, which reaps its PID namespace's init and exits;
+it is reaped, the cgroups are emptied (bounded), OOM kills, CPU time and peak memory read, the cgroups
+and the host directory removed. Every process is watched through a pidfd on the event loop: no thread waits.
 """
 
 from __future__ import annotations
@@ -304,16 +304,8 @@ class NamespaceDriver:
         running = self._running.pop(sandbox.name, None)
         if running is not None:
             if not running.exited.is_set():
-                with contextlib.suppress(ProcessLookupError):
-                    signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)
-            await asyncio.to_thread(self._cgroups.kill, sandbox.name)
-            try:
-                async with asyncio.timeout(self._empty_wait_s):
-                    await running.exited.wait()
-            except TimeoutError:
-                pass  # the cgroup kill below still ends whatever is left; the reaper's wait is bounded
-            finally:
-                running.output.close()
+                await self._kill(sandbox, running)
+            running.output.close()
         usage, left = await asyncio.to_thread(self._empty_and_remove, sandbox)
         if running is not None:
             if not running.exited.is_set():
@@ -324,6 +316,20 @@ class NamespaceDriver:
             raise SandboxError(f"sandbox {sandbox.name} still had processes after {self._empty_wait_s:g} s; "
                                "its cgroups are kept and removed at the next start")
         return usage
+
+    async def _kill(self, sandbox: Sandbox, running: _Running) -> None:
+        """Kill everything inside, then let bubblewrap reap its PID namespace's init and exit.
+
+        bubblewrap itself is killed only if it does not exit within `empty_wait_s`: killed first, it
+        would leave that init to the host's init to reap.
+        """
+        await asyncio.to_thread(self._cgroups.kill, sandbox.name, running.process.pid)
+        try:
+            async with asyncio.timeout(self._empty_wait_s):
+                await running.exited.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)
 
     def _empty_and_remove(self, sandbox: Sandbox) -> tuple[CgroupUsage | None, bool]:
         """Kill until the cgroups are empty (bounded), read the usage, remove cgroups and host directory.
