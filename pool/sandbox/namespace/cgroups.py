@@ -89,16 +89,19 @@ class CgroupV1:
 
     def create(self, name: str, limits: CgroupLimits) -> None:
         memory, pids, _ = dirs = [scope / name for scope in self._scopes]
+        made: list[Path] = []
         try:
             for directory in dirs:
                 directory.mkdir(parents=True)
+                made.append(directory)
             limit = str(limits.memory_mb * 1024 * 1024)
             _write(memory / "memory.limit_in_bytes", limit)
             if (memory / "memory.memsw.limit_in_bytes").exists():  # absent without swap accounting
                 _write(memory / "memory.memsw.limit_in_bytes", limit)  # swap included, as Docker's MemorySwap
             _write(pids / "pids.max", str(limits.pids_max))
         except BaseException:
-            self.remove(name)
+            for directory in made:
+                _rmdir(directory)
             raise
 
     def procs_files(self, name: str) -> list[str]:

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pool.runner.client import RunnerGone
-from pool.sandbox.driver import Sandbox, SandboxError, SandboxExit
+
 # Host directories and the warm-up request are the Docker driver's until they move to
 # pool/sandbox/hostdir.py and pool/sandbox/readiness.py (after issue 9's pool branch is merged).
-from pool.sandbox.docker.driver import (  # noqa: PLC2701
+from pool.sandbox.docker.driver import (
     LOG_NAME,
     NAME_PREFIX,
     SOCKET_NAME,
@@ -44,7 +44,13 @@ from pool.sandbox.docker.driver import (  # noqa: PLC2701
     _remove_host_dir,
     _remove_leftover_dirs,
 )
-from pool.sandbox.docker.image import RUN_DIR_IN_IMAGE, RUNNER_GID, RUNNER_IN_IMAGE, RUNNER_UID
+from pool.sandbox.docker.image import (
+    RUN_DIR_IN_IMAGE,
+    RUNNER_GID,
+    RUNNER_IN_IMAGE,
+    RUNNER_UID,
+)
+from pool.sandbox.driver import Sandbox, SandboxError, SandboxExit
 from pool.sandbox.namespace.cgroups import CgroupLayout, CgroupLimits, CgroupUsage
 from pool.sandbox.namespace.output import PipeOutput
 from pool.sandbox.namespace.runtime import NODE_IN_TREE

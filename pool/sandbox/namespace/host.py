@@ -62,13 +62,12 @@ def missing(cgroup_root: Path = CGROUP_ROOT) -> list[str]:
         os.close(compile_filter())
     except SeccompUnavailable as exc:
         problems.append(f"{exc} {_USE_DOCKER}")
-    if bwrap is not None and not problems:
-        if (why := _userns_refused(bwrap)) is not None:
-            problems.append(
-                f"bubblewrap cannot create a user namespace ({why}): enable unprivileged user namespaces "
-                "(sysctl user.max_user_namespaces=15000; on Ubuntu also "
-                f"kernel.apparmor_restrict_unprivileged_userns=0) {_USE_DOCKER}"
-            )
+    if bwrap is not None and not problems and (why := _userns_refused(bwrap)) is not None:
+        problems.append(
+            f"bubblewrap cannot create a user namespace ({why}): enable unprivileged user namespaces "
+            "(sysctl user.max_user_namespaces=15000; on Ubuntu also "
+            f"kernel.apparmor_restrict_unprivileged_userns=0) {_USE_DOCKER}"
+        )
     return problems
 
 
@@ -129,7 +128,8 @@ def _userns_refused(bwrap: str) -> str | None:
             "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--ro-bind", "/", "/",
             "--", "/bin/true"]
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=_PROBE_TIMEOUT_S, env={"PATH": "/usr/bin:/bin"})
+        done = subprocess.run(argv, check=False, capture_output=True, timeout=_PROBE_TIMEOUT_S,
+                              env={"PATH": "/usr/bin:/bin"})
     except (OSError, subprocess.SubprocessError) as exc:
         return str(exc)
     return None if done.returncode == 0 else done.stderr.decode(errors="replace").strip()[:300]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 # The runtime file set lives in the Docker driver until the two drivers' common parts move out of it
 # (pool/runtime/nodejs/, after issue 9's pool branch is merged); these names are read, never changed, here.
-from pool.sandbox.docker.image import (  # noqa: PLC2701
+from pool.sandbox.docker.image import (
     _DIRS,
     _GROUP,
     _PASSWD,

@@ -11,7 +11,14 @@ import pytest
 
 from pool.runner.client import RunnerConnection, RunnerGone
 from pool.sandbox.driver import SandboxDriver
-from tests.pool.sandbox.namespace.sandboxes import DRIVERS, host_dirs, namespace_missing, opened, run_action, temporary_home
+from tests.pool.sandbox.namespace.sandboxes import (
+    DRIVERS,
+    host_dirs,
+    namespace_missing,
+    opened,
+    run_action,
+    temporary_home,
+)
 
 MIB = 1024 * 1024
 

@@ -51,8 +51,8 @@ async def opened(kind: str, data_dir: Path, host_root: Path, **settings: Any) ->
     """The driver `kind` for `data_dir`; Docker's containers carry a label unique to the test."""
     data_dir.mkdir(parents=True, exist_ok=True)
     if kind == "sandbox":
-        async with namespace_driver(DockerSettings(**settings), data_dir, host_root) as driver:
-            yield driver
+        async with namespace_driver(DockerSettings(**settings), data_dir, host_root) as namespace:
+            yield namespace
         return
     docker = aiodocker.Docker()
     try:
