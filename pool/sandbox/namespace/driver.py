@@ -8,8 +8,8 @@ No daemon: the gateway starts each sandbox itself. Per sandbox, in order:
    bubblewrap; bubblewrap unshares every namespace (user, PID, network, IPC, UTS, mount, cgroup), forbids
    new user namespaces, binds the shared read-only runtime tree as `/`, a fresh `/proc`, a read-only
    minimal `/dev`, a private tmpfs `/tmp` and the host directory at `/run/whisklet`, clears the
-   environment, applies the seccomp filter and execs the runner. The runner's stdout and stderr are pipes
-   the gateway holds (`PipeOutput`);
+   environment, applies the seccomp filter and execs the runner, from its startup snapshot where one could
+   be built (`snapshot.py`). The runner's stdout and stderr are pipes the gateway holds (`PipeOutput`);
 3. readiness: the runner's socket appears and one warm-up `GET /health` answers 200. The gateway
    connects to the socket only then, before any tenant code has run in the sandbox.
 
@@ -55,6 +55,7 @@ from pool.sandbox.namespace.cgroups import CgroupLayout, CgroupLimits, CgroupUsa
 from pool.sandbox.namespace.output import PipeOutput
 from pool.sandbox.namespace.runtime import NODE_IN_TREE
 from pool.sandbox.namespace.seccomp import open_filter
+from pool.sandbox.namespace.snapshot import blob_in_tree, ensure_blob
 
 _POLL_S = 0.005
 _EMPTY_POLL_S = 0.002
@@ -106,7 +107,7 @@ class NamespaceDriver:
         start_timeout_s: float = 20.0,
         exit_grace_s: float = 1.0,
         empty_wait_s: float = 2.0,
-        node_flags: tuple[str, ...] = (),
+        snapshot: bool = True,
     ) -> None:
         self._bwrap = bwrap
         self._tree_fd = os.open(runtime_tree, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -121,7 +122,9 @@ class NamespaceDriver:
         self._start_timeout_s = start_timeout_s
         self._exit_grace_s = exit_grace_s
         self._empty_wait_s = empty_wait_s
-        self._node_flags = node_flags
+        self._tree = runtime_tree
+        self._snapshot = snapshot
+        self._snapshots: dict[int, bool] = {}  # heap MB -> whether its blob exists
         self._running: dict[str, _Running] = {}
         self._destroying: dict[str, asyncio.Future[CgroupUsage | None]] = {}
         self._usages: OrderedDict[str, CgroupUsage] = OrderedDict()
@@ -221,6 +224,9 @@ class NamespaceDriver:
         # Directories reach bubblewrap as descriptors: it runs as the runner's uid, which may not
         # traverse the data directory (e.g. under /root), and a descriptor cannot be swapped for a link.
         host_fd = os.open(host_dir, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        heap_mb = sandbox.memory_mb * self._heap_factor
+        if self._snapshot and heap_mb not in self._snapshots:
+            self._snapshots[heap_mb] = ensure_blob(self._tree, _node_flags(heap_mb), heap_mb)
         seccomp = open_filter(self._seccomp_fd)
         out_read, out_write = os.pipe2(os.O_CLOEXEC)
         err_read, err_write = os.pipe2(os.O_CLOEXEC)
@@ -241,6 +247,12 @@ class NamespaceDriver:
 
     def _argv(self, sandbox: Sandbox, host_fd: int, seccomp_fd: int) -> list[str]:
         heap_mb = sandbox.memory_mb * self._heap_factor
+        # The heap limit sits far above the memory limit, so the kernel's OOM kill (reported as such),
+        # not V8's own heap abort, ends a memory hog.
+        if self._snapshots.get(heap_mb):
+            node = [NODE_IN_TREE, "--snapshot-blob", blob_in_tree(heap_mb), *_node_flags(heap_mb)]
+        else:
+            node = [NODE_IN_TREE, *_node_flags(heap_mb), RUNNER_IN_IMAGE]
         return [
             "/bin/sh", "-c", _ENTRY, "whisklet-entry", str(self._nofile),
             *self._cgroups.procs_files(sandbox.name), "--",
@@ -256,10 +268,7 @@ class NamespaceDriver:
             "--bind-fd", str(host_fd), RUN_DIR_IN_IMAGE,
             "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", _PATH, "--setenv", "HOME", "/tmp",
             "--cap-drop", "ALL", "--seccomp", str(seccomp_fd),
-            "--",
-            # The heap limit sits far above the memory limit, so the kernel's OOM kill (reported as
-            # such), not V8's own heap abort, ends a memory hog.
-            NODE_IN_TREE, f"--max-old-space-size={heap_mb}", *self._node_flags, "--expose-gc", RUNNER_IN_IMAGE,
+            "--", *node,
         ]
 
     async def _wait_for_runner(self, sandbox: Sandbox) -> None:
@@ -354,6 +363,11 @@ class NamespaceDriver:
         finally:
             _remove_host_dir(self._run_dir / name)
         return usage, False
+
+
+def _node_flags(heap_mb: int) -> list[str]:
+    """Node's flags; a snapshot blob is built and run with exactly these."""
+    return [f"--max-old-space-size={heap_mb}", "--expose-gc"]
 
 
 def _reap(process: subprocess.Popen[bytes], wait_s: float) -> None:

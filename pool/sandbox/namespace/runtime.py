@@ -2,7 +2,8 @@
 
 The same file set the Docker image is assembled from (`pool/sandbox/docker/image.py`): the host's `node`
 and the libraries `ldd` lists, a minimal `/etc/passwd` and `/etc/group`, the runner and its modules,
-and the empty mount points bubblewrap binds over (`/proc`, `/dev`, `/tmp`, `/run/whisklet`). It is built
+the startup snapshot's entry (`snapshot.py`; its blobs are built into the tree on first use), and the
+empty mount points bubblewrap binds over (`/proc`, `/dev`, `/tmp`, `/run/whisklet`). It is built
 once per runtime digest (runner files + node binary identity + this recipe) under `<runtime_dir>/<digest>`,
 owned by root and read-only to everyone else, then bound read-only into every sandbox; a changed runner or
 an upgraded node gives a new digest and a new tree, and trees of other digests are removed.
@@ -28,8 +29,10 @@ from pool.sandbox.docker.image import (
     _shared_libraries,
 )
 
+from pool.sandbox.namespace.snapshot import ENTRY_IN_TREE, ENTRY_PATH
+
 NODE_IN_TREE = "/usr/local/bin/node"
-_RECIPE = "whisklet-namespace-tree/1"
+_RECIPE = "whisklet-namespace-tree/2"
 _MODE = 0o755
 
 
@@ -39,7 +42,8 @@ def ensure_tree(runtime_dir: Path, node_binary: str, runner_path: Path = RUNNER_
     Blocking (runs `ldd`, copies files): call it from a thread.
     """
     node_binary, _major, runner, digest = _identify(node_binary, runner_path)
-    name = hashlib.sha256(f"{_RECIPE}\0{digest}".encode()).hexdigest()[:16]
+    runner.append((ENTRY_IN_TREE, ENTRY_PATH.read_bytes()))
+    name = hashlib.sha256(f"{_RECIPE}\0{digest}\0".encode() + ENTRY_PATH.read_bytes()).hexdigest()[:16]
     tree = runtime_dir / name
     runtime_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
     if not tree.is_dir():
