@@ -28,7 +28,6 @@ from pool.sandbox.docker.image import (
     _identify,
     _shared_libraries,
 )
-
 from pool.sandbox.namespace.snapshot import ENTRY_IN_TREE, ENTRY_PATH
 
 NODE_IN_TREE = "/usr/local/bin/node"

@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 from pool.sandbox.namespace.snapshot import ensure_blob
-from tests.pool.sandbox.namespace.sandboxes import namespace_missing, opened, run_action, temporary_home
+from tests.pool.sandbox.namespace.sandboxes import (
+    namespace_missing,
+    opened,
+    run_action,
+    temporary_home,
+)
 
 pytestmark = pytest.mark.skipif(bool(namespace_missing()), reason="the namespace sandbox cannot run here")
 
