@@ -14,6 +14,16 @@ def pipes() -> tuple[PipeOutput, int, int]:
     return PipeOutput(out_read, err_read), out_write, err_write
 
 
+def fill(fd: int) -> None:
+    """Write to the pipe until it is full."""
+    os.set_blocking(fd, False)
+    try:
+        while True:
+            os.write(fd, b"x" * 4096)
+    except BlockingIOError:
+        pass
+
+
 async def test_chunks_name_their_stream_and_both_ends_give_none() -> None:
     output, out, err = pipes()
     os.write(out, b"to stdout\n")
@@ -26,12 +36,7 @@ async def test_chunks_name_their_stream_and_both_ends_give_none() -> None:
 
 async def test_a_flood_on_stdout_never_starves_stderr() -> None:
     output, out, err = pipes()
-    os.set_blocking(out, False)
-    try:
-        while True:
-            os.write(out, b"x" * 4096)
-    except BlockingIOError:
-        pass
+    fill(out)
     os.write(err, b"late\n")
     streams = [(await output.read())[0] for _ in range(2)]  # type: ignore[index]
     assert "stderr" in streams
@@ -42,12 +47,7 @@ async def test_a_flood_on_stdout_never_starves_stderr() -> None:
 
 async def test_a_read_is_bounded_by_the_chunk_size() -> None:
     output, out, err = pipes()
-    os.set_blocking(out, False)
-    try:
-        while True:
-            os.write(out, b"y" * 65536)
-    except BlockingIOError:
-        pass
+    fill(out)
     chunk = await output.read()
     assert chunk is not None and len(chunk[1]) <= READ_CHUNK_BYTES
     output.close()
