@@ -253,3 +253,28 @@ async def test_a_sandbox_killed_from_outside_is_reported_gone(driver: NamespaceD
                 await conn.close()
     finally:
         await driver.destroy(sandbox)
+
+
+async def test_links_and_a_full_host_directory_neither_stall_destroy_nor_reach_host_files(
+    driver: NamespaceDriver, home: tuple[Path, Path]
+) -> None:
+    keep = home[0] / "keep"
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    keep.write_text("host data")
+    sandbox = await driver.create(128)
+    seen = await run_action(sandbox, """
+        function main(p) {
+          const fs = require('fs');
+          const attempt = (f) => { try { f(); return 'made'; } catch (e) { return e.code; } };
+          const made = {
+            link: attempt(() => fs.symlinkSync(p.keep, '/run/whisklet/link')),
+            dirLink: attempt(() => fs.symlinkSync(require('path').dirname(p.keep), '/run/whisklet/dir')),
+            fill: attempt(() => { for (let i = 0; i < 64; i++) fs.writeFileSync(`/run/whisklet/f${i}`, Buffer.alloc(1 << 20)); }),
+          };
+          return made;
+        }""", {"keep": str(keep)})
+    assert seen == {"link": "made", "dirLink": "made", "fill": "ENOSPC"}  # the host directory's own quota
+    async with asyncio.timeout(10):
+        await driver.destroy(sandbox)
+    assert keep.read_text() == "host data"
+    assert not Path(sandbox.socket_path).parent.exists()
