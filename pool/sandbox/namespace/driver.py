@@ -85,7 +85,8 @@ class NamespaceDriver:
     2. `destroy` is harmless to repeat; it records the sandbox's resource use, which `resource_use`
        returns (the last `_KEPT_USAGES` sandboxes' are kept).
     3. `remove_orphans` removes the cgroups (killing what is inside) and host directories that a killed
-       Whisklet with the same data directory left; `close` destroys every sandbox still alive.
+       Whisklet with the same data directory left; `close` destroys every sandbox still alive and waits
+       for the clean-up of creations that failed or were cancelled.
     4. `output(sandbox)` is the runner's stdout and stderr (`RunnerOutput`); it becomes the sandbox's
        `output` field once issue 9's contract is merged. Until then `Sandbox.log_path` names the file
        today's runner still writes.
@@ -128,6 +129,7 @@ class NamespaceDriver:
         self._running: dict[str, _Running] = {}
         self._destroying: dict[str, asyncio.Future[CgroupUsage | None]] = {}
         self._usages: OrderedDict[str, CgroupUsage] = OrderedDict()
+        self._discards: set[asyncio.Future[None]] = set()
 
     async def create(self, memory_mb: int) -> Sandbox:
         """Start a sandbox and wait until its runner answers `GET /health` with 200."""
@@ -141,9 +143,10 @@ class NamespaceDriver:
             await asyncio.shield(launch)
             await self._wait_for_runner(sandbox)
         except BaseException as exc:
-            with contextlib.suppress(BaseException):
-                await asyncio.wait([launch])
-            await asyncio.shield(self.destroy(sandbox))
+            discard = asyncio.ensure_future(self._discard(sandbox, launch))
+            self._discards.add(discard)
+            discard.add_done_callback(self._discards.discard)
+            await asyncio.shield(discard)
             if isinstance(exc, (OSError, RunnerGone, subprocess.SubprocessError)):
                 raise SandboxError(f"creating sandbox {name} failed: {exc!r}") from exc
             raise
@@ -197,10 +200,20 @@ class NamespaceDriver:
     async def close(self) -> None:
         """Destroy every sandbox still alive and wait for destroys in flight."""
         alive = [self.destroy(_placeholder(name)) for name in list(self._running)]
+        await asyncio.gather(*self._discards)
         await asyncio.gather(*alive, *self._destroying.values())
         if self._tree_fd >= 0:
             os.close(self._tree_fd)
             self._tree_fd = -1
+
+    async def _discard(self, sandbox: Sandbox, launch: asyncio.Future[None]) -> None:
+        """Destroy a half-created sandbox once its launch has settled; never raises, so that the failure
+        that got it discarded is the one reported."""
+        await asyncio.wait([launch])
+        if not launch.cancelled():
+            launch.exception()  # retrieved here: the caller saw it, or was cancelled before it came
+        with contextlib.suppress(SandboxError, OSError):
+            await self.destroy(sandbox)
 
     async def _launch(self, sandbox: Sandbox) -> None:
         limits = CgroupLimits(memory_mb=sandbox.memory_mb, pids_max=self._pids_limit)

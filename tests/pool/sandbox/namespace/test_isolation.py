@@ -18,8 +18,11 @@ from typing import Any
 import pytest
 
 from pool.runner.client import RunnerConnection, RunnerGone
+from pool.sandbox.driver import SandboxError
 from pool.sandbox.namespace.driver import NamespaceDriver
 from tests.pool.sandbox.namespace.sandboxes import (
+    cgroup_dirs,
+    host_dirs,
     namespace_missing,
     opened,
     pids_in,
@@ -278,3 +281,11 @@ async def test_links_and_a_full_host_directory_neither_stall_destroy_nor_reach_h
         await driver.destroy(sandbox)
     assert keep.read_text() == "host data"
     assert not Path(sandbox.socket_path).parent.exists()
+
+
+async def test_a_runner_that_cannot_start_is_a_sandbox_error_that_leaves_nothing(home: tuple[Path, Path]) -> None:
+    async with opened("sandbox", *home, pids_limit=1) as driver:  # bubblewrap cannot even fork
+        with pytest.raises(SandboxError, match="exited before answering"):
+            await driver.create(128)
+        assert host_dirs(driver, *home) == []
+        assert cgroup_dirs(home[0]) == []
