@@ -234,8 +234,8 @@ class NamespaceDriver:
         _make_host_dir(self._run_dir, host_dir, self._run_dir_mb)
         self._run_dir.chmod(0o711)  # bubblewrap, as the runner's uid, must reach its own directory
         self._cgroups.create(sandbox.name, limits)
-        # Directories reach bubblewrap as descriptors: it runs as the runner's uid, which may not
-        # traverse the data directory (e.g. under /root), and a descriptor cannot be swapped for a link.
+        # Directories reach bubblewrap as descriptors opened here without following links; bubblewrap,
+        # as the runner's uid, binds the directory a descriptor names (so its path must be traversable).
         host_fd = os.open(host_dir, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         heap_mb = sandbox.memory_mb * self._heap_factor
         if self._snapshot and heap_mb not in self._snapshots:
