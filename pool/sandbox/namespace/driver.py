@@ -57,7 +57,7 @@ from pool.sandbox.namespace.runtime import NODE_IN_TREE
 from pool.sandbox.namespace.seccomp import open_filter
 from pool.sandbox.namespace.snapshot import blob_in_tree, ensure_blob
 
-_POLL_S = 0.005
+_POLL_S = 0.002
 _EMPTY_POLL_S = 0.002
 _KEPT_USAGES = 4096
 _PATH = "/usr/local/bin:/usr/bin:/bin"

@@ -131,3 +131,26 @@ async def test_a_cancelled_create_leaves_nothing_behind(driver: SandboxDriver, h
     with pytest.raises(asyncio.CancelledError):
         await creating
     assert host_dirs(driver, *home) == []
+
+
+async def test_a_new_sandbox_sees_no_file_process_or_socket_an_earlier_one_left(driver: SandboxDriver) -> None:
+    leave = """
+        function main() {
+          const fs = require('fs');
+          const before = {file: fs.existsSync('/tmp/left'),
+                          processes: fs.readdirSync('/proc').filter(n => /^\\d+$/.test(n)).length};
+          fs.writeFileSync('/tmp/left', 'x');
+          require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'],
+                                         {detached: true, stdio: 'ignore'}).unref();
+          return before;
+        }"""
+    first = await driver.create(128)
+    try:
+        assert await run_action(first, leave) == {"file": False, "processes": 1}
+        second = await driver.create(128)
+        try:
+            assert await run_action(second, leave) == {"file": False, "processes": 1}
+        finally:
+            await driver.destroy(second)
+    finally:
+        await driver.destroy(first)
