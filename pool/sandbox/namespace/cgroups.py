@@ -50,7 +50,8 @@ class CgroupLayout(Protocol):
     2. `procs_files` are the files a process writes its own pid to, to join them before it execs.
     3. `kill` SIGKILLs every process in them but `spare`; `empty` says whether any is left.
     4. `usage` reads OOM kills, CPU time and peak memory (None once removed); `remove` deletes the sandbox's cgroups and is
-       harmless to repeat. `sweep` removes every sandbox cgroup of this scope, killing what is inside.
+       harmless to repeat. `sweep` removes every sandbox cgroup of this scope, killing what is inside; `release` removes the scope's own
+       directories once they hold no sandbox.
     """
 
     def create(self, name: str, limits: CgroupLimits) -> None: ...
@@ -66,6 +67,8 @@ class CgroupLayout(Protocol):
     def remove(self, name: str) -> None: ...
 
     def sweep(self) -> int: ...
+
+    def release(self) -> None: ...
 
 
 def detect_version(root: Path = CGROUP_ROOT) -> int | None:
@@ -127,6 +130,11 @@ class CgroupV1:
         for scope in self._scopes:
             _rmdir(scope / name)
 
+    def release(self) -> None:
+        for scope in self._scopes:
+            with contextlib.suppress(OSError):  # still holds a sandbox (or was never made): kept
+                os.rmdir(scope)
+
     def sweep(self) -> int:
         names = {entry.name for scope in self._scopes for entry in _children(scope)}
         for name in names:
@@ -180,6 +188,12 @@ class CgroupV2:
 
     def remove(self, name: str) -> None:
         _rmdir(self._scope / name)
+
+    def release(self) -> None:
+        if any(_children(self._scope)):
+            return
+        with contextlib.suppress(OSError):
+            _rmdir(self._scope)
 
     def sweep(self) -> int:
         names = [entry.name for entry in _children(self._scope)]

@@ -205,6 +205,7 @@ class NamespaceDriver:
         if self._tree_fd >= 0:
             os.close(self._tree_fd)
             self._tree_fd = -1
+        await asyncio.to_thread(self._cgroups.release)
 
     async def _discard(self, sandbox: Sandbox, launch: asyncio.Future[None]) -> None:
         """Destroy a half-created sandbox once its launch has settled; never raises, so that the failure

@@ -7,6 +7,7 @@ compiles the seccomp filter, and yields a ready `NamespaceDriver`, closed on exi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import shutil
@@ -24,7 +25,8 @@ from pool.sandbox.namespace.runtime import ensure_tree
 from pool.sandbox.namespace.seccomp import SeccompUnavailable, compile_filter
 
 HOST_ROOT = Path("/var/lib/whisklet")
-"""The runtime tree and the sandboxes' host directories live in `<HOST_ROOT>/<scope>/`, not in the data
+"""Runtime trees live in `<HOST_ROOT>/runtime/` (shared: named by content), the sandboxes' host
+directories in `<HOST_ROOT>/<scope>/run/` (removed when empty at stop), not in the data
 directory: bubblewrap runs as the runner's uid and resolves every bind source by path, so each must be
 reachable by that uid, and a data directory under /root is not. Every directory on the way is root's,
 0711 (the tree 0755), so the uid can pass through but list nothing."""
@@ -85,34 +87,47 @@ async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike
     home = host_root / scope
     try:
         await asyncio.to_thread(_make_home, home)
-        tree = await asyncio.to_thread(ensure_tree, home / "runtime", settings.node_binary)
-        seccomp_fd = await asyncio.to_thread(compile_filter)
-    except (OSError, SeccompUnavailable) as exc:
-        raise SandboxError(f"preparing the namespace sandbox failed: {exc}") from exc
-    driver = NamespaceDriver(
-        bwrap=shutil.which("bwrap") or "bwrap",
-        runtime_tree=tree,
-        run_dir=home / "run",
-        cgroups=layout(version, scope),
-        seccomp_fd=seccomp_fd,
-        pids_limit=settings.pids_limit,
-        nofile=settings.nofile,
-        tmp_size_mb=settings.tmpfs_mb,
-        run_dir_mb=settings.run_dir_mb,
-    )
+        tree, tree_lock = await asyncio.to_thread(ensure_tree, host_root / "runtime", settings.node_binary)
+    except (OSError, SandboxError) as exc:
+        raise SandboxError(f"preparing the namespace sandbox's runtime tree failed: {exc}") from exc
     try:
-        yield driver
-    finally:
+        seccomp_fd = await asyncio.to_thread(compile_filter)
         try:
-            await driver.close()
+            driver = NamespaceDriver(
+                bwrap=shutil.which("bwrap") or "bwrap",
+                runtime_tree=tree,
+                run_dir=home / "run",
+                cgroups=layout(version, scope),
+                seccomp_fd=seccomp_fd,
+                pids_limit=settings.pids_limit,
+                nofile=settings.nofile,
+                tmp_size_mb=settings.tmpfs_mb,
+                run_dir_mb=settings.run_dir_mb,
+            )
+            try:
+                yield driver
+            finally:
+                await driver.close()
+                await asyncio.to_thread(_remove_home, home)
         finally:
             os.close(seccomp_fd)
+    except SeccompUnavailable as exc:
+        raise SandboxError(f"compiling the namespace sandbox's seccomp filter failed: {exc}") from exc
+    finally:
+        os.close(tree_lock)
 
 
 def _make_home(home: Path) -> None:
     home.mkdir(mode=0o711, parents=True, exist_ok=True)
     for directory in (home.parent, home):
         directory.chmod(0o711)
+
+
+def _remove_home(home: Path) -> None:
+    """Remove this data directory's (empty) directories under the host root; what is left stays."""
+    for directory in (home / "run", home):
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 def _cgroup_writable(root: Path, version: int) -> bool:
