@@ -65,6 +65,11 @@ _PATH = "/usr/local/bin:/usr/bin:/bin"
 _ENTRY = 'n=$1; shift; while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; ' \
          'ulimit -n "$n" || exit 125; exec "$@"'
 ENTRY_FAILED = 125
+# Docker's masked /proc paths: a file gets /dev/null bound over it (unopenable: user-namespace mounts are
+# nodev), a directory an empty read-only tmpfs. bubblewrap's own /proc already makes sys, sysrq-trigger,
+# irq and bus read-only.
+MASKED_PROC = ("/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+               "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi")
 
 
 @dataclass(slots=True)
@@ -124,6 +129,7 @@ class NamespaceDriver:
         self._exit_grace_s = exit_grace_s
         self._empty_wait_s = empty_wait_s
         self._tree = runtime_tree
+        self._masks = _masks(MASKED_PROC)
         self._snapshot = snapshot
         self._snapshots: dict[int, bool] = {}  # heap MB -> whether its blob exists
         self._running: dict[str, _Running] = {}
@@ -277,7 +283,7 @@ class NamespaceDriver:
             "--as-pid-1",
             "--uid", str(RUNNER_UID), "--gid", str(RUNNER_GID), "--hostname", sandbox.name,
             "--ro-bind-fd", str(self._tree_fd), "/",
-            "--proc", "/proc",
+            "--proc", "/proc", *self._masks,
             "--dev", "/dev", "--remount-ro", "/dev",
             "--size", str(self._tmp_size_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
             "--bind-fd", str(host_fd), RUN_DIR_IN_IMAGE,
@@ -378,6 +384,17 @@ class NamespaceDriver:
         finally:
             _remove_host_dir(self._run_dir / name)
         return usage, False
+
+
+def _masks(paths: tuple[str, ...]) -> list[str]:
+    """bubblewrap's arguments masking those of `paths` this kernel has (the host's /proc lists the same)."""
+    args: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            args += ["--tmpfs", path, "--remount-ro", path]
+        elif os.path.exists(path):
+            args += ["--ro-bind", "/dev/null", path]
+    return args
 
 
 def _node_flags(heap_mb: int) -> list[str]:

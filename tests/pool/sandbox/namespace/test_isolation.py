@@ -98,6 +98,21 @@ async def test_root_holds_only_the_runtime_files_and_no_host_process_is_visible(
     assert (seen["home"], seen["shell"]) == (False, False)
 
 
+async def test_proc_paths_docker_masks_are_masked(driver: NamespaceDriver) -> None:
+    seen = await run_in_new_sandbox(driver, """
+        function main() {
+          const fs = require('fs');
+          const read = (p) => { try { return fs.readFileSync(p, 'utf8').length > 0 ? 'read' : 'empty'; }
+                                catch (e) { return e.code; } };
+          const list = (p) => { try { return fs.readdirSync(p).length; } catch (e) { return e.code; } };
+          return {keys: read('/proc/keys'), timers: read('/proc/timer_list'), acpi: list('/proc/acpi'),
+                  sysWrite: (() => { try { fs.writeFileSync('/proc/sys/kernel/hostname', 'x'); return 'allowed'; }
+                                     catch (e) { return e.code; } })()};
+        }""")
+    assert seen["keys"] in ("EACCES", "ENOENT") and seen["timers"] in ("EACCES", "ENOENT")
+    assert seen["acpi"] in (0, "ENOENT") and seen["sysWrite"] in ("EROFS", "EACCES")
+
+
 async def test_dev_holds_the_usual_nodes_and_refuses_writes(driver: NamespaceDriver) -> None:
     seen = await run_in_new_sandbox(driver, """
         function main() {
