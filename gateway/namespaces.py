@@ -52,6 +52,5 @@ async def ensure_guest(store: Store) -> Credential | None:
 
 def write_wskprops(path: Path, api_host: str, credential: Credential) -> None:
     """Write `APIHOST` and `AUTH` in `.wskprops` format, readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
+    owner_only_file(path)
     path.write_text(f"APIHOST={api_host}\nAUTH={credential.auth}\nNAMESPACE={credential.namespace}\n")

@@ -19,6 +19,7 @@ from gateway.catalog import install_catalog
 from gateway.config import Config
 from gateway.controller import Controller
 from gateway.metrics import Metrics
+from gateway.datadir import owner_only_dir
 from gateway.namespaces import Credential, ensure_guest, write_wskprops
 from gateway.store import SqliteStore, StoreError
 from gateway.throttle import MinuteCounter, Throttle
@@ -47,8 +48,7 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
     Shutdown order: activations in flight get `server.shutdown_grace_s` to finish; what still runs
     then has its container destroyed (recorded as a developer error); the store is flushed last.
     """
-    data_dir = config.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = owner_only_dir(config.data_dir)
     store = SqliteStore(data_dir / "whisklet.db", flush_interval_s=config.store.flush_interval_ms / 1000)
     await store.open()
     try:
@@ -61,7 +61,8 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
         if guest is not None:
             write_wskprops(wskprops, api_host(config), guest)
         instance = f"{socket.gethostname()}-{os.getpid()}"
-        async with docker_driver(config.docker, str(data_dir / "run"), instance) as driver:
+        run_dir = owner_only_dir(data_dir / "run")
+        async with docker_driver(config.docker, str(run_dir), instance) as driver:
             metrics = Metrics()
             pool = Pool(driver, config.pool, default_memory_mb=config.limits.memory_default_mb, observer=metrics)
             metrics.watch_pool(pool.snapshot)

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gateway.datadir import owner_only_file
 from gateway.store.base import Alarm, ActivationRow, Conflict, Entity, EntityKind, StoreError, Subject
 from gateway.store.keys import hash_key
 
@@ -275,6 +276,17 @@ class SqliteStore:
             raise error
 
     def _connect(self) -> sqlite3.Connection:
+        # 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database file's mode.
+        try:
+            owner_only_file(self.path)
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    owner_only_file(self.path.with_name(self.path.name + suffix), create=False)
+        except OSError as exc:
+            raise StoreError(
+                f"opening the store: cannot open the database file {self.path} owner-only: check that its"
+                f" directory exists and is writable, and that it is a regular file ({exc.strerror})"
+            ) from None
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
