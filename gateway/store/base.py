@@ -162,8 +162,14 @@ class Store(Protocol):
         upto: int | None,
         limit: int,
         skip: int,
+        docs: bool = True,
+        max_bytes: int | None = None,
     ) -> list[ActivationRow]:
-        """Newest `start` first; `since`/`upto` are inclusive bounds on `start`."""
+        """Newest `start` first; `since`/`upto` are inclusive bounds on `start`.
+
+        Without `docs`, a row's `doc` may be the record's head only (no `response.result` and no
+        `logs`), read without reading the rest. With `max_bytes`, the page ends before the row that
+        would take the docs past it (the first row is always returned)."""
 
     async def count_activations(
         self, namespace: str, *, name: str | None, since: int | None, upto: int | None, skip: int = 0

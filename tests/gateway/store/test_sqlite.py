@@ -140,7 +140,7 @@ async def test_entities_list_newest_first_with_limit_skip_and_path(store: Sqlite
     await store.put_entity(ACTION, "guest", "a", b"{}", 100, None)
     await store.put_entity(ACTION, "guest/pkg", "b", b"{}", 300, None)
     await store.put_entity(ACTION, "guest", "c", b"{}", 200, None)
-    await store.put_entity(ACTION, "guest", "d", b"{}", 200, None)  # same time as c: name breaks the tie
+    await store.put_entity(ACTION, "guest", "d", b"{}", 200, None)  # same time as c: the later write first
     await store.put_entity(TRIGGER, "guest", "t", b"{}", 400, None)
     await store.put_entity(ACTION, "alice", "e", b"{}", 500, None)
     await store.put_entity(PACKAGE, "guest", "pkg", b"{}", 50, None)
@@ -148,7 +148,7 @@ async def test_entities_list_newest_first_with_limit_skip_and_path(store: Sqlite
     def names(entities):
         return [(e.path, e.name) for e in entities]
 
-    everything = [("guest/pkg", "b"), ("guest", "c"), ("guest", "d"), ("guest", "a")]
+    everything = [("guest/pkg", "b"), ("guest", "d"), ("guest", "c"), ("guest", "a")]
     assert names(await store.list_entities(ACTION, "guest", limit=30, skip=0)) == everything
     assert names(await store.list_entities(ACTION, "guest", limit=2, skip=1)) == everything[1:3]
     assert names(await store.list_entities(ACTION, "guest", "guest", limit=30, skip=0)) == everything[1:]
@@ -397,4 +397,4 @@ async def test_a_missing_directory_gives_a_store_error(tmp_path: Path):
 async def test_the_database_uses_wal_and_records_its_schema_version(store: SqliteStore, db_path: Path):
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
