@@ -23,7 +23,7 @@ def decode_body(body: bytes, decoder: msgspec.json.Decoder[T] | msgspec.json.Dec
     if json_too_deep(body):
         raise nested_too_deep(MAX_JSON_DEPTH)
     try:
-        return decoder.decode(body)  # type: ignore[no-any-return]
+        return decoder.decode(body)
     except msgspec.DecodeError as error:
         raise malformed(str(error)) from None
     except RecursionError:

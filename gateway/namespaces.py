@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.datadir import owner_only_file
 from gateway.names import namespace_name
 from gateway.store import Store, Subject
 
