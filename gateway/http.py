@@ -28,8 +28,9 @@ from gateway.config import ServerConfig
 from gateway.models import ErrorBody, encoder
 
 
-_LINGER_S = 5.0
-_LINGER_MAX_BYTES = 64 * 1024 * 1024
+_LINGER_S = 5.0  # closed after this long without a byte from the client ...
+_LINGER_MAX_S = 60.0  # ... or this long in all ...
+_LINGER_MAX_BYTES = 64 * 1024 * 1024  # ... or once it sent this much more
 
 
 class _Refused(Exception):
@@ -51,8 +52,8 @@ class BoundedHttp(HttpToolsProtocol):
        first byte) until the head is complete, then the body idle timer, re-armed by every read,
        until the body is complete. Between requests uvicorn's keep-alive timeout applies.
     3. A refused connection is closed gently: the answer and a FIN are sent, what the client still
-       sends is read and dropped for up to `_LINGER_S` and `_LINGER_MAX_BYTES`, then the socket is
-       closed. So the client reads the answer instead of a reset. The same happens when the app has
+       sends is read and dropped until it pauses for `_LINGER_S`, or for `_LINGER_MAX_S` or
+       `_LINGER_MAX_BYTES` in all, then the socket is closed. So the client reads the answer instead of a reset. The same happens when the app has
        answered a request whose body it did not read to the end (a 413, a 401): closing a socket with
        unread bytes would send a reset, and keeping it would mean reading the rest of the body.
     """
@@ -71,6 +72,7 @@ class BoundedHttp(HttpToolsProtocol):
     _in_body = False
     _lingering = False
     _lingered_bytes = 0
+    _linger_deadline = 0.0
 
     def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -85,6 +87,8 @@ class BoundedHttp(HttpToolsProtocol):
             self._lingered_bytes += len(data)
             if self._lingered_bytes > _LINGER_MAX_BYTES:
                 self.transport.close()
+            else:
+                self._linger()
             return
         if self._in_body:
             self._arm(self.body_idle_s, errors.request_body_timeout(self.body_idle_s))
@@ -196,12 +200,19 @@ class BoundedHttp(HttpToolsProtocol):
         """Send a FIN after what is written, drop what the client still sends (bounded), then close."""
         self._disarm()
         self._lingering = True
+        self._linger_deadline = self.loop.time() + _LINGER_MAX_S
         self.flow.resume_reading()
         if self.transport.can_write_eof():
             self.transport.write_eof()
-            self._timer = self.loop.call_later(_LINGER_S, self.transport.close)
+            self._linger()
         else:
             self.transport.close()
+
+    def _linger(self) -> None:
+        """(Re)arm the close of a lingering connection: `_LINGER_S` from now, never past its deadline."""
+        self._disarm()
+        delay_s = min(_LINGER_S, self._linger_deadline - self.loop.time())
+        self._timer = self.loop.call_later(max(delay_s, 0.0), self.transport.close)
 
 
 def bounded_http(server: ServerConfig) -> type[BoundedHttp]:
