@@ -19,7 +19,7 @@ from gateway.catalog import install_catalog
 from gateway.config import Config
 from gateway.controller import Controller
 from gateway.metrics import Metrics
-from gateway.datadir import owner_only_dir
+from gateway.datadir import owner_only_dir, owner_only_file
 from gateway.namespaces import Credential, ensure_guest, write_wskprops
 from gateway.store import SqliteStore, StoreError
 from gateway.throttle import MinuteCounter, Throttle
@@ -60,6 +60,8 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
         wskprops = data_dir / "wskprops"
         if guest is not None:
             write_wskprops(wskprops, api_host(config), guest)
+        elif wskprops.exists():  # written by an earlier start, perhaps with a looser mode
+            owner_only_file(wskprops, create=False)
         instance = f"{socket.gethostname()}-{os.getpid()}"
         run_dir = owner_only_dir(data_dir / "run")
         async with docker_driver(config.docker, str(run_dir), instance) as driver:
