@@ -75,6 +75,13 @@ def basic_auth(whisklet: ServedWhisklet) -> str:
     return "Basic " + base64.b64encode(":".join(whisklet.auth).encode()).decode()
 
 
+def credentials_of(client: httpx.Client) -> tuple[str, str]:
+    """The (uuid, key) a client authenticates with, as its Basic auth sends them."""
+    request = next(client.auth.sync_auth_flow(client.build_request("GET", "/")))
+    uuid, _, key = base64.b64decode(request.headers["authorization"].removeprefix("Basic ")).decode().partition(":")
+    return uuid, key
+
+
 def timed(call: Callable[[], Any]) -> tuple[float, Any]:
     """(seconds `call` took, what it returned)."""
     began = time.perf_counter()
@@ -89,7 +96,7 @@ def median(values: list[float]) -> float:
 
 def idle_sandboxes(whisklet: ServedWhisklet) -> int:
     text = httpx.get(f"{whisklet.url}/metrics", timeout=30).text
-    found = re.search(r'^whisklet_pool_containers\{state="idle"\} ([0-9.e+]+)$', text, re.M)
+    found = re.search(r'^whisklet_pool_containers\{state="prewarmed"\} ([0-9.e+]+)$', text, re.M)
     return int(float(found.group(1))) if found else 0
 
 
