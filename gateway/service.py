@@ -18,8 +18,8 @@ from gateway.app import Services
 from gateway.catalog import install_catalog
 from gateway.config import Config
 from gateway.controller import Controller
-from gateway.metrics import Metrics
 from gateway.datadir import owner_only_dir, owner_only_file
+from gateway.metrics import Metrics
 from gateway.namespaces import Credential, ensure_guest, write_wskprops
 from gateway.store import SqliteStore, StoreError
 from gateway.throttle import MinuteCounter, Throttle

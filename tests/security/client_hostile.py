@@ -96,7 +96,7 @@ def median(values: list[float]) -> float:
 
 def idle_sandboxes(whisklet: ServedWhisklet) -> int:
     text = httpx.get(f"{whisklet.url}/metrics", timeout=30).text
-    found = re.search(r'^whisklet_pool_containers\{state="prewarmed"\} ([0-9.e+]+)$', text, re.M)
+    found = re.search(r'^whisklet_pool_containers\{state="prewarmed"\} ([0-9.e+]+)$', text, re.MULTILINE)
     return int(float(found.group(1))) if found else 0
 
 

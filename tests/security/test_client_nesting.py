@@ -6,9 +6,11 @@ import httpx
 import pytest
 
 from tests.integration.actions import NS, unique
-from tests.security.client_hostile import web_action  # noqa: F401  (a fixture)
+from tests.security import client_hostile
 
 pytestmark = pytest.mark.docker
+
+web_action = client_hostile.web_action  # a fixture
 
 MALFORMED = "The request content was malformed:\n"
 DEPTH = 6000  # deep enough to exhaust a recursive decoder: 500 and a traceback before the bound

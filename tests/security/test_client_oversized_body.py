@@ -10,9 +10,12 @@ import httpx
 import pytest
 
 from tests.integration.actions import NS, put_action, unique
-from tests.security.client_hostile import basic_auth, read_response, web_action  # noqa: F401  (a fixture)
+from tests.security import client_hostile
+from tests.security.client_hostile import basic_auth, read_response
 
 pytestmark = pytest.mark.docker
+
+web_action = client_hostile.web_action  # a fixture
 
 PAYLOAD_MAX_BYTES = 1048576  # limits.payload_max_bytes, OpenWhisk's 1 MB
 OVER = 4 * PAYLOAD_MAX_BYTES

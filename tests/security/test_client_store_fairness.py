@@ -14,7 +14,12 @@ import sys
 import pytest
 
 from tests.integration.actions import NS, invoke, namespace_client, put_action
-from tests.security.client_hostile import credentials_of, median, timed, wait_for_prewarmed
+from tests.security.client_hostile import (
+    credentials_of,
+    median,
+    timed,
+    wait_for_prewarmed,
+)
 from tests.serving import wait_until
 
 pytestmark = pytest.mark.docker
@@ -60,7 +65,7 @@ def test_a_namespaces_heavy_reads_keep_another_namespaces_invoke_within_a_few_ti
     put_action(heavy, "big", BIG, limits={"timeout": 60000})
     for _ in range(RECORDS):
         assert invoke(heavy, "big", blocking="false").status_code == 202
-    counted = lambda: heavy.get(f"{NS}/activations", params={"count": "true"}).json()["activations"]  # noqa: E731
+    counted = lambda: heavy.get(f"{NS}/activations", params={"count": "true"}).json()["activations"]
     assert wait_until(lambda: counted() >= RECORDS, timeout_s=300)
     put_action(light, "quick", "function main() { return { ok: true }; }")
 
@@ -92,7 +97,7 @@ def test_a_page_of_whole_records_is_bounded_in_bytes_and_says_so_by_its_length(w
     put_action(heavy, "big", BIG, limits={"timeout": 60000})
     for _ in range(24):
         assert invoke(heavy, "big", blocking="false").status_code == 202
-    counted = lambda: heavy.get(f"{NS}/activations", params={"count": "true"}).json()["activations"]  # noqa: E731
+    counted = lambda: heavy.get(f"{NS}/activations", params={"count": "true"}).json()["activations"]
     assert wait_until(lambda: counted() >= 24, timeout_s=300)
     page = heavy.get(f"{NS}/activations", params={"limit": 200, "docs": "true"})
     assert page.status_code == 200

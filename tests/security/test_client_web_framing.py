@@ -6,9 +6,12 @@ import json
 
 import pytest
 
-from tests.security.client_hostile import raw_exchange, web_action  # noqa: F401  (a fixture)
+from tests.security import client_hostile
+from tests.security.client_hostile import raw_exchange
 
 pytestmark = pytest.mark.docker
+
+web_action = client_hostile.web_action  # a fixture
 
 FRAMING = {
     "Content-Length": "5",
