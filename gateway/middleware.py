@@ -111,9 +111,10 @@ def _incoming_request_id(scope: Scope) -> str | None:
     error bodies and log lines, so anything but 1 to 64 letters, digits and `-_.:` is replaced."""
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            if not _REQUEST_ID.fullmatch(value) or value.startswith(b"sid_"):
+            sent = bytes(value)
+            if not _REQUEST_ID.fullmatch(sent) or sent.startswith(b"sid_"):
                 return None
-            return value.decode("ascii")
+            return sent.decode("ascii")
     return None
 
 

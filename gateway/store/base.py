@@ -130,7 +130,8 @@ class Store(Protocol):
         self, kind: EntityKind, namespace: str, path: str | None = None, *, limit: int, skip: int
     ) -> list[Entity]:
         """Entities of `kind` in `namespace` (all its packages included), or only those whose path is
-        exactly `path`; newest `updated` first."""
+        exactly `path`; newest `updated` first, then newest write. An action's `doc` may lack its
+        `exec.code`: lists show no code, and reading it could mean megabytes per action."""
 
     async def count_entities(self, kind: EntityKind, namespace: str, path: str | None = None) -> int: ...
 

@@ -87,8 +87,9 @@ CREATE INDEX IF NOT EXISTS alarms_by_next_fire ON alarms (next_fire) WHERE activ
 """
 
 # v4: `seq`, the order of entity writes (newest first among writes in the same millisecond, as
-# OpenWhisk lists them); `head`, an activation record without `response.result` and `logs`, all a
-# list of summaries reads (SQLite cuts it from the record as it is written; NULL if it could not)
+# OpenWhisk lists them); `head`, what a list reads instead of the document: an activation record
+# without `response.result` and `logs`, an action without `exec.code` (SQLite cuts it from the
+# document as it is written; NULL if it could not, or for other entities: the document is read then)
 _SCHEMA_V4 = """
 ALTER TABLE entities ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX entities_by_seq ON entities (seq);
@@ -97,6 +98,7 @@ DROP INDEX entities_by_path;
 CREATE INDEX entities_by_namespace ON entities (kind, namespace, updated DESC, seq DESC);
 CREATE INDEX entities_by_path ON entities (kind, path, updated DESC, seq DESC);
 ALTER TABLE activations ADD COLUMN head BLOB;
+ALTER TABLE entities ADD COLUMN head BLOB;
 """
 _MIGRATIONS = ((1, _SCHEMA_V1), (2, _SCHEMA_V2), (3, _SCHEMA_V3), (4, _SCHEMA_V4))
 
@@ -105,6 +107,8 @@ _ENTITY = "SELECT kind, namespace, path, name, doc, revision, updated FROM entit
 _ACTIVATION = 'SELECT activation_id, namespace, name, start, "end", doc FROM activations'
 _NEXT_SEQ = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM entities)"
 _HEAD = "CASE WHEN json_valid(?6) THEN CAST(json_remove(?6, '$.response.result', '$.logs') AS BLOB) END"
+_ACTION_HEAD = "CASE WHEN json_valid(?1) THEN CAST(json_remove(?1, '$.exec.code') AS BLOB) END"
+_ENTITY_HEAD = "SELECT kind, namespace, path, name, COALESCE(head, doc), revision, updated FROM entities"
 _ALARM = "SELECT trigger, namespace, spec, active, next_fire, changed FROM alarms"
 
 _MISSING = object()  # a cache miss, as opposed to a cached None
@@ -499,15 +503,16 @@ class SqliteStore:
         `expected_revision` (`Conflict` if it is gone, was changed since, or is of another kind)."""
         revision = 1 if expected_revision is None else expected_revision + 1
         entity = Entity(kind, path.split("/", 1)[0], path, name, bytes(doc), revision, updated)
+        head = _ACTION_HEAD if kind == EntityKind.ACTION else "NULL"
 
         def write() -> None:
             db = self._conn()
             if expected_revision is None:
                 try:
                     db.execute(
-                        "INSERT INTO entities (path, name, kind, namespace, doc, revision, updated, seq)"
-                        f" VALUES (?, ?, ?, ?, ?, ?, ?, {_NEXT_SEQ})",
-                        (path, name, kind.value, entity.namespace, entity.doc, revision, updated),
+                        "INSERT INTO entities (doc, path, name, kind, namespace, revision, updated, seq, head)"
+                        f" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, {_NEXT_SEQ}, {head})",
+                        (entity.doc, path, name, kind.value, entity.namespace, revision, updated),
                     )
                 except sqlite3.IntegrityError:
                     raise Conflict(f"{path}/{name} already exists") from None
@@ -524,8 +529,8 @@ class SqliteStore:
                         f" expected {expected_revision})"
                     )
                 db.execute(
-                    f"UPDATE entities SET doc = ?, revision = ?, updated = ?, seq = {_NEXT_SEQ}"
-                    " WHERE path = ? AND name = ?",
+                    f"UPDATE entities SET doc = ?1, revision = ?2, updated = ?3, seq = {_NEXT_SEQ}, head = {head}"
+                    " WHERE path = ?4 AND name = ?5",
                     (entity.doc, revision, updated, path, name),
                 )
 
@@ -556,7 +561,7 @@ class SqliteStore:
 
         def select(db: sqlite3.Connection) -> list[Entity]:
             rows = db.execute(
-                f"{_ENTITY} WHERE {where} ORDER BY updated DESC, seq DESC LIMIT ? OFFSET ?",
+                f"{_ENTITY_HEAD} WHERE {where} ORDER BY updated DESC, seq DESC LIMIT ? OFFSET ?",
                 (*args, max(limit, 0), max(skip, 0)),
             )
             return [_entity(r) for r in rows]

@@ -15,16 +15,18 @@ async def test_a_namespace_has_one_read_in_flight_while_another_namespace_reads_
     path = tmp_path / "whisklet.db"
     sqlite3.connect(path).close()
     readers = Readers(path, 1000, threads=3, per_namespace=1)
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
     running: list[str] = []
 
     def blocking_read(db: sqlite3.Connection, namespace: str) -> str:
         running.append(namespace)
+        started.set()
         release.wait(10)
         return namespace
 
     try:
         heavy = [asyncio.create_task(readers.run("heavy", blocking_read, "heavy")) for _ in range(5)]
+        assert await asyncio.to_thread(started.wait, 10)
         light = asyncio.create_task(readers.run("light", lambda db: db.execute("SELECT 1").fetchone()[0]))
         assert await asyncio.wait_for(light, 10) == 1  # not queued behind the heavy namespace's reads
         assert running == ["heavy"]  # one of the five at a time
