@@ -27,6 +27,7 @@ pytestmark = pytest.mark.docker
 RECORDS = 40
 LISTERS = 20
 RATIO = 5  # "a few times its unloaded latency"
+SAMPLES = 7  # invokes timed per phase; their medians are compared (one slow invoke on a busy host is noise)
 PAGE_MAX_BYTES = 16 * 1024 * 1024  # gateway/api/activations.py PAGE_MAX_BYTES
 
 BIG = """
@@ -37,7 +38,7 @@ function main() {
 """
 
 # The heavy namespace's readers run in a process of their own, so that they do not take this process's
-# GIL from the invokes being timed. Each lists summaries and whole records by turns, for a bounded time.
+# GIL from the invokes being timed. Each lists summaries (the issue's case), for a bounded time.
 LISTERS_SCRIPT = """
 import asyncio, sys, time
 import httpx
@@ -47,8 +48,7 @@ async def main(url, uuid, key, count, seconds):
         end = time.monotonic() + seconds
         async def lister(index):
             while time.monotonic() < end:
-                docs = "false"
-                response = await client.get("/api/v1/namespaces/_/activations", params={"limit": 200, "docs": docs})
+                response = await client.get("/api/v1/namespaces/_/activations", params={"limit": 200})
                 response.raise_for_status()
                 if index == 0 and not started.done():
                     started.set_result(None)
@@ -76,7 +76,7 @@ def test_a_namespaces_heavy_reads_keep_another_namespaces_invoke_within_a_few_ti
         return seconds
 
     invoke_s()  # the first invoke of an action resolves and caches it
-    unloaded = median([invoke_s() for _ in range(5)])
+    unloaded = median([invoke_s() for _ in range(SAMPLES)])
     uuid, key = credentials_of(heavy)
     listers = subprocess.Popen(
         [sys.executable, "-c", LISTERS_SCRIPT, whisklet.url, uuid, key, str(LISTERS), "120"],
@@ -84,7 +84,7 @@ def test_a_namespaces_heavy_reads_keep_another_namespaces_invoke_within_a_few_ti
     )
     try:
         assert listers.stdout is not None and listers.stdout.readline() == "listing\n"  # they are at work
-        loaded = [invoke_s() for _ in range(5)]
+        loaded = [invoke_s() for _ in range(SAMPLES)]
         assert listers.poll() is None, "the listers stopped before the invokes were timed"
     finally:
         listers.kill()
