@@ -67,9 +67,13 @@ def _text(body: bytes, size: int, limit_bytes: int) -> str:
     return messages.capped(body[:limit_bytes].decode(errors="replace"), size, limit_bytes)
 
 
+_ERROR_WRAPPER_BYTES = len(error_result(None)) - len(b"null")
+
+
 def _capped_error(error: Any, limit_bytes: int) -> bytes:
+    """`{"error": error}`, its error text capped at `limit_bytes` with the true size said."""
     result = error_result(error)
-    if len(result) <= limit_bytes + INIT_SLACK_BYTES:
+    if len(result) - _ERROR_WRAPPER_BYTES <= limit_bytes:
         return result
     text = error if isinstance(error, str) else result.decode()
     return error_result(_text(text.encode(), len(text.encode()), limit_bytes))
