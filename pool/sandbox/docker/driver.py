@@ -226,7 +226,7 @@ class DockerDriver:
         await asyncio.gather(*in_flight, *self._discards)
         for name in list(self._outputs):
             self._close_output(name)
-        self._host_dirs.shutdown(wait=False, cancel_futures=True)
+        # The host-directory threads stay: a creation that finished during `close` may still be destroyed.
 
     def _config(self, memory_mb: int, host_dir: Path) -> dict:
         heap_mb = memory_mb * self._heap_factor
