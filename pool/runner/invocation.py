@@ -160,7 +160,7 @@ async def _run(
         raise _Failed(await _exit_result(sandbox, exit_reason, messages.RUN_EXITED)) from None
     if time.monotonic() - started >= timeout_s:
         raise _Failed(error_result(messages.timed_out(job.timeout_ms)), timed_out=True)
-    size = reply.size if reply.truncated else len(reply.body)
+    size = reply.size if reply.size is not None else len(reply.body)
     status, result = interpret_run(reply.status, reply.body, job.result_limit_bytes, size=size)
     return status, result, size
 

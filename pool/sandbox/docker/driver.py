@@ -228,9 +228,9 @@ class DockerDriver:
             self._close_output(name)
         # The host-directory threads stay: a creation that finished during `close` may still be destroyed.
 
-    def _config(self, memory_mb: int, host_dir: Path) -> dict:
+    def _config(self, memory_mb: int, host_dir: Path) -> dict[str, Any]:
         heap_mb = memory_mb * self._heap_factor
-        host_config: dict = {
+        host_config: dict[str, Any] = {
             "NetworkMode": "none",
             "ReadonlyRootfs": True,
             # Docker adds noexec unless told otherwise; binary actions may dlopen native addons they
@@ -301,10 +301,11 @@ class DockerDriver:
                     )
             await asyncio.sleep(_POLL_S)
 
-    async def _state(self, sandbox: Sandbox) -> dict | None:
+    async def _state(self, sandbox: Sandbox) -> dict[str, Any] | None:
         with _engine_errors(f"inspecting {sandbox.name}"):
             try:
-                return (await self._docker.containers.get(sandbox.id))["State"]
+                state: dict[str, Any] = (await self._docker.containers.get(sandbox.id))["State"]
+                return state
             except aiodocker.DockerError as exc:
                 if exc.status == 404:
                     return None

@@ -107,7 +107,7 @@ async def test_line_text_is_cut_at_the_limit_with_one_truncation_line_and_the_re
 
 
 async def test_multibyte_text_counts_in_bytes() -> None:
-    lines, _ = await collect([("stdout", "0123456789\n".encode()), ("stderr", ("é" * 5 + "\n").encode() + END),
+    lines, _ = await collect([("stdout", b"0123456789\n"), ("stderr", ("é" * 5 + "\n").encode() + END),
                               ("stdout", END)], limit_bytes=20)
     assert lines == [line("stdout", "0123456789"), line("stderr", "é" * 5)]
 
