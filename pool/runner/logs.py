@@ -77,11 +77,13 @@ class LogCollector:
     async def finish(self, wait_s: float) -> tuple[list[str], bool]:
         """The lines collected, waiting up to `wait_s` for the end of the output (0: take what arrived),
         and whether the output was complete. A pending partial line is kept as a line."""
-        if wait_s > 0 and not self._task.done():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait_s):
-                    await asyncio.shield(self._task)
-        await self.cancel()
+        try:
+            if wait_s > 0 and not self._task.done():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait_s):
+                        await asyncio.shield(self._task)
+        finally:
+            await self.cancel()
         for stream in _STREAMS:
             if stream not in self._finished and self._pending_bytes[stream]:
                 self._line(stream, b"".join(self._pending[stream]))

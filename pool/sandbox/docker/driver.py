@@ -44,6 +44,7 @@ _REMOVE_PARALLELISM = 4
 _MAX_SOCKET_PATH = 107  # sun_path is 108 bytes, NUL included
 _HOST_DIR_WORKERS = 2  # the driver's own threads for host-directory work: tenants cannot stall the default executor
 _STREAM_NAMES = {1: "stdout", 2: "stderr"}
+_HEALTH_REPLY_BYTES = 1024
 
 
 class AttachedOutput:
@@ -362,7 +363,9 @@ class DockerDriver:
 async def _health(socket_path: str) -> tuple[int, bytes]:
     conn = await RunnerConnection.open(socket_path)
     try:
-        reply = await conn.request("GET", "/health", b"{}")  # a small body warms the path /init takes next
+        # a small body warms the path /init takes next; the runner has run no tenant code yet, but its
+        # reply is bounded all the same
+        reply = await conn.request("GET", "/health", b"{}", max_body_bytes=_HEALTH_REPLY_BYTES)
     finally:
         await conn.close()
     return reply.status, reply.body
