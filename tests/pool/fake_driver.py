@@ -54,6 +54,7 @@ class FakeDriver:
     run_delay_s: float = 0.0
     crash_on_run: bool = False
     oom_on_run: bool = False
+    sentinels: bool = True  # False: a runner whose output never says it is complete
     created: list[Sandbox] = field(default_factory=list)
     destroyed: list[Sandbox] = field(default_factory=list)
     orphans: int = 0
@@ -136,7 +137,7 @@ class FakeDriver:
                 data = reply.encode()
                 writer.write(f"HTTP/1.1 {status} OK\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
                 await writer.drain()
-                if path == "/run":
+                if path == "/run" and self.sentinels:
                     output.write("stdout", SENTINEL + b"\n")
                     output.write("stderr", SENTINEL + b"\n")
         except (asyncio.IncompleteReadError, ConnectionError):
