@@ -218,8 +218,8 @@ function parseBody(raw) {
   }
 }
 
-async function answer(req, raw) {
-  const route = ROUTES[`${req.method} ${req.url.split('?', 1)[0]}`];
+async function answer(name, raw) {
+  const route = ROUTES[name];
   const body = parseBody(raw);
   if (route === undefined || body === undefined) return BAD_REQUEST;
   return route(body);
@@ -246,10 +246,11 @@ const server = http.createServer((req, res) => {
     if (size <= MAX_BODY_BYTES) chunks.push(chunk);
   });
   req.on('end', async () => {
-    const outcome = await answer(req, size <= MAX_BODY_BYTES ? Buffer.concat(chunks, size) : undefined);
+    const name = `${req.method} ${req.url.split('?', 1)[0]}`;
+    const outcome = await answer(name, size <= MAX_BODY_BYTES ? Buffer.concat(chunks, size) : undefined);
     send(res, outcome);
-    const route = `${req.method} ${req.url.split('?', 1)[0]}`;
-    if (route === 'POST /run' || (route === 'POST /init' && outcome.code !== 200)) writeSentinels();
+    // The activation's output is complete: after every /run reply, and after an /init that failed.
+    if (name === 'POST /run' || (name === 'POST /init' && outcome.code !== 200)) writeSentinels();
   });
 });
 // The host keeps its connection from the warm-up request while the runner waits in the pool.
