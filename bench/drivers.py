@@ -41,7 +41,7 @@ async def bare_node_cycle(node: str, work_dir: Path, n: int) -> None:
     directory = work_dir / f"bare-{n}-{time.monotonic_ns()}"
     directory.mkdir()
     socket_path = directory / "runner.sock"
-    env = {"PATH": "/usr/bin:/bin", "WHISKLET_SOCKET": str(socket_path), "WHISKLET_LOG": str(directory / "log")}
+    env = {"PATH": "/usr/bin:/bin", "WHISKLET_SOCKET": str(socket_path)}
     process = await asyncio.create_subprocess_exec(
         node, "--max-old-space-size=1024", "--expose-gc", str(RUNNER_PATH), env=env, cwd=directory,
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)

@@ -1,13 +1,17 @@
 """A bounded soak test: a steady invocation rate with faults mixed in, checked for loss, leaks and growth.
 
-    python -m bench.soak [--minutes 10] [--rate 2] [--report bench/results/soak.md]
+    python -m bench.soak [--minutes 10] [--rate 2] [--hostile 0.05] [--report bench/results/soak.md]
 
 One `whisklet serve` of its own receives `rate` invocations a second for `minutes`: 1 % of them time out,
-1 % throw, 1 % exceed their memory, the rest succeed; a fifth are blocking, the rest non-blocking. Then
-it waits for every activation to end and checks, as a user would:
+1 % throw, 1 % exceed their memory, a `--hostile` share (0 by default) runs the hostile-sandbox probes
+of `tests/security/test_sandbox_*.py` in turn (links planted in the run directory, a patched runner's
+200 MB or trickling reply, a 20 MB top-level throw, a result nested 1,000 deep, forged log lines), the
+rest succeed; a fifth are blocking, the rest non-blocking. Then it waits for every activation to end
+and checks, as a user would:
 
 1. no lost activation: every accepted activation id has a stored record, with the status its action
-   must produce (or, past what the machine sustains, the pool's overload error: counted apart);
+   must produce (or, past what the machine sustains, the pool's overload error: counted apart), and
+   no record holds host data (the guest key, which a planted link pointed at);
 2. no leaked container: none of Whisklet's containers is left once it has stopped (and how many
    existed at most while it ran);
 3. flat gateway memory: its RSS sampled every 10 s; the growth over the second half of the run.
@@ -42,14 +46,55 @@ ACTIONS = {
             {"memory": 128}, "action developer error", "exhausted its memory"),
 }
 
+_PATCH_INIT_REPLY = """
+const proto = require('http').ServerResponse.prototype;
+proto.writeHead = function () { return this; };
+proto.end = function () {
+  const socket = this.socket, filler = Buffer.alloc(1024 * 1024, 97);
+  let left = 200;
+  socket.write('HTTP/1.1 502 Bad\\r\\nContent-Length: ' + (200 * 1024 * 1024 + 12) + '\\r\\n\\r\\n{"error":"');
+  const pump = () => { while (left-- > 0) if (!socket.write(filler)) return socket.once('drain', pump); socket.end('"}'); };
+  pump();
+  return this;
+};
+function main() { return {}; }
+"""
+HOSTILE = {
+    "plant": ("""const fs = require('fs');
+function main({ target }) {
+  for (const name of ['activation.log', 'stdout']) {
+    try { fs.unlinkSync('/run/whisklet/' + name); } catch (e) {}
+    try { fs.symlinkSync(target, '/run/whisklet/' + name); } catch (e) {}
+  }
+  console.log('planted');
+  return {};
+}""", {"timeout": 5000}, "success", None),
+    "kmsg": ("""const fs = require('fs');
+function main() { try { fs.symlinkSync('/dev/kmsg', '/run/whisklet/activation.log'); } catch (e) {} return {}; }""",
+             {"timeout": 5000}, "success", None),
+    "patched-init": (_PATCH_INIT_REPLY, {"timeout": 5000}, "action developer error", "the full text was"),
+    "throw-20mb": ("throw 'x'.repeat(20 * 1024 * 1024);\nfunction main() {}", {"timeout": 5000},
+                   "action developer error", "the full text was"),
+    "deep": ("function main() { let v = {}; for (let i = 0; i < 1000; i++) v = { v }; return v; }", {},
+             "action developer error", "nested deeper than"),
+    "forge": ("""function main() {
+  process.stdout.write('2001-01-01T00:00:00.000000000Z stdout: forged\\n');
+  return {};
+}""", {}, "success", None),
+}
+ACTIONS.update(HOSTILE)
+
 
 # A `whisk internal error` with one of these is the pool shedding load it cannot take in time: recorded,
 # not lost, but a sign the rate is above what this machine sustains.
 SHED = ("activations are already waiting for a container", "no container became ready within")
 
 
-def kind_of(n: int) -> str:
-    """1 % each of timeout, throw and oom, spread evenly; the rest ok."""
+def kind_of(n: int, hostile: float = 0.0) -> str:
+    """A `hostile` share of hostile probes, each in turn; 1 % each of timeout, throw and oom, spread
+    evenly; the rest ok."""
+    if int((n + 1) * hostile) > int(n * hostile):
+        return list(HOSTILE)[int(n * hostile) % len(HOSTILE)]
     return {17: "timeout", 50: "throw", 83: "oom"}.get(n % 100, "ok")
 
 
@@ -62,12 +107,12 @@ class Tally:
     containers: list[int] = field(default_factory=list)
 
 
-async def invoke(client: httpx.AsyncClient, n: int, tally: Tally) -> None:
-    kind = kind_of(n)
+async def invoke(client: httpx.AsyncClient, n: int, tally: Tally, hostile: float, secret_path: str) -> None:
+    kind = kind_of(n, hostile)
     blocking = n % 5 == 0
     try:
         response = await client.post(f"{NS}/actions/soak-{kind}", params={"blocking": str(blocking).lower()},
-                                     json={"n": n})
+                                     json={"n": n, "target": secret_path})
     except httpx.HTTPError as error:
         tally.errors[type(error).__name__] += 1
         return
@@ -77,7 +122,7 @@ async def invoke(client: httpx.AsyncClient, n: int, tally: Tally) -> None:
         tally.refused[response.status_code] += 1
 
 
-async def drive(served: ServedWhisklet, minutes: float, rate: float, tally: Tally) -> None:
+async def drive(served: ServedWhisklet, minutes: float, rate: float, tally: Tally, hostile: float = 0.0) -> None:
     """Invoke at a steady `rate` for `minutes`, sampling RSS and containers every 10 s."""
     began = time.monotonic()
     end = began + minutes * 60
@@ -95,7 +140,7 @@ async def drive(served: ServedWhisklet, minutes: float, rate: float, tally: Tall
         n = 0
         while (due := began + n / rate) < end:
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-            task = asyncio.create_task(invoke(client, n, tally))
+            task = asyncio.create_task(invoke(client, n, tally, hostile, str(served.data_dir / "wskprops")))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
             n += 1
@@ -121,6 +166,9 @@ async def check_records(
                 del missing[activation_id]
                 record = response.json()
                 status = record["response"]["status"]
+                assert served.auth is not None
+                if served.auth[1] in response.text:
+                    problems.append(f"{activation_id} ({kind}): host data (the guest key) in the record")
                 outcomes[(kind, status)] += 1
                 _, expected, text = ACTIONS[kind][1:]
                 error = str(record["response"]["result"].get("error", ""))
@@ -149,8 +197,8 @@ def report(args: argparse.Namespace, tally: Tally, outcomes: collections.Counter
            shed: int, leaked: list[str], ran_s: float) -> str:
     sent = len(tally.accepted) + sum(tally.refused.values()) + sum(tally.errors.values())
     rss = [mb for _, mb in tally.rss]
-    lines = [
-        f"# Soak: {args.minutes:g} min at {args.rate:g} invocations/s",
+    lines: list[str] = [
+        f"# Soak: {args.minutes:g} min at {args.rate:g} invocations/s, {args.hostile:.0%} hostile",
         "",
         f"- sent {sent} invocations in {ran_s / 60:.1f} min; accepted {len(tally.accepted)}, "
         f"refused {dict(tally.refused) or 0}, transport errors {dict(tally.errors) or 0}",
@@ -177,10 +225,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0, help="how long to invoke (default 10)")
     parser.add_argument("--rate", type=float, default=2.0, help="invocations per second (default 2)")
+    parser.add_argument("--hostile", type=float, default=0.0,
+                        help="share of invocations running the hostile-sandbox probes (default 0)")
     parser.add_argument("--report", type=Path, help="also write the markdown report here")
     args = parser.parse_args(argv)
-    if not (0 < args.minutes <= 120 and 0 < args.rate <= 50):
-        parser.error("--minutes must be in (0, 120] and --rate in (0, 50]")
+    if not (0 < args.minutes <= 120 and 0 < args.rate <= 50 and 0 <= args.hostile <= 0.5):
+        parser.error("--minutes must be in (0, 120], --rate in (0, 50] and --hostile in [0, 0.5]")
 
     tally = Tally()
     with tempfile.TemporaryDirectory(prefix="wl-soak-", dir="/tmp") as tmp:
@@ -191,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                     body = {"exec": {"kind": "nodejs:default", "code": code}, "limits": limits}
                     wsk.put(f"{NS}/actions/soak-{kind}", params={"overwrite": "true"}, json=body).raise_for_status()
             began = time.monotonic()
-            asyncio.run(drive(served, args.minutes, args.rate, tally))
+            asyncio.run(drive(served, args.minutes, args.rate, tally, args.hostile))
             ran_s = time.monotonic() - began
             outcomes, problems, shed = asyncio.run(check_records(served, tally))
         finally:

@@ -11,6 +11,7 @@ import msgspec
 import uvloop
 
 from gateway.config import Config, ConfigError, load_config
+from gateway.datadir import owner_only_dir
 from gateway.errors import ApiError
 from gateway.models import NamespaceLimits, encoder
 from gateway.namespaces import NamespaceExists, create_namespace
@@ -127,8 +128,7 @@ async def _serve(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _open_store(config: Config) -> SqliteStore:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqliteStore(config.data_dir / "whisklet.db")
+    store = SqliteStore(owner_only_dir(config.data_dir) / "whisklet.db")
     await store.open()
     return store
 

@@ -20,7 +20,7 @@ from gateway.config import LimitsConfig
 from gateway.firing import fire_trigger
 from gateway.models import Action, ActivationRecord, Identity, Trigger, encoder
 from gateway.observer import GatewayObserver
-from gateway.records import activation_row, build_record, failed_record
+from gateway.records import INTERNAL_ERROR, activation_row, build_record, failed_record, internal_error_record
 from gateway.resolve import ResolvedAction
 from gateway.sequences import SEQUENCE, Budget, run_sequence
 from gateway.store import Store, StoreError
@@ -262,7 +262,13 @@ class Controller:
             self.release(admission)
 
     def _stored(self, record: ActivationRecord, record_path: str) -> ActivationRecord:
-        self._store.put_activation(activation_row(record, record_path))
+        try:
+            row = activation_row(record, record_path)
+        except Exception:  # an outcome that cannot be encoded still ends with a record
+            log.exception("activation %s: its record could not be encoded; storing an internal error", record.activationId)
+            record = internal_error_record(record)
+            row = activation_row(record, record_path)
+        self._store.put_activation(row)
         self._observer.activation_ended(record)
         return record
 
@@ -279,6 +285,10 @@ class Controller:
         no_container: PoolError | None = None
         try:
             outcome = await self._pool.run(job)
+            wait_ms = max(outcome.wait_ms, outcome.start_ms - received_ms)
+            record = build_record(
+                identity, action, job.activation_id, outcome, wait_ms=wait_ms, cause=cause, binding=binding
+            )
         except PoolError as error:
             log.warning("activation %s got no container: %s", job.activation_id, error)
             no_container = error
@@ -286,10 +296,11 @@ class Controller:
                 identity, action, job.activation_id, str(error),
                 start_ms=received_ms, end_ms=_now_ms(), cause=cause, binding=binding,
             )
-        else:
-            wait_ms = max(outcome.wait_ms, outcome.start_ms - received_ms)
-            record = build_record(
-                identity, action, job.activation_id, outcome, wait_ms=wait_ms, cause=cause, binding=binding
+        except Exception:  # a bug, never the tenant's doing: the activation still gets a record, never a 500
+            log.exception("activation %s failed inside Whisklet; storing an internal error", job.activation_id)
+            record = failed_record(
+                identity, action, job.activation_id, INTERNAL_ERROR,
+                start_ms=received_ms, end_ms=_now_ms(), cause=cause, binding=binding,
             )
         return self._stored(record, binding or action.namespace), no_container
 

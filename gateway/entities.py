@@ -6,7 +6,7 @@ Pure functions, no Starlette and no store. Errors are `ApiError`s with OpenWhisk
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -35,11 +35,14 @@ from gateway.models import (
     Runtime,
     encoder,
 )
-from gateway.resolve import parse_qualified_name
+from gateway.resolve import merge_parameters, parse_qualified_name
 
 SEQUENCE = "sequence"
 
 T = TypeVar("T")
+
+unique_keys = merge_parameters
+"""Key/value pairs with unique keys, layers merged in order, in linear time (`resolve.merge_parameters`)."""
 
 RUNTIMES: Mapping[str, Runtime] = MappingProxyType(
     {"nodejs:20": Runtime(kind="nodejs:20", image="whisklet-nodejs:20", default=True)}
@@ -72,8 +75,9 @@ def create_action(
 
     A sequence's components are stored fully qualified, and its parameters are `_actions` = them.
     """
+    check_put_sizes(put, bounds)
     exec_ = make_exec(put.exec, runtimes, namespace=path.split("/", 1)[0])
-    annotations = _with(unique_keys(put.annotations or ()), "exec", exec_.kind)
+    annotations = unique_keys(put.annotations or (), [KeyValue("exec", exec_.kind)])
     if not any(item.key == "provide-api-key" for item in annotations):
         annotations.append(KeyValue("provide-api-key", False))
     action = Action(
@@ -101,20 +105,19 @@ def update_action(
 ) -> Action:
     """`old` updated field by field: exec and parameters replaced if given, annotations merged after
     `delAnnotations`, limits merged per field, version given or patch + 1, publish given or kept."""
+    check_put_sizes(put, bounds)
     namespace = old.namespace.split("/", 1)[0]
     exec_ = old.exec if put.exec is UNSET or put.exec is None else make_exec(put.exec, runtimes, namespace=namespace)
     parameters = old.parameters if put.parameters is UNSET or put.parameters is None else unique_keys(put.parameters)
     if old.exec.kind == SEQUENCE and exec_.kind != SEQUENCE and (put.parameters is UNSET or put.parameters is None):
         parameters = []  # `_actions` meant nothing to the new kind
     removed = set(put.delAnnotations or ())
-    annotations = [item for item in old.annotations if item.key not in removed]
-    for item in unique_keys(put.annotations or ()):
-        annotations = _with(annotations, item.key, item.value, item)
+    kept = [item for item in old.annotations if item.key not in removed]
     action = msgspec.structs.replace(
         old,
         exec=exec_,
         parameters=_sequence_parameters(exec_) or parameters,
-        annotations=_with(annotations, "exec", exec_.kind),
+        annotations=unique_keys(kept, put.annotations or (), [KeyValue("exec", exec_.kind)]),
         limits=make_limits(put.limits, old.limits, bounds),
         version=_version(put.version) if put.version else _next_patch(old.version),
         publish=old.publish if put.publish is UNSET or put.publish is None else put.publish,
@@ -189,6 +192,17 @@ def make_limits(put: ActionLimitsPut | None | Any, base: ActionLimits, bounds: L
     return msgspec.structs.replace(base, **changes)
 
 
+def check_put_sizes(put: ActionPut, bounds: LimitsConfig) -> None:
+    """413 when the PUT's own parameters, annotations or code are over the limits: checked before any
+    merge, so that a request refused for its size costs no more than reading it."""
+    check_key_values(given_or(put.parameters, []), given_or(put.annotations, []), bounds)
+    code = None if put.exec is UNSET or put.exec is None else put.exec.code
+    if isinstance(code, str):
+        size = len(code.encode())
+        if size > bounds.code_max_bytes:
+            raise field_too_large("exec", size, bounds.code_max_bytes)
+
+
 def check_sizes(action: Action, bounds: LimitsConfig) -> None:
     """413 when parameters or annotations exceed `parameters_max_bytes`, or the code `code_max_bytes`."""
     check_key_values(action.parameters, action.annotations, bounds)
@@ -248,23 +262,6 @@ def _sequence_parameters(exec_: Exec) -> list[KeyValue]:
 
 def without_code(action: Action) -> Action:
     return msgspec.structs.replace(action, exec=msgspec.structs.replace(action.exec, code=UNSET))
-
-
-def unique_keys(items: Iterable[KeyValue]) -> list[KeyValue]:
-    """Key/value pairs with unique keys: a repeated key keeps its first place and its last value."""
-    by_key: dict[str, KeyValue] = {}
-    for item in items:
-        by_key[item.key] = item
-    return list(by_key.values())
-
-
-def _with(items: list[KeyValue], key: str, value: Any, item: KeyValue | None = None) -> list[KeyValue]:
-    """`items` with `key` set to `value`, in place of an existing entry or appended."""
-    item = item or KeyValue(key, value)
-    for index, existing in enumerate(items):
-        if existing.key == key:
-            return [*items[:index], item, *items[index + 1:]]
-    return [*items, item]
 
 
 def _version(text: str) -> str:

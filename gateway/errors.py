@@ -96,6 +96,11 @@ def malformed(detail: str) -> ApiError:
     return ApiError(400, f"The request content was malformed:\n{detail}")
 
 
+def nested_too_deep(max_depth: int) -> ApiError:
+    """400 for a JSON body whose arrays and objects nest deeper than `max_depth`."""
+    return malformed(f"JSON arrays and objects are nested more than {max_depth} levels deep; nest them less.")
+
+
 def malformed_query(name: str, detail: str) -> ApiError:
     return ApiError(400, f"The query parameter '{name}' was malformed:\n{detail}")
 

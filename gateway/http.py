@@ -11,6 +11,9 @@ such requests itself, in OpenWhisk's `{"error", "code"}` envelope, and closes th
 | no complete request head within `head_timeout_s` of connecting or of its first byte | 408 |
 | a pause longer than `body_idle_s` while sending a body | 408 |
 | bytes that are not HTTP | 400 |
+
+An answer sent before the request's body was read (a 413 for a body over the limit, a 401, a 404) is
+followed by a gentle close, so the client reads it instead of a connection reset: see `BoundedHttp` 3.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from gateway.config import ServerConfig
 from gateway.models import ErrorBody, encoder
 
 
-_LINGER_S = 2.0
+_LINGER_S = 5.0  # closed after this long without a byte from the client ...
+_LINGER_MAX_S = 60.0  # ... or this long in all ...
+_LINGER_MAX_BYTES = 64 * 1024 * 1024  # ... or once it sent this much more
 
 
 class _Refused(Exception):
@@ -47,8 +52,10 @@ class BoundedHttp(HttpToolsProtocol):
        first byte) until the head is complete, then the body idle timer, re-armed by every read,
        until the body is complete. Between requests uvicorn's keep-alive timeout applies.
     3. A refused connection is closed gently: the answer and a FIN are sent, what the client still
-       sends is read and dropped for up to `_LINGER_S`, then the socket is closed. So the client reads
-       the answer instead of a reset.
+       sends is read and dropped until it pauses for `_LINGER_S`, or for `_LINGER_MAX_S` or
+       `_LINGER_MAX_BYTES` in all, then the socket is closed. So the client reads the answer instead of a reset. The same happens when the app has
+       answered a request whose body it did not read to the end (a 413, a 401): closing a socket with
+       unread bytes would send a reset, and keeping it would mean reading the rest of the body.
     """
 
     max_head_bytes = 65536
@@ -64,6 +71,8 @@ class BoundedHttp(HttpToolsProtocol):
     _refusal: _Refused | None = None
     _in_body = False
     _lingering = False
+    _lingered_bytes = 0
+    _linger_deadline = 0.0
 
     def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -75,6 +84,11 @@ class BoundedHttp(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:
+            self._lingered_bytes += len(data)
+            if self._lingered_bytes > _LINGER_MAX_BYTES:
+                self.transport.close()
+            else:
+                self._linger()
             return
         if self._in_body:
             self._arm(self.body_idle_s, errors.request_body_timeout(self.body_idle_s))
@@ -124,6 +138,17 @@ class BoundedHttp(HttpToolsProtocol):
         self._disarm()
         super().on_message_complete()
 
+    def on_response_complete(self) -> None:
+        """After each response: a request body still arriving means the app answered without reading
+        it all (a 413 before the body, a 401); the connection is then closed gently instead of kept."""
+        if self._in_body and not self.transport.is_closing() and not self._lingering:
+            if self.cycle is not None:
+                self.cycle.disconnected = True
+            self.server_state.total_requests += 1
+            self._close_gently()
+            return
+        super().on_response_complete()
+
     def send_400_response(self, msg: str) -> None:
         """Every parser failure ends here (a callback's exception included): answer it and close."""
         refusal, self._refusal = self._refusal, None
@@ -169,13 +194,25 @@ class BoundedHttp(HttpToolsProtocol):
             b"connection: close\r\n\r\n",
         ]
         self.transport.write(b"".join(head) + body)
+        self._close_gently()
+
+    def _close_gently(self) -> None:
+        """Send a FIN after what is written, drop what the client still sends (bounded), then close."""
         self._disarm()
         self._lingering = True
+        self._linger_deadline = self.loop.time() + _LINGER_MAX_S
+        self.flow.resume_reading()
         if self.transport.can_write_eof():
             self.transport.write_eof()
-            self._timer = self.loop.call_later(_LINGER_S, self.transport.close)
+            self._linger()
         else:
             self.transport.close()
+
+    def _linger(self) -> None:
+        """(Re)arm the close of a lingering connection: `_LINGER_S` from now, never past its deadline."""
+        self._disarm()
+        delay_s = min(_LINGER_S, self._linger_deadline - self.loop.time())
+        self._timer = self.loop.call_later(max(delay_s, 0.0), self.transport.close)
 
 
 def bounded_http(server: ServerConfig) -> type[BoundedHttp]:

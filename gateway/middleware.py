@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 
 from starlette.exceptions import HTTPException
@@ -15,6 +16,8 @@ from gateway.models import ErrorBody, encoder
 from gateway.store import StoreError
 
 log = logging.getLogger("whisklet.gateway")
+
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 
 CORS_HEADERS = (
     (b"access-control-allow-origin", b"*"),
@@ -50,8 +53,8 @@ def is_rest(path: str) -> bool:
 class RequestEnvelope:
     """Pure-ASGI middleware around every HTTP request.
 
-    1. The request id is the incoming `X-Request-ID` unless absent or starting with `sid_`, else a new
-       one; it is put in `scope["state"]["request_id"]` and sent back as `X-Request-ID` on every response.
+    1. The request id is the incoming `X-Request-ID` unless absent, starting with `sid_`, or not 1 to
+       64 letters, digits and `-_.:` (it is repeated in headers, bodies and logs), else a new one; it is put in `scope["state"]["request_id"]` and sent back as `X-Request-ID` on every response.
     2. REST API responses (`/api/v1`, not `/api/v1/web`) carry the CORS headers; `OPTIONS` there is
        answered 200, empty, without authentication.
     3. An `ApiError` becomes its error body and a `StoreError` a 503 with its message; any other
@@ -104,10 +107,14 @@ class RequestEnvelope:
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
+    """The client's `X-Request-ID`, if it is one Whisklet may repeat: it goes into response headers,
+    error bodies and log lines, so anything but 1 to 64 letters, digits and `-_.:` is replaced."""
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            text = value.decode("latin-1")
-            return None if not text or text.startswith("sid_") else text
+            sent = bytes(value)
+            if not _REQUEST_ID.fullmatch(sent) or sent.startswith(b"sid_"):
+                return None
+            return sent.decode("ascii")
     return None
 
 

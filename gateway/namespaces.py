@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.datadir import owner_only_file
 from gateway.names import namespace_name
 from gateway.store import Store, Subject
 
@@ -52,6 +53,5 @@ async def ensure_guest(store: Store) -> Credential | None:
 
 def write_wskprops(path: Path, api_host: str, credential: Credential) -> None:
     """Write `APIHOST` and `AUTH` in `.wskprops` format, readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
+    owner_only_file(path)
     path.write_text(f"APIHOST={api_host}\nAUTH={credential.auth}\nNAMESPACE={credential.namespace}\n")

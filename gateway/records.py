@@ -195,6 +195,20 @@ def response(status: ActivationStatus, result: object, size: int | None) -> Acti
     )
 
 
+INTERNAL_ERROR = (
+    "Whisklet failed while recording this activation's outcome; its result and logs are lost. "
+    "The server log has the details; please report it."
+)
+
+
+def internal_error_record(record: ActivationRecord) -> ActivationRecord:
+    """`record` with its result and logs replaced by a `whisk internal error`: what is stored when
+    building or encoding the real record failed, so that the activation still has one."""
+    return msgspec.structs.replace(
+        record, response=response(ActivationStatus.INTERNAL_ERROR, {"error": INTERNAL_ERROR}, None), logs=[]
+    )
+
+
 def activation_row(record: ActivationRecord, entity_path: str) -> ActivationRow:
     """The stored row; `entity_path` is the action's path (`ns` or `ns/pkg`) for the `name` filter."""
     _, _, package = entity_path.partition("/")

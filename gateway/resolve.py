@@ -139,7 +139,9 @@ async def get_action(store: Store, path: str, name: str) -> Action:
 
 
 def merge_parameters(*layers: Iterable[KeyValue]) -> list[KeyValue]:
-    """Key/value layers merged in order: a later layer's key replaces an earlier one in its place."""
+    """Key/value layers merged in order: a later layer's key replaces an earlier one in its place, and
+    a key repeated within a layer keeps its first place and its last value. Linear in the number of
+    items (one dict), however many layers and repeats: tenants send tens of thousands of them."""
     by_key: dict[str, KeyValue] = {}
     for layer in layers:
         for item in layer:

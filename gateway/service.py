@@ -20,6 +20,7 @@ from gateway.app import Services
 from gateway.catalog import install_catalog
 from gateway.config import Config
 from gateway.controller import Controller
+from gateway.datadir import owner_only_dir, owner_only_file
 from gateway.metrics import Metrics
 from gateway.namespaces import Credential, ensure_guest, write_wskprops
 from gateway.store import SqliteStore, StoreError
@@ -50,8 +51,7 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
     Shutdown order: activations in flight get `server.shutdown_grace_s` to finish; what still runs
     then has its container destroyed (recorded as a developer error); the store is flushed last.
     """
-    data_dir = config.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = owner_only_dir(config.data_dir)
     store = SqliteStore(data_dir / "whisklet.db", flush_interval_s=config.store.flush_interval_ms / 1000)
     await store.open()
     try:
@@ -63,8 +63,11 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
         wskprops = data_dir / "wskprops"
         if guest is not None:
             write_wskprops(wskprops, api_host(config), guest)
+        elif wskprops.exists():  # written by an earlier start, perhaps with a looser mode
+            owner_only_file(wskprops, create=False)
         instance = f"{socket.gethostname()}-{os.getpid()}"
-        async with open_driver(config.pool.driver, config.docker, data_dir, instance) as opened:
+        run_dir = owner_only_dir(data_dir / "run")
+        async with open_driver(config.pool.driver, config.docker, data_dir, str(run_dir), instance) as opened:
             metrics = Metrics()
             pool = Pool(opened.driver, config.pool, default_memory_mb=config.limits.memory_default_mb, observer=metrics)
             metrics.watch_pool(pool.snapshot)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-import msgspec
 
-from gateway.errors import NOT_FOUND, RESERVED_PARAMETERS, ApiError, malformed
+from gateway.errors import NOT_FOUND, RESERVED_PARAMETERS, ApiError
+from gateway.jsonbody import decode_body
 from gateway.models import Action
 from gateway.names import NAME
 
@@ -38,7 +38,6 @@ _TEXT_APPLICATION = frozenset({
 _OCTET_STREAM = "application/octet-stream"  # what a body without Content-Type is taken to be
 _FORM = "application/x-www-form-urlencoded"
 
-_any_decoder = msgspec.json.Decoder()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -174,10 +173,7 @@ def lowercase_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
 def _body_input(body: bytes, media_type: str, charset: str | None) -> tuple[dict[str, Any], Any]:
     """(fields merged into the input, `__ow_body` or None) for a non-raw request body."""
     if media_type == JSON:
-        try:
-            value = _any_decoder.decode(body)
-        except msgspec.DecodeError as error:
-            raise malformed(str(error)) from None
+        value: Any = decode_body(body)
         return (value, None) if isinstance(value, dict) else ({}, value)
     if media_type == _FORM:
         return dict(parse_qsl(_text(body, charset), keep_blank_values=True)), None

@@ -25,6 +25,7 @@ from gateway.errors import (
 )
 from gateway.models import encoder
 from gateway.web import JSON, is_binary, is_json_type, number_text, parse_media_type
+from pool import json_too_deep
 
 _MEDIA_TYPE = re.compile(r"\A[\w!#$&^.+-]+/[\w!#$&^.+-]+\Z")
 _HEADER_NAME = re.compile(r"\A[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
@@ -32,6 +33,10 @@ _HEADER_VALUE = re.compile(r"\A[\t\x20-\x7e\x80-\xff]*\Z")  # no control charact
 _INTEGER = re.compile(r"\A[+-]?[0-9]{1,9}\Z")
 _BASE64 = re.compile(r"\A(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
 _DEFAULT_HTTP_TYPE = "text/html"
+
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "content-length"})
+"""Headers that frame the message or the connection: the gateway sets them; an action's are dropped
+(any case, `Proxy-*` too), or a proxy in front could read two different messages (desync)."""
 
 _any_decoder = msgspec.json.Decoder()
 
@@ -129,7 +134,7 @@ def _http(result: Any) -> WebResponse:
     body = result.get("body")
     status = _status(result.get("statusCode"), "body" in result and body is not None)
     headers, declared = _without_content_type(headers)
-    if status in (204, 304) or status < 200 or body is None or body == "":
+    if status in (204, 304) or body is None or body == "":
         return WebResponse(status, headers)
     if isinstance(body, str):
         content, content_type = _string_body(body, declared)
@@ -149,8 +154,16 @@ def _headers(value: Any) -> list[tuple[str, str]]:
     for name, item in value.items():
         if not _HEADER_NAME.match(name):
             raise invalid_media("message/http")
-        headers.extend((name, text) for text in _header_values(item))
+        values = _header_values(item)  # checked even when dropped: an invalid result is invalid
+        if not is_hop_by_hop(name):
+            headers.extend((name, text) for text in values)
     return headers
+
+
+def is_hop_by_hop(name: str) -> bool:
+    """Whether an action may not set header `name`: framing, connection and proxy headers."""
+    lowered = name.lower()
+    return lowered in HOP_BY_HOP or lowered.startswith("proxy-")
 
 
 def _header_values(value: Any) -> list[str]:
@@ -176,8 +189,8 @@ def _status(value: Any, has_body: bool) -> int:
         value = int(value)
     if isinstance(value, str) and _INTEGER.match(value):
         value = int(value)
-    if not isinstance(value, int) or not 100 <= value <= 599:
-        raise invalid_media("message/http")
+    if not isinstance(value, int) or not 200 <= value <= 599:
+        raise invalid_media("message/http")  # 1xx would announce another response (101: a protocol switch)
     return value
 
 
@@ -217,8 +230,10 @@ def _legacy_base64_json(body: str) -> bytes | None:
     if not _BASE64.match(body):
         return None
     decoded = base64.b64decode(body)
+    if json_too_deep(decoded):
+        return None
     try:
         _any_decoder.decode(decoded)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     return decoded

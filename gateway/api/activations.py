@@ -15,6 +15,11 @@ from gateway.names import activation_id, activation_query
 from gateway.store import ActivationRow, Store
 
 
+PAGE_MAX_BYTES = 16 * 1024 * 1024
+"""The most record bytes one `docs=true` page holds: it ends before the record that would pass this
+(one record always fits), so a page may hold fewer than `limit` records; clients go on with `skip`."""
+
+
 def summarize(record: ActivationRecord) -> ActivationSummary:
     """The list view: `statusCode` at the top level, and no `end`, `duration` or `statusCode` while
     `end` is unset or 0 (trigger activations, records not yet ended)."""
@@ -63,6 +68,8 @@ def routes(store: Store, authenticate: Authenticator) -> list[Route]:
             upto=query.upto,
             limit=query.page.limit,
             skip=query.page.skip,
+            docs=query.docs,
+            max_bytes=PAGE_MAX_BYTES if query.docs else None,
         )
         if query.docs:
             return json_response([msgspec.Raw(row.doc) for row in rows])

@@ -11,7 +11,7 @@ from gateway.api.wire import read_raw_body
 from gateway.auth import Authenticator, identity_of
 from gateway.config import Config
 from gateway.controller import Controller
-from gateway.errors import NOT_FOUND, RESPONSE_NOT_READY, WEB_AUTH_FAILED, ApiError
+from gateway.errors import NOT_FOUND, RESPONSE_NOT_READY, WEB_AUTH_FAILED, WEB_PROCESSING_ERROR, ApiError
 from gateway.middleware import request_id
 from gateway.models import Identity
 from gateway.resolve import ResolvedAction, resolve_action
@@ -114,12 +114,14 @@ def routes(config: Config, store: Store, controller: Controller, authenticate: A
         if record is None:
             raise _with_headers(ApiError(202, RESPONSE_NOT_READY), headers)
         result = record.response.result
-        if isinstance(result, msgspec.Raw):
-            result = msgspec.json.decode(result)
         try:
+            if isinstance(result, msgspec.Raw):
+                result = msgspec.json.decode(result)
             rendered = render_activation(record.response.status, result, target.extension, target.path)
         except ApiError as error:
             raise _with_headers(error, headers) from None
+        except RecursionError:  # the pool bounds a result's nesting; this is the second line of defence
+            raise _with_headers(ApiError(400, WEB_PROCESSING_ERROR), headers) from None
         return _response(rendered, headers)
 
     return [Route("/api/v1/web/{ns}/{pkg}/{rest:path}", web_action, methods=METHODS)]

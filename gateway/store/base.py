@@ -130,7 +130,8 @@ class Store(Protocol):
         self, kind: EntityKind, namespace: str, path: str | None = None, *, limit: int, skip: int
     ) -> list[Entity]:
         """Entities of `kind` in `namespace` (all its packages included), or only those whose path is
-        exactly `path`; newest `updated` first."""
+        exactly `path`; newest `updated` first, then newest write. An action's `doc` may lack its
+        `exec.code`: lists show no code, and reading it could mean megabytes per action."""
 
     async def count_entities(self, kind: EntityKind, namespace: str, path: str | None = None) -> int: ...
 
@@ -162,8 +163,14 @@ class Store(Protocol):
         upto: int | None,
         limit: int,
         skip: int,
+        docs: bool = True,
+        max_bytes: int | None = None,
     ) -> list[ActivationRow]:
-        """Newest `start` first; `since`/`upto` are inclusive bounds on `start`."""
+        """Newest `start` first; `since`/`upto` are inclusive bounds on `start`.
+
+        Without `docs`, a row's `doc` may be the record's head only (no `response.result` and no
+        `logs`), read without reading the rest. With `max_bytes`, the page ends before the row that
+        would take the docs past it (the first row is always returned)."""
 
     async def count_activations(
         self, namespace: str, *, name: str | None, since: int | None, upto: int | None, skip: int = 0

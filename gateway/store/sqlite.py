@@ -12,16 +12,18 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
+from gateway.datadir import owner_only_file
 from gateway.store.base import Alarm, ActivationRow, Conflict, Entity, EntityKind, StoreError, Subject
 from gateway.store.keys import hash_key
+from gateway.store.readers import Readers
 
 log = logging.getLogger("whisklet.store")
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 5000
 MAX_RETRY_DELAY_S = 5.0
 
@@ -84,9 +86,29 @@ CREATE TABLE IF NOT EXISTS alarms (
 CREATE INDEX IF NOT EXISTS alarms_by_next_fire ON alarms (next_fire) WHERE active AND next_fire > 0;
 """
 
+# v4: `seq`, the order of entity writes (newest first among writes in the same millisecond, as
+# OpenWhisk lists them); `head`, what a list reads instead of the document: an activation record
+# without `response.result` and `logs`, an action without `exec.code` (SQLite cuts it from the
+# document as it is written; NULL if it could not, or for other entities: the document is read then)
+_SCHEMA_V4 = """
+ALTER TABLE entities ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX entities_by_seq ON entities (seq);
+DROP INDEX entities_by_namespace;
+DROP INDEX entities_by_path;
+CREATE INDEX entities_by_namespace ON entities (kind, namespace, updated DESC, seq DESC);
+CREATE INDEX entities_by_path ON entities (kind, path, updated DESC, seq DESC);
+ALTER TABLE activations ADD COLUMN head BLOB;
+ALTER TABLE entities ADD COLUMN head BLOB;
+"""
+_MIGRATIONS = ((1, _SCHEMA_V1), (2, _SCHEMA_V2), (3, _SCHEMA_V3), (4, _SCHEMA_V4))
+
 _SUBJECT = "SELECT namespace, uuid, key_hash, limits, created FROM subjects"
 _ENTITY = "SELECT kind, namespace, path, name, doc, revision, updated FROM entities"
 _ACTIVATION = 'SELECT activation_id, namespace, name, start, "end", doc FROM activations'
+_NEXT_SEQ = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM entities)"
+_HEAD = "CASE WHEN json_valid(?6) THEN CAST(json_remove(?6, '$.response.result', '$.logs') AS BLOB) END"
+_ACTION_HEAD = "CASE WHEN json_valid(?1) THEN CAST(json_remove(?1, '$.exec.code') AS BLOB) END"
+_ENTITY_HEAD = "SELECT kind, namespace, path, name, COALESCE(head, doc), revision, updated FROM entities"
 _ALARM = "SELECT trigger, namespace, spec, active, next_fire, changed FROM alarms"
 
 _MISSING = object()  # a cache miss, as opposed to a cached None
@@ -110,6 +132,27 @@ def _alarm(row: tuple[Any, ...]) -> Alarm:
 
 def _activation(row: tuple[Any, ...]) -> ActivationRow:
     return ActivationRow(row[0], row[1], row[2], row[3], row[4], bytes(row[5]))
+
+
+class _Listed(NamedTuple):
+    """An activation in a list, before its doc is read: `row` is set for a pending one."""
+
+    start: int
+    activation_id: str
+    size: int
+    row: ActivationRow | None = None
+
+
+def _within(page: list[_Listed], max_bytes: int | None) -> list[_Listed]:
+    """The first entries of `page` whose sizes add up to at most `max_bytes`; at least one."""
+    if max_bytes is None:
+        return page
+    total = 0
+    for count, entry in enumerate(page):
+        total += entry.size
+        if total > max_bytes and count > 0:
+            return page[:count]
+    return page
 
 
 def _store_error(path: Path, what: str, exc: sqlite3.Error) -> StoreError:
@@ -218,6 +261,7 @@ class SqliteStore:
         self._writes = 0
         self._db: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._readers: Readers | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._pending: dict[str, ActivationRow] = {}
         self._accepted: dict[str, ActivationRow] = {}  # journal rows not yet committed
@@ -240,6 +284,7 @@ class SqliteStore:
             self._executor.shutdown(wait=False)
             self._executor = None
             raise
+        self._readers = Readers(self.path, BUSY_TIMEOUT_MS)
         self._flusher = asyncio.create_task(self._run_flusher(), name="whisklet-store-flusher")
         self._watcher = asyncio.create_task(self._watch_external_writes(), name="whisklet-store-watcher")
         self._accepting = True
@@ -267,7 +312,7 @@ class SqliteStore:
         with contextlib.suppress(asyncio.CancelledError):
             await self._watcher
         with contextlib.suppress(StoreError):
-            await self._call("closing the store", self._disconnect)
+            await self._call("closing the store", self._disconnect)  # waits for the readers first
         self._db = None
         self._executor.shutdown(wait=False)
         self._executor = None
@@ -275,6 +320,17 @@ class SqliteStore:
             raise error
 
     def _connect(self) -> sqlite3.Connection:
+        # 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database file's mode.
+        try:
+            owner_only_file(self.path)
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    owner_only_file(self.path.with_name(self.path.name + suffix), create=False)
+        except OSError as exc:
+            raise StoreError(
+                f"opening the store: cannot open the database file {self.path} owner-only: check that its"
+                f" directory exists and is writable, and that it is a regular file ({exc.strerror})"
+            ) from None
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -289,10 +345,10 @@ class SqliteStore:
                 )
             if version < SCHEMA_VERSION:
                 with _transaction(db):
-                    migrations = [_SCHEMA_V1 if version == 0 else "", _SCHEMA_V2, _SCHEMA_V3]
-                    for statement in ";".join(migrations).split(";"):
-                        if statement.strip():
-                            db.execute(statement)
+                    for number, schema in _MIGRATIONS:
+                        for statement in schema.split(";") if version < number else ():
+                            if statement.strip():
+                                db.execute(statement)
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self._seen_data_version = db.execute("PRAGMA data_version").fetchone()[0]
         except BaseException:
@@ -301,6 +357,8 @@ class SqliteStore:
         return db
 
     def _disconnect(self) -> None:
+        if self._readers is not None:
+            self._readers.close()
         if self._db is not None:
             self._db.close()
 
@@ -310,6 +368,15 @@ class SqliteStore:
             raise StoreError(f"{what}: the store for {self.path} is not open")
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, what, exc) from exc
+
+    async def _read(self, namespace: str, what: str, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(db, *args)` on a reader connection (`readers.Readers`), not on the writer's thread."""
+        if self._readers is None or self._db is None:
+            raise StoreError(f"{what}: the store for {self.path} is not open")
+        try:
+            return await self._readers.run(namespace, fn, *args)
         except sqlite3.Error as exc:
             raise _store_error(self.path, what, exc) from exc
 
@@ -436,15 +503,16 @@ class SqliteStore:
         `expected_revision` (`Conflict` if it is gone, was changed since, or is of another kind)."""
         revision = 1 if expected_revision is None else expected_revision + 1
         entity = Entity(kind, path.split("/", 1)[0], path, name, bytes(doc), revision, updated)
+        head = _ACTION_HEAD if kind == EntityKind.ACTION else "NULL"
 
         def write() -> None:
             db = self._conn()
             if expected_revision is None:
                 try:
                     db.execute(
-                        "INSERT INTO entities (path, name, kind, namespace, doc, revision, updated)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (path, name, kind.value, entity.namespace, entity.doc, revision, updated),
+                        "INSERT INTO entities (doc, path, name, kind, namespace, revision, updated, seq, head)"
+                        f" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, {_NEXT_SEQ}, {head})",
+                        (entity.doc, path, name, kind.value, entity.namespace, revision, updated),
                     )
                 except sqlite3.IntegrityError:
                     raise Conflict(f"{path}/{name} already exists") from None
@@ -461,7 +529,8 @@ class SqliteStore:
                         f" expected {expected_revision})"
                     )
                 db.execute(
-                    "UPDATE entities SET doc = ?, revision = ?, updated = ? WHERE path = ? AND name = ?",
+                    f"UPDATE entities SET doc = ?1, revision = ?2, updated = ?3, seq = {_NEXT_SEQ}, head = {head}"
+                    " WHERE path = ?4 AND name = ?5",
                     (entity.doc, revision, updated, path, name),
                 )
 
@@ -490,22 +559,22 @@ class SqliteStore:
     ) -> list[Entity]:
         where, args = self._entity_filter(kind, namespace, path)
 
-        def select() -> list[Entity]:
-            rows = self._conn().execute(
-                f"{_ENTITY} WHERE {where} ORDER BY updated DESC, name, path LIMIT ? OFFSET ?",
+        def select(db: sqlite3.Connection) -> list[Entity]:
+            rows = db.execute(
+                f"{_ENTITY_HEAD} WHERE {where} ORDER BY updated DESC, seq DESC LIMIT ? OFFSET ?",
                 (*args, max(limit, 0), max(skip, 0)),
             )
             return [_entity(r) for r in rows]
 
-        return await self._call(f"listing {kind.value}s of {path or namespace}", select)
+        return await self._read(namespace, f"listing {kind.value}s of {path or namespace}", select)
 
     async def count_entities(self, kind: EntityKind, namespace: str, path: str | None = None) -> int:
         where, args = self._entity_filter(kind, namespace, path)
 
-        def count() -> int:
-            return self._conn().execute(f"SELECT COUNT(*) FROM entities WHERE {where}", args).fetchone()[0]
+        def count(db: sqlite3.Connection) -> int:
+            return db.execute(f"SELECT COUNT(*) FROM entities WHERE {where}", args).fetchone()[0]
 
-        return await self._call(f"counting {kind.value}s of {path or namespace}", count)
+        return await self._read(namespace, f"counting {kind.value}s of {path or namespace}", count)
 
     @staticmethod
     def _entity_filter(kind: EntityKind, namespace: str, path: str | None) -> tuple[str, tuple[str, ...]]:
@@ -662,8 +731,8 @@ class SqliteStore:
                 )
             if rows:
                 db.executemany(
-                    'INSERT OR REPLACE INTO activations (activation_id, namespace, name, start, "end", doc)'
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    'INSERT OR REPLACE INTO activations (activation_id, namespace, name, start, "end", doc, head)'
+                    f" VALUES (?1, ?2, ?3, ?4, ?5, ?6, {_HEAD})",
                     [(r.activation_id, r.namespace, r.name, r.start, r.end, r.doc) for r in rows],
                 )
                 db.executemany("DELETE FROM accepted WHERE activation_id = ?", [(r.activation_id,) for r in rows])
@@ -673,13 +742,13 @@ class SqliteStore:
         if row is not None:
             return row if row.namespace == namespace else None
 
-        def select() -> ActivationRow | None:
-            found = self._conn().execute(
+        def select(db: sqlite3.Connection) -> ActivationRow | None:
+            found = db.execute(
                 f"{_ACTIVATION} WHERE activation_id = ? AND namespace = ?", (activation_id, namespace)
             ).fetchone()
             return None if found is None else _activation(found)
 
-        return await self._call(f"reading activation {activation_id}", select)
+        return await self._read(namespace, f"reading activation {activation_id}", select)
 
     async def list_activations(
         self,
@@ -690,31 +759,57 @@ class SqliteStore:
         upto: int | None,
         limit: int,
         skip: int,
+        docs: bool = True,
+        max_bytes: int | None = None,
     ) -> list[ActivationRow]:
         """Newest `start` first (ties by activation id); `since`/`upto` are inclusive bounds on `start`.
-        Pending records are merged in; a pending record replaces a stored one with the same id."""
+        Pending records are merged in; a pending record replaces a stored one with the same id.
+
+        Without `docs`, a stored row's `doc` is the record's head (no `response.result`, no `logs`):
+        what a summary needs, read without reading the rest. With `max_bytes`, the page ends before
+        the row that would take the docs past it; the first row is always returned. Sizes are read
+        first (SQLite knows them without reading the records), then only the docs of the page.
+        """
         limit, skip = max(limit, 0), max(skip, 0)
         pending, where, args = self._activation_filter(namespace, name, since, upto)
+        size = "length(doc)" if docs else "COALESCE(length(head), length(doc))"
+        column = "doc" if docs else "COALESCE(head, doc)"
 
-        def select() -> list[ActivationRow]:
-            rows = self._conn().execute(
-                f"{_ACTIVATION} WHERE {where} ORDER BY start DESC, activation_id LIMIT ?", (*args, skip + limit)
-            )
-            return [_activation(r) for r in rows]
+        offset = 0 if pending else skip  # with none pending, SQLite skips; else the merge needs all before
 
-        stored = await self._call(f"listing activations of {namespace}", select)
-        merged = sorted([*stored, *pending], key=lambda r: (-r.start, r.activation_id))
-        return merged[skip : skip + limit]
+        def select(db: sqlite3.Connection) -> list[ActivationRow]:
+            sized = db.execute(
+                f"SELECT activation_id, start, {size} FROM activations WHERE {where}"
+                " ORDER BY start DESC, activation_id LIMIT ? OFFSET ?",
+                (*args, skip + limit - offset, offset),
+            ).fetchall()
+            listed = [_Listed(start, aid, size) for aid, start, size in sized]
+            listed.extend(_Listed(r.start, r.activation_id, len(r.doc), r) for r in pending)
+            listed.sort(key=lambda entry: (-entry.start, entry.activation_id))
+            page = _within(listed[skip - offset : skip - offset + limit], max_bytes)
+            wanted = [entry.activation_id for entry in page if entry.row is None]
+            stored: dict[str, ActivationRow] = {}
+            if wanted:
+                rows = db.execute(
+                    f'SELECT activation_id, namespace, name, start, "end", {column} FROM activations'
+                    " WHERE activation_id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(wanted),),
+                )
+                stored = {row[0]: _activation(row) for row in rows}
+            found = (entry.row or stored.get(entry.activation_id) for entry in page)
+            return [row for row in found if row is not None]  # a stored row pruned meanwhile is left out
+
+        return await self._read(namespace, f"listing activations of {namespace}", select)
 
     async def count_activations(
         self, namespace: str, *, name: str | None, since: int | None, upto: int | None, skip: int = 0
     ) -> int:
         pending, where, args = self._activation_filter(namespace, name, since, upto)
 
-        def count() -> int:
-            return self._conn().execute(f"SELECT COUNT(*) FROM activations WHERE {where}", args).fetchone()[0]
+        def count(db: sqlite3.Connection) -> int:
+            return db.execute(f"SELECT COUNT(*) FROM activations WHERE {where}", args).fetchone()[0]
 
-        stored = await self._call(f"counting activations of {namespace}", count)
+        stored = await self._read(namespace, f"counting activations of {namespace}", count)
         return max(stored + len(pending) - max(skip, 0), 0)
 
     def _activation_filter(

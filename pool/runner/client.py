@@ -9,6 +9,11 @@ import asyncio
 from dataclasses import dataclass
 
 _DRAIN_CHUNK = 1 << 16
+# A runner's reply head (and each chunk-size line, and all its trailers together) fits in this; the
+# stream reader's own limit enforces it without buffering more.
+MAX_HEAD_BYTES = 1 << 16
+MAX_HEADERS = 64
+_MAX_CHUNK_SIZE_DIGITS = 15  # chunks under 1 PiB: anything longer is not a length
 _GONE = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError)
 
 
@@ -38,9 +43,12 @@ class RunnerConnection:
 
     1. One request at a time: `request` must not be called again before the previous one returned.
     2. Every failure to talk to the runner raises `RunnerGone`; after one, the connection is unusable.
+       The reply is the tenant's: its head is bounded (`MAX_HEAD_BYTES`, `MAX_HEADERS`, trailers within
+       `MAX_HEAD_BYTES` too), and its body is kept only up to `max_body_bytes`, the rest counted.
     3. Nothing here times out: callers wrap calls in `asyncio.timeout`. A cancelled request leaves the
        connection unusable, so close it.
-    4. Calling `close` again, or after the runner died, is harmless.
+    4. Calling `close` again, or after the runner died, is harmless; it never waits on the runner
+       (a connection left unusable is aborted, not flushed).
     """
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -51,7 +59,7 @@ class RunnerConnection:
     @classmethod
     async def open(cls, socket_path: str) -> RunnerConnection:
         try:
-            reader, writer = await asyncio.open_unix_connection(socket_path)
+            reader, writer = await asyncio.open_unix_connection(socket_path, limit=MAX_HEAD_BYTES)
         except OSError as exc:
             raise RunnerGone(f"cannot connect to the runner at {socket_path}: {exc}") from exc
         return cls(reader, writer)
@@ -78,8 +86,11 @@ class RunnerConnection:
         return reply
 
     async def close(self) -> None:
+        if self._usable:
+            self._writer.close()
+        else:  # a request was cut short: what is left unsent must not hold the close up
+            self._writer.transport.abort()
         self._usable = False
-        self._writer.close()
         try:
             await self._writer.wait_closed()
         except OSError:
@@ -88,6 +99,8 @@ class RunnerConnection:
     async def _read_reply(self, max_body_bytes: int | None) -> tuple[RunnerReply, bool]:
         head = await self._reader.readuntil(b"\r\n\r\n")
         lines = head[:-4].split(b"\r\n")
+        if len(lines) > MAX_HEADERS + 1:
+            raise ValueError(f"more than {MAX_HEADERS} header lines")
         version, _, rest = lines[0].partition(b" ")
         if not version.startswith(b"HTTP/1."):
             raise ValueError(f"bad status line {lines[0][:80]!r}")
@@ -127,7 +140,10 @@ class RunnerConnection:
         parts: list[bytes] = []
         kept = size = 0
         while True:
-            chunk_size = int((await self._reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+            digits = (await self._reader.readuntil(b"\r\n")).split(b";", 1)[0].strip()
+            if not 0 < len(digits) <= _MAX_CHUNK_SIZE_DIGITS or digits.startswith((b"-", b"+")):
+                raise ValueError(f"bad chunk size {digits[:20]!r}")
+            chunk_size = int(digits, 16)
             if chunk_size == 0:
                 break
             room = chunk_size if limit < 0 else max(0, min(chunk_size, limit - kept))
@@ -137,8 +153,11 @@ class RunnerConnection:
                 kept += len(data)
             size += chunk_size
             await self._reader.readexactly(2)
-        while await self._reader.readuntil(b"\r\n") != b"\r\n":  # trailers
-            pass
+        trailer_bytes = 0
+        while (trailer := await self._reader.readuntil(b"\r\n")) != b"\r\n":
+            trailer_bytes += len(trailer)
+            if trailer_bytes > MAX_HEAD_BYTES:
+                raise ValueError(f"trailers longer than {MAX_HEAD_BYTES} bytes")
         return b"".join(parts), size
 
     async def _read_to_eof(self, limit: int) -> tuple[bytes, int]:

@@ -1,4 +1,10 @@
-"""One activation on one leased sandbox: `/init`, `/run`, the time limit, the logs, the outcome."""
+"""One activation on one leased sandbox: `/init`, `/run`, the time limit, the logs, the outcome.
+
+Time: `/init` and `/run` each get the action's time limit (as in OpenWhisk). After that, whatever the
+sandbox does, an activation takes at most `GRACE_S` more: asking the engine why a runner went away
+(`EXIT_REASON_S`, only when it did) and waiting for the end of its output (`SENTINEL_WAIT_S`, not after
+a timeout). Closing the connection never waits on the runner.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,20 @@ import msgspec
 from pool.runner import messages
 from pool.activation import ActivationStatus, Job, RunResult
 from pool.sandbox.driver import Sandbox, SandboxError, SandboxExit, SandboxLost
-from pool.runner.logs import log_line, read_activation_logs
-from pool.runner.outcome import error_result, interpret_init, interpret_run
+from pool.runner.logs import SENTINEL_WAIT_S, LogCollector, log_line
+from pool.runner.outcome import INIT_SLACK_BYTES, error_result, interpret_init, interpret_run
 from pool.runner.client import RunnerConnection, RunnerGone
 
 _encode = msgspec.json.Encoder().encode
 
 # V8's own heap limit ends a process before the cgroup does when objects, not buffers, fill memory.
 _V8_OUT_OF_MEMORY = "JavaScript heap out of memory"
+
+EXIT_REASON_S = 2.0
+"""How long the engine is asked, at most, whether a runner that went away was killed for memory."""
+GRACE_S = EXIT_REASON_S + SENTINEL_WAIT_S
+"""What an activation may take beyond its `/init` and `/run` time limits, at most."""
+_EXIT_POLL_S = 0.05
 
 
 class _Failed(Exception):
@@ -68,6 +80,8 @@ async def activate(
         connection = await RunnerConnection.open(sandbox.socket_path)
     except RunnerGone as gone:
         raise SandboxLost(f"the runner of {sandbox.name} is gone: {gone}") from gone
+    # What the runner wrote so far waits in the output stream: nothing is lost by starting to read now.
+    collector = LogCollector(sandbox.output, job.log_limit_bytes)
     try:
         init_ms = await _init(connection, job, timeout_s, sandbox, exit_reason)
         status, result, size = await _run(connection, job, timeout_s, sandbox, exit_reason)
@@ -75,16 +89,22 @@ async def activate(
         status, result, timed_out = ActivationStatus.DEVELOPER_ERROR, failure.result, failure.timed_out
     except RunnerGone:
         status, result = ActivationStatus.DEVELOPER_ERROR, error_result(messages.INIT_EXITED)
+    except BaseException:
+        await collector.cancel()
+        raise
     finally:
         await connection.close()
     end_ms = _now_ms()
     if init_ms == 0 and status is ActivationStatus.DEVELOPER_ERROR:
         init_ms = end_ms - start_ms
-    logs = await _collect_logs(sandbox, job)
+    # After a timeout the runner is still busy: its sentinels would never come.
+    logs, complete = await collector.finish(0 if timed_out else SENTINEL_WAIT_S)
     if status is ActivationStatus.DEVELOPER_ERROR:
         if any(_V8_OUT_OF_MEMORY in line for line in logs) and not timed_out:
             result = error_result(messages.OUT_OF_MEMORY)
         logs.append(log_line("stderr", messages.LOGS_MAY_BE_MISSING))
+    elif not complete:
+        logs.append(log_line("stderr", messages.LOGS_NOT_COLLECTED))
     return RunResult(
         status=status,
         result=result,
@@ -99,11 +119,19 @@ async def activate(
     )
 
 
-async def _init(connection, job, timeout_s, sandbox, exit_reason) -> int:
+_ExitReason = Callable[[Sandbox], Awaitable[SandboxExit]]
+
+
+async def _init(
+    connection: RunnerConnection, job: Job, timeout_s: float, sandbox: Sandbox, exit_reason: _ExitReason
+) -> int:
     started = time.monotonic()
     try:
         async with asyncio.timeout(timeout_s):
-            reply = await connection.request("POST", "/init", init_body(job))
+            # bounded like /run: a runner patched by the action's own top-level code may answer anything
+            reply = await connection.request(
+                "POST", "/init", init_body(job), max_body_bytes=job.result_limit_bytes + INIT_SLACK_BYTES
+            )
     except TimeoutError:
         raise _Failed(error_result(messages.timed_out(job.timeout_ms, during_init=True)), timed_out=True) from None
     except RunnerGone:
@@ -111,13 +139,15 @@ async def _init(connection, job, timeout_s, sandbox, exit_reason) -> int:
     elapsed_s = time.monotonic() - started
     if elapsed_s >= timeout_s:
         raise _Failed(error_result(messages.timed_out(job.timeout_ms, during_init=True)), timed_out=True)
-    failure = interpret_init(reply.status, reply.body)
+    failure = interpret_init(reply.status, reply.body, job.result_limit_bytes, size=reply.size)
     if failure is not None:
         raise _Failed(failure)
     return round(elapsed_s * 1000)
 
 
-async def _run(connection, job, timeout_s, sandbox, exit_reason) -> tuple[ActivationStatus, bytes, int]:
+async def _run(
+    connection: RunnerConnection, job: Job, timeout_s: float, sandbox: Sandbox, exit_reason: _ExitReason
+) -> tuple[ActivationStatus, bytes, int]:
     started = time.monotonic()
     body = run_body(job, _now_ms() + job.timeout_ms)
     try:
@@ -130,31 +160,26 @@ async def _run(connection, job, timeout_s, sandbox, exit_reason) -> tuple[Activa
         raise _Failed(await _exit_result(sandbox, exit_reason, messages.RUN_EXITED)) from None
     if time.monotonic() - started >= timeout_s:
         raise _Failed(error_result(messages.timed_out(job.timeout_ms)), timed_out=True)
-    size = reply.size if reply.truncated else len(reply.body)
+    size = reply.size if reply.size is not None else len(reply.body)
     status, result = interpret_run(reply.status, reply.body, job.result_limit_bytes, size=size)
     return status, result, size
 
 
-async def _exit_result(sandbox, exit_reason, otherwise: str) -> bytes:
-    """The error for a runner that went away: out of memory if the engine says so, else `otherwise`."""
+async def _exit_result(sandbox: Sandbox, exit_reason: _ExitReason, otherwise: str) -> bytes:
+    """The error for a runner that went away: out of memory if the engine says so within
+    `EXIT_REASON_S`, else `otherwise`."""
     try:
-        for _ in range(20):  # the engine notices the exit a moment after the socket closes
-            known = await exit_reason(sandbox)
-            if known.oom_killed:
-                return error_result(messages.OUT_OF_MEMORY)
-            if not known.running:
-                break
-            await asyncio.sleep(0.05)
-    except SandboxError:  # the engine could not tell; the plain message is still true
+        async with asyncio.timeout(EXIT_REASON_S):
+            while True:  # the engine notices the exit a moment after the socket closes
+                known = await exit_reason(sandbox)
+                if known.oom_killed:
+                    return error_result(messages.OUT_OF_MEMORY)
+                if not known.running:
+                    break
+                await asyncio.sleep(_EXIT_POLL_S)
+    except (SandboxError, TimeoutError):  # the engine could not tell in time; the plain message is still true
         pass
     return error_result(otherwise)
-
-
-async def _collect_logs(sandbox: Sandbox, job: Job) -> list[str]:
-    try:
-        return await asyncio.to_thread(read_activation_logs, sandbox.log_path, job.log_limit_bytes)
-    except OSError:
-        return [log_line("stderr", messages.LOGS_NOT_COLLECTED)]
 
 
 def _now_ms() -> int:

@@ -32,3 +32,17 @@ def result_too_large(size: int, limit: int, truncated: str) -> str:
 
 def container_unavailable(reason: str) -> str:
     return f"No container could be started for the activation: {reason}"
+
+
+def result_too_deep(max_depth: int) -> str:
+    return (
+        f"The action produced a response nested deeper than {max_depth} levels of arrays and objects; "
+        "return a flatter result."
+    )
+
+
+def capped(text: str, size: int, limit: int) -> str:
+    """`text` (the first `limit` bytes of something `size` bytes long) with its true size said."""
+    if size <= limit:
+        return text
+    return f"{text} [truncated: the full text was {size} bytes, more than the limit of {limit} bytes]"

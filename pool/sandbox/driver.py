@@ -10,12 +10,29 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 
+class RunnerOutput(Protocol):
+    """What the runner writes to stdout and stderr, as the gateway receives it.
+
+    1. `read` returns the next chunk as (stream, data), stream "stdout" or "stderr", data never empty;
+       None once both streams have ended (the runner exited or the sandbox was destroyed).
+    2. `close` is called by the driver on destroy; `read` afterwards returns None. Calling it twice is harmless.
+    """
+
+    async def read(self) -> tuple[str, bytes] | None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Sandbox:
     """A started, code-less runner that answers on a Unix socket.
 
     1. `socket_path` is a host path; the runner inside listens there (`/run/whisklet/runner.sock` inside).
-    2. `log_path` is a host path to the file the runner appends formatted log lines to.
+       Its directory is writable by the tenant: the pool connects to it only before the activation's
+       code has run (the warm-up, the idle check, the one connection an activation uses), and never
+       reads or follows anything else there.
+    2. `output` carries the runner's stdout and stderr, held by the gateway from before the runner
+       started: the activation's logs never pass through a file the tenant can write.
     3. A sandbox serves at most one activation, then it is destroyed.
     """
 
@@ -23,7 +40,7 @@ class Sandbox:
     name: str
     memory_mb: int
     socket_path: str
-    log_path: str
+    output: RunnerOutput = field(compare=False)
     created_at: float = field(compare=False)
 
 
@@ -54,10 +71,13 @@ class SandboxDriver(Protocol):
 
     1. `create` returns only a sandbox whose runner has answered a warm-up request; on any failure it
        removes what it created and raises `SandboxError`.
-    2. `destroy` kills and removes the sandbox and its host directory. Calling it again, or on a
-       sandbox that already died, is harmless.
+    2. `destroy` kills and removes the sandbox and its host directory, and closes its `output`.
+       Calling it again, or on a sandbox that already died, is harmless.
     3. `remove_orphans` removes every sandbox this driver's label marks as Whisklet's, whoever started it.
     4. Every engine error surfaces as `SandboxError` (or `EngineUnavailable`), never the client's own type.
+    5. The sandbox's host directory is hostile once tenant code ran: the driver's own work there (the
+       socket check before the warm-up, removal) never follows a link, never blocks on what it finds,
+       and never runs on the event loop's default executor.
     """
 
     async def create(self, memory_mb: int) -> Sandbox: ...

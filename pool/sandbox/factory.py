@@ -49,13 +49,13 @@ async def choose(requested: str) -> str:
 
 @asynccontextmanager
 async def open_driver(requested: str, settings: DockerSettings, data_dir: str | os.PathLike[str],
-                      instance: str) -> AsyncIterator[OpenDriver]:
-    """The driver `pool.driver` names, ready, closed on exit. Docker's host directories stay in
-    `<data_dir>/run`; the namespace driver's live in `/var/lib/whisklet/<scope of data_dir>/`."""
+                      run_dir: str, instance: str) -> AsyncIterator[OpenDriver]:
+    """The driver `pool.driver` names, ready, closed on exit. Docker's host directories live in
+    `run_dir`; the namespace driver's in `/var/lib/whisklet/<scope of data_dir>/run/` (see its host.py)."""
     name = await choose(requested)
     if name == "sandbox":
         async with namespace_driver(settings, data_dir) as namespace:
             yield OpenDriver(name, namespace)
     else:
-        async with docker_driver(settings, os.path.join(data_dir, "run"), instance) as docker:
+        async with docker_driver(settings, run_dir, instance) as docker:
             yield OpenDriver(name, docker)

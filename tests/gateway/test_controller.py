@@ -103,3 +103,21 @@ def test_final_action_refuses_overriding_a_set_parameter_but_not_an_unset_one():
     with pytest.raises(ApiError, match="not allowed"):
         merge_arguments(final, {"a": 2})
     assert merge_arguments(final, {"b": 2}) == {"a": 1, "b": 2}
+
+
+@pytest.mark.parametrize("blocking", [True, False])
+async def test_a_failure_inside_whisklet_while_running_still_ends_with_an_internal_error_record(setup, blocking):
+    controller, store, _ = setup
+
+    async def broken_run(job):
+        raise RecursionError("maximum recursion depth exceeded")  # as a too-deep result once did
+
+    controller._pool.run = broken_run
+    invocation = await controller.invoke(GUEST, action(), {}, admission=controller.admit(GUEST),
+                                         blocking=blocking, wait_ms=5000)
+    await controller.drain()
+    stored = record_decoder.decode((await store.get_activation("guest", invocation.activation_id)).doc)
+    assert stored.response.status == "whisk internal error"
+    assert "server log" in stored.response.result["error"]
+    if blocking:
+        assert invocation.record is not None and invocation.record.response.status == "whisk internal error"

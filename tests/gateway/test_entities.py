@@ -224,3 +224,20 @@ def test_summary_and_code_less_views_drop_code_and_kind():
     assert summary["exec"] == {"binary": False}
     assert "parameters" not in summary
     assert msgspec.to_builtins(without_code(action).exec) == {"kind": "nodejs:20", "binary": False}
+
+
+def test_an_update_merges_annotations_in_place_and_appends_new_ones_after_deletions():
+    old = create(annotations=[{"key": "a", "value": 1}, {"key": "b", "value": 2}, {"key": "c", "value": 3}])
+    new = update(old, annotations=[{"key": "d", "value": 4}, {"key": "b", "value": 20}, {"key": "d", "value": 40}],
+                 delAnnotations=["a"])
+    assert [(item.key, item.value) for item in new.annotations] == [
+        ("b", 20), ("c", 3), ("exec", "nodejs:20"), ("provide-api-key", False), ("d", 40),
+    ]
+
+
+def test_a_put_over_the_size_limits_is_413_before_the_stored_action_is_merged():
+    old = create(annotations=[{"key": f"k{index}", "value": 1} for index in range(10)])
+    bounds = LimitsConfig(parameters_max_bytes=100)
+    too_many = put(annotations=[{"key": f"n{index}", "value": 1} for index in range(100)])
+    status, message = rejection(update_action, old, too_many, bounds=bounds, now_ms=0)
+    assert status == 413 and message.startswith("annotations larger than allowed: ")

@@ -157,3 +157,29 @@ def test_svg_is_image_svg_xml():
     response = render({"svg": "<svg/>"}, "svg")
     assert (response.body, response.content_type) == (b"<svg/>", "image/svg+xml")
     assert error_of(render, {"svg": {"a": 1}}, "svg") == (400, "Response is not valid 'image/svg+xml'.")
+
+
+def test_http_framing_and_hop_by_hop_headers_are_dropped_in_any_case_and_in_arrays():
+    headers = {
+        "Content-Length": "1", "TRANSFER-ENCODING": ["chunked", "gzip"], "connection": "Upgrade",
+        "Keep-Alive": "timeout=5", "Upgrade": "websocket", "te": "trailers", "Trailer": "X",
+        "Proxy-Authorization": "Basic x", "proxy-connection": "keep-alive", "X-Kept": ["1", "2"],
+    }
+    response = render({"headers": headers, "body": "ok"}, "http")
+    assert response.headers == [("X-Kept", "1"), ("X-Kept", "2")]
+
+
+def test_http_dropped_headers_must_still_be_valid():
+    assert error_of(render, {"headers": {"Content-Length": {"nested": 1}}, "body": "ok"}, "http") == (
+        400, "Response is not valid 'message/http'.")
+
+
+@pytest.mark.parametrize("status", [100, 101, "101", 199, 600])
+def test_http_status_outside_200_to_599_is_an_invalid_response(status):
+    assert error_of(render, {"statusCode": status, "body": "x"}, "http") == (400, "Response is not valid 'message/http'.")
+
+
+def test_a_legacy_base64_json_body_nested_past_the_bound_is_sent_as_text():
+    deep = base64.b64encode(b"[" * 5000 + b"]" * 5000).decode()
+    response = render({"headers": {"Content-Type": "application/json"}, "body": deep}, "http")
+    assert response.body == deep.encode()

@@ -97,15 +97,15 @@ def test_filling_tmp_stops_at_its_size(jail):
     assert outcome["written"] <= TMP_MB * 1024 * 1024
 
 
-# The runner's log file is in a host directory bind-mounted into the container: writing it directly
-# bypasses the runner's log limit, so the directory itself is a small tmpfs.
+# The runner's socket is in a host directory bind-mounted into the container and writable by it: the
+# directory itself is a small tmpfs, so filling it cannot fill the host's disk.
 FILL_RUN_DIR = """
 const fs = require('fs');
 function main() {
   const chunk = Buffer.alloc(1024 * 1024, 120);
   let written = 0, failure = null;
   try {
-    const log = fs.openSync('/run/whisklet/activation.log', 'a');
+    const log = fs.openSync('/run/whisklet/fill', 'a');
     while (written < 1024 * 1024 * 1024) written += fs.writeSync(log, chunk);
   } catch (e) { failure = e.code; }
   try {
@@ -117,7 +117,7 @@ function main() {
 """
 
 
-def test_writing_the_log_file_directly_cannot_fill_the_hosts_disk(jail, confined):
+def test_filling_the_run_directory_cannot_fill_the_hosts_disk(jail, confined):
     record = result_of(jail, unique("fill-logs"), FILL_RUN_DIR)
     outcome = record["response"]["result"]
     assert outcome["failure"] == "ENOSPC ENOSPC"
@@ -238,7 +238,7 @@ def test_an_action_reaches_no_host_file_no_other_container_and_no_docker_socket(
     seen = record["response"]["result"]
     assert seen["paths"] == {path: "ENOENT" for path in host_paths}
     assert seen["sockets"] == ["/run/whisklet/runner.sock"]  # its own runner's, no other container's
-    assert seen["runDir"] == ["activation.log", "runner.sock"]
+    assert seen["runDir"] == ["runner.sock"]
     assert seen["processes"] == 1
     assert seen["gateway"] == "ECONNREFUSED"  # 127.0.0.1 inside is its own loopback: no way to the host
     assert seen["interfaces"] in ([], ["lo"])

@@ -9,7 +9,37 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pool.runner.logs import SENTINEL
 from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxError, SandboxExit
+
+
+class FakeOutput:
+    """A runner's stdout and stderr as the fake runner writes them (a `RunnerOutput`)."""
+
+    def __init__(self) -> None:
+        self._chunks: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue(maxsize=1000)
+        self._closed = False
+
+    def write(self, stream: str, data: bytes) -> None:
+        if not self._closed:
+            self._chunks.put_nowait((stream, data))
+
+    def end(self) -> None:
+        """Both streams end (the runner exited)."""
+        if not self._closed:
+            self._chunks.put_nowait(None)
+
+    async def read(self) -> tuple[str, bytes] | None:
+        if self._closed:
+            return None
+        chunk = await self._chunks.get()
+        if chunk is None:
+            self._closed = True
+        return chunk
+
+    def close(self) -> None:
+        self.end()
+        self._closed = True
 
 
 @dataclass
@@ -24,6 +54,7 @@ class FakeDriver:
     run_delay_s: float = 0.0
     crash_on_run: bool = False
     oom_on_run: bool = False
+    sentinels: bool = True  # False: a runner whose output never says it is complete
     created: list[Sandbox] = field(default_factory=list)
     destroyed: list[Sandbox] = field(default_factory=list)
     orphans: int = 0
@@ -46,10 +77,10 @@ class FakeDriver:
         directory = self.root / name
         directory.mkdir(parents=True)
         socket_path = str(directory / "runner.sock")
-        log_path = str(directory / "activation.log")
-        server = await asyncio.start_unix_server(lambda r, w: self._serve(r, w, name, log_path), path=socket_path)
+        output = FakeOutput()
+        server = await asyncio.start_unix_server(lambda r, w: self._serve(r, w, name, output), path=socket_path)
         self._servers[name] = server
-        sandbox = Sandbox(name, name, memory_mb, socket_path, log_path, created_at=time.monotonic())
+        sandbox = Sandbox(name, name, memory_mb, socket_path, output, created_at=time.monotonic())
         self.created.append(sandbox)
         return sandbox
 
@@ -57,6 +88,7 @@ class FakeDriver:
         if self.engine_down:
             raise EngineUnavailable("cannot reach the fake engine")
         server = self._servers.pop(sandbox.name, None)
+        sandbox.output.close()
         if server is not None:
             server.close()
             for writer in self._connections.pop(sandbox.name, []):
@@ -69,6 +101,7 @@ class FakeDriver:
         server = self._servers.get(sandbox.name)
         if server is not None:
             server.close()
+            sandbox.output.close()
             for writer in self._connections.pop(sandbox.name, []):
                 writer.close()
 
@@ -82,7 +115,7 @@ class FakeDriver:
         for server in self._servers.values():
             server.close()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str, log_path: str) -> None:
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str, output: FakeOutput) -> None:
         self._connections.setdefault(name, []).append(writer)
         try:
             while True:
@@ -92,10 +125,10 @@ class FakeDriver:
                 body = json.loads(await reader.readexactly(length)) if length else {}
                 path = request_line.split()[1]
                 if path == "/run":
-                    with open(log_path, "a") as log:
-                        log.write(f"{'2024-01-01T00:00:00.000000000Z':<30} stdout: running\n")
+                    output.write("stdout", b"running\n")
                     await asyncio.sleep(self.run_delay_s)
                     if self.crash_on_run or self.oom_on_run:
+                        output.end()
                         writer.close()
                         return
                     status, reply = 200, json.dumps({"echo": body["value"], "deadline": body["deadline"]})
@@ -104,5 +137,8 @@ class FakeDriver:
                 data = reply.encode()
                 writer.write(f"HTTP/1.1 {status} OK\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
                 await writer.drain()
+                if path == "/run" and self.sentinels:
+                    output.write("stdout", SENTINEL + b"\n")
+                    output.write("stderr", SENTINEL + b"\n")
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()

@@ -108,6 +108,16 @@ async def test_memory_budget_caps_the_containers(driver):
     await pool.stop(grace_s=1)
 
 
+async def test_logs_that_never_say_they_are_complete_end_with_a_note_and_the_result_stands(driver):
+    driver.sentinels = False
+    pool = await started(driver, min_prewarm=1)
+    result = await pool.run(job())
+    assert result.status is ActivationStatus.SUCCESS
+    assert "stdout: running" in result.logs[0]
+    assert result.logs[-1].endswith("stderr: There was an issue while collecting your logs. Data might be missing.")
+    await pool.stop(grace_s=1)
+
+
 async def test_runner_that_dies_is_a_developer_error_with_logs(driver):
     driver.crash_on_run = True
     pool = await started(driver, min_prewarm=1)

@@ -1,7 +1,8 @@
 'use strict';
 // Whisklet's in-container runner: the OpenWhisk Node.js action proxy protocol (POST /init, POST /run)
-// on a Unix socket, for one activation, with everything the action writes to stdout and stderr
-// appended to a log file as timestamped lines.
+// on a Unix socket, for one activation. What the action writes goes to the runner's real stdout and
+// stderr, which the gateway holds; after each /run reply and after a failed /init the runner writes
+// OpenWhisk's sentinel line on both, so the gateway knows the activation's output is complete.
 
 const fs = require('fs');
 const http = require('http');
@@ -9,97 +10,51 @@ const os = require('os');
 const path = require('path');
 const util = require('util');
 const { createRequire } = require('module');
-const { StringDecoder } = require('string_decoder');
 
 const SOCKET = process.env.WHISKLET_SOCKET || '/run/whisklet/runner.sock';
-const LOG = process.env.WHISKLET_LOG || '/run/whisklet/activation.log';
 // The action sees the container's environment, not the runner's settings.
 delete process.env.WHISKLET_SOCKET;
-delete process.env.WHISKLET_LOG;
 
 const MAX_BODY_BYTES = 48 * 1024 * 1024;
-const DEFAULT_LOG_LIMIT_BYTES = 10 * 1024 * 1024;
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n';
 // Where the action's code says it lives: `require('./x')` resolves in the working directory.
 const ACTION_FILENAME = path.join(process.cwd(), 'action.js');
 const actionRequire = createRequire(ACTION_FILENAME);
 
 // ---------------------------------------------------------------------------------------------
-// Log capture
+// Output
 
-const logFd = fs.openSync(LOG, 'a');
-const log = { limitBytes: DEFAULT_LOG_LIMIT_BYTES, usedBytes: 0, truncated: false };
+// Saved before the action's code runs, so that patching `process.stdout.write` (or `Reflect`) later
+// cannot keep the sentinel from being written. The gateway stamps and bounds the lines; the sentinel
+// only tells it that nothing more belongs to the activation.
+const apply = Reflect.apply;
+const writes = [
+  [process.stdout, process.stdout.write],
+  [process.stderr, process.stderr.write],
+];
 
-// Wall clock at start-up plus a monotonic offset, for Docker's nanosecond timestamps.
-const epochOffsetNs = BigInt(Date.now()) * 1000000n - process.hrtime.bigint();
-
-// RFC 3339 UTC with 9 fractional digits: always 30 characters, the width OpenWhisk pads to.
-function timestamp() {
-  const ns = epochOffsetNs + process.hrtime.bigint();
-  const seconds = new Date(Number(ns / 1000000n)).toISOString().slice(0, 19);
-  return `${seconds}.${String(ns % 1000000000n).padStart(9, '0')}Z`;
-}
-
-function appendLine(stream, text) {
-  if (log.truncated) return;
-  const bytes = Buffer.byteLength(text);
-  if (log.usedBytes + bytes > log.limitBytes) {
-    log.truncated = true;
-    stream = 'stderr';
-    text = `Logs were truncated because the total bytes size exceeds the limit of ${log.limitBytes} bytes.`;
-  } else {
-    log.usedBytes += bytes;
-  }
+function writeRaw(index, text) {
+  const [stream, write] = writes[index];
   try {
-    fs.writeSync(logFd, `${timestamp()} ${stream}: ${text}\n`);
-  } catch {
-    // The log directory's own quota is full (the action filled it): the logs end here, the action goes on.
-    log.truncated = true;
-  }
+    apply(write, stream, [text]);
+  } catch {} // the action closed the stream: the gateway's wait for the sentinel is bounded
 }
 
-// Replaces `stream.write` with one that appends complete lines to the log file; returns the
-// function that writes out the pending partial line.
-function capture(name, stream) {
-  const decoder = new StringDecoder('utf8');
-  let partial = '';
-  stream.write = function write(chunk, encoding, callback) {
-    if (typeof encoding === 'function') callback = encoding;
-    if (!log.truncated) {
-      const lines = (partial + (typeof chunk === 'string' ? chunk : decoder.write(chunk))).split('\n');
-      partial = lines.pop();
-      for (const line of lines) appendLine(name, line);
-      // A partial line longer in characters than the bytes left can never fit: cut now, not at exit.
-      if (partial.length > log.limitBytes - log.usedBytes) flush();
-    }
-    if (callback) process.nextTick(callback);
-    return true;
-  };
-  function flush() {
-    if (partial) appendLine(name, partial);
-    partial = '';
-  }
-  return flush;
+function writeSentinels() {
+  writeRaw(0, SENTINEL);
+  writeRaw(1, SENTINEL);
 }
 
 // Compile Node's console formatting now rather than during the activation (~1 ms on first use).
 for (const stream of [process.stdout, process.stderr]) stream.write = () => true;
 console.log('%s %o', 'warm-up', { n: [1] });
 console.error('warm-up');
+for (const [stream, write] of writes) stream.write = write;
 
-const flushStdout = capture('stdout', process.stdout);
-const flushStderr = capture('stderr', process.stderr);
-
-function flushLogs() {
-  flushStdout();
-  flushStderr();
-}
-
-process.on('exit', flushLogs);
 // Also reached by unhandled rejections (Node's default `throw` mode turns them into exceptions).
 process.on('uncaughtException', (err) => {
-  flushLogs();
-  for (const line of util.inspect(err).split('\n')) appendLine('stderr', line);
+  writeRaw(1, `${util.inspect(err)}\n`);
   process.exit(1);
 });
 // As PID 1 in a container, Node would otherwise ignore SIGTERM.
@@ -121,9 +76,8 @@ function systemError(message) {
 }
 
 // Warms the paths /init and /run take without leaving a trace: HTTP with a body (the host may send a
-// small JSON object), JSON, code evaluation and the log timestamp.
+// small JSON object), JSON and code evaluation.
 function health(body) {
-  timestamp();
   new Function('args', 'return args')(JSON.parse(JSON.stringify(body)));
   return reply(200, { ok: true });
 }
@@ -132,9 +86,6 @@ function init(body) {
   if (main !== undefined) return systemError('Cannot initialize the action more than once.');
   if (status !== 'ready') return systemError(`System not ready, status is ${status}.`);
   const message = body.value || {};
-  if (Number.isSafeInteger(message.log_limit_bytes) && message.log_limit_bytes >= 0) {
-    log.limitBytes = message.log_limit_bytes;
-  }
   if (!message.main || !message.code || typeof message.main !== 'string' || typeof message.code !== 'string') {
     return reply(403, { error: 'Missing main/no code to execute.' });
   }
@@ -267,13 +218,11 @@ function parseBody(raw) {
   }
 }
 
-async function answer(req, raw) {
-  const route = ROUTES[`${req.method} ${req.url.split('?', 1)[0]}`];
+async function answer(name, raw) {
+  const route = ROUTES[name];
   const body = parseBody(raw);
   if (route === undefined || body === undefined) return BAD_REQUEST;
-  const outcome = await route(body);
-  if (route !== health) flushLogs();
-  return outcome;
+  return route(body);
 }
 
 function send(res, { code, body }) {
@@ -297,7 +246,11 @@ const server = http.createServer((req, res) => {
     if (size <= MAX_BODY_BYTES) chunks.push(chunk);
   });
   req.on('end', async () => {
-    send(res, await answer(req, size <= MAX_BODY_BYTES ? Buffer.concat(chunks, size) : undefined));
+    const name = `${req.method} ${req.url.split('?', 1)[0]}`;
+    const outcome = await answer(name, size <= MAX_BODY_BYTES ? Buffer.concat(chunks, size) : undefined);
+    send(res, outcome);
+    // The activation's output is complete: after every /run reply, and after an /init that failed.
+    if (name === 'POST /run' || (name === 'POST /init' && outcome.code !== 200)) writeSentinels();
   });
 });
 // The host keeps its connection from the warm-up request while the runner waits in the pool.

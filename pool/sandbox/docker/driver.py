@@ -15,12 +15,16 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import aiodocker
 import aiohttp
+from aiodocker.stream import Stream
 
 from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxError, SandboxExit
 from pool.sandbox.docker.image import RUN_DIR_IN_IMAGE, RUNNER_ARGV, RUNNER_GID, RUNNER_UID
@@ -33,12 +37,48 @@ INSTANCE_LABEL = "whisklet.instance"
 MEMORY_LABEL = "whisklet.memory_mb"
 NAME_PREFIX = "whisklet-"
 SOCKET_NAME = "runner.sock"
-LOG_NAME = "activation.log"
 
 _POLL_S = 0.005
 _STATE_CHECK_S = 0.5
 _REMOVE_PARALLELISM = 4
 _MAX_SOCKET_PATH = 107  # sun_path is 108 bytes, NUL included
+_HOST_DIR_WORKERS = 2  # the driver's own threads for host-directory work: tenants cannot stall the default executor
+_STREAM_NAMES = {1: "stdout", 2: "stderr"}
+_HEALTH_REPLY_BYTES = 1024
+
+
+class AttachedOutput:
+    """A container's stdout and stderr through one Docker attach stream (a `RunnerOutput`).
+
+    Attached before the container starts, so nothing the runner writes is missed; aiodocker's queue
+    holds at most 64 KiB before it stops reading the engine, which then stops reading the runner.
+    """
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+        self._closed = False
+
+    async def read(self) -> tuple[str, bytes] | None:
+        while not self._closed:
+            try:
+                message = await self._stream.read_out()
+            except (aiohttp.ClientError, aiodocker.DockerError, OSError):
+                return None  # the engine dropped the stream: the output ends here
+            if message is None:
+                return None
+            if message.data:
+                return _STREAM_NAMES.get(message.stream, "stdout"), bytes(message.data)
+        return None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # aiodocker's own `close` is a coroutine that only adds a half-close for stdin; closing the
+        # response releases the connection and ends a pending `read_out`.
+        response: aiohttp.ClientResponse | None = self._stream._resp
+        if response is not None:
+            response.close()
 
 
 class DockerDriver:
@@ -48,13 +88,19 @@ class DockerDriver:
        `whisklet.memory_mb=<n>`; `remove_orphans` removes every container carrying this scope's
        sandbox label, whichever instance started it.
     2. Each container owns `<run_dir>/<name>/` (0700, owned by the runner's uid), bind-mounted at
-       `/run/whisklet`; the runner's socket and log file live there. `destroy` removes it.
+       `/run/whisklet`; the runner's socket lives there. The driver checks that the socket exists
+       (`lstat`, never following a link) and the pool connects to it only before the activation's code
+       has run; `destroy` removes the directory on the driver's own two threads, never following a
+       link (`shutil.rmtree`'s fd-based walk) and after unmounting its tmpfs. Nothing is read from it.
     3. `run_dir` belongs to one Whisklet process: `remove_orphans` deletes every `whisklet-*` entry
        in it.
-    4. The driver does not own the aiodocker session; the caller closes it after `close()`.
+    4. The driver does not own the aiodocker sessions; the caller closes them after `close()`. The
+       runner's stdout and stderr are attached before the container starts (`Sandbox.output`) through
+       `streams`, a second session whose connector is not limited: each stream holds a connection for
+       its sandbox's life, and must not take the ones engine calls need.
     5. When `run_dir_mb` > 0 each host directory is a tmpfs of that size (and few inodes), so an action
-       that writes there directly, past the runner's log limit, fills its own small quota (charged to
-       its memory limit) and never the host's disk. Mounting needs root (CAP_SYS_ADMIN); without it
+       that writes there fills its own small quota (charged to its memory limit) and never the host's
+       disk. Mounting needs root (CAP_SYS_ADMIN); without it
        the directories are plain ones and a warning says so once.
     """
 
@@ -74,8 +120,12 @@ class DockerDriver:
         start_timeout_s: float = 20.0,
         exit_grace_s: float = 1.0,
         scope: str = "1",
+        streams: aiodocker.Docker | None = None,
     ) -> None:
         self._docker = docker
+        self._streams = streams or docker
+        self._host_dirs = ThreadPoolExecutor(_HOST_DIR_WORKERS, thread_name_prefix="whisklet-host-dir")
+        self._outputs: dict[str, AttachedOutput] = {}
         self._image = image
         self._run_dir = Path(run_dir)
         self._instance = instance
@@ -119,16 +169,17 @@ class DockerDriver:
             name=name,
             memory_mb=memory_mb,
             socket_path=str(host_dir / SOCKET_NAME),
-            log_path=str(host_dir / LOG_NAME),
+            output=self._outputs[name],
             created_at=time.monotonic(),
         )
 
     async def destroy(self, sandbox: Sandbox) -> None:
-        """Kill and remove the container, then its host directory. Harmless to repeat."""
+        """Kill and remove the container, close its output, then remove its host directory. Harmless to repeat."""
         try:
             await self._remove(sandbox.id, f"destroying {sandbox.name}")
         finally:
-            await asyncio.to_thread(_remove_host_dir, self._run_dir / sandbox.name)
+            self._close_output(sandbox.name)
+            await self._in_host_dir_thread(_remove_host_dir, self._run_dir / sandbox.name)
 
     async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
         """Why the runner stopped answering, as far as the engine knows.
@@ -164,7 +215,7 @@ class DockerDriver:
                 await self._remove(container_id, f"removing orphan container {container_id[:12]}")
 
         await asyncio.gather(*(remove(c.id) for c in containers))
-        await asyncio.to_thread(_remove_leftover_dirs, self._run_dir)
+        await self._in_host_dir_thread(_remove_leftover_dirs, self._run_dir)
         return len(containers)
 
     async def close(self) -> None:
@@ -174,10 +225,13 @@ class DockerDriver:
         """
         in_flight = [self._discard(name, launch) for name, launch in self._launching.items()]
         await asyncio.gather(*in_flight, *self._discards)
+        for name in list(self._outputs):
+            self._close_output(name)
+        # The host-directory threads stay: a creation that finished during `close` may still be destroyed.
 
-    def _config(self, memory_mb: int, host_dir: Path) -> dict:
+    def _config(self, memory_mb: int, host_dir: Path) -> dict[str, Any]:
         heap_mb = memory_mb * self._heap_factor
-        host_config: dict = {
+        host_config: dict[str, Any] = {
             "NetworkMode": "none",
             "ReadonlyRootfs": True,
             # Docker adds noexec unless told otherwise; binary actions may dlopen native addons they
@@ -190,6 +244,7 @@ class DockerDriver:
             "PidsLimit": self._pids_limit,
             "Ulimits": [{"Name": "nofile", "Soft": self._nofile, "Hard": self._nofile}],
             "Binds": [f"{host_dir}:{RUN_DIR_IN_IMAGE}"],
+            # stdout and stderr reach the gateway through the attach stream only; Docker keeps no copy.
             "LogConfig": {"Type": "none", "Config": {}},
             "AutoRemove": False,
         }
@@ -216,7 +271,7 @@ class DockerDriver:
         next_state_check = loop.time() + _STATE_CHECK_S
         last_error: BaseException | None = None
         while True:
-            if socket_path.exists():
+            if _is_socket(socket_path):
                 try:
                     async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
                         status, body = await _health(str(socket_path))
@@ -247,10 +302,11 @@ class DockerDriver:
                     )
             await asyncio.sleep(_POLL_S)
 
-    async def _state(self, sandbox: Sandbox) -> dict | None:
+    async def _state(self, sandbox: Sandbox) -> dict[str, Any] | None:
         with _engine_errors(f"inspecting {sandbox.name}"):
             try:
-                return (await self._docker.containers.get(sandbox.id))["State"]
+                state: dict[str, Any] = (await self._docker.containers.get(sandbox.id))["State"]
+                return state
             except aiodocker.DockerError as exc:
                 if exc.status == 404:
                     return None
@@ -271,13 +327,25 @@ class DockerDriver:
                 raise
 
     async def _launch(self, name: str, memory_mb: int, host_dir: Path) -> str:
-        """Make the host directory, create and start the container; return its id."""
-        await asyncio.to_thread(_make_host_dir, self._run_dir, host_dir, self._run_dir_mb)
+        """Make the host directory, create the container, attach to its output, start it; return its id."""
+        await self._in_host_dir_thread(_make_host_dir, self._run_dir, host_dir, self._run_dir_mb)
         with _engine_errors(f"creating container {name}"):
             container = await self._docker.containers.create(self._config(memory_mb, host_dir), name=name)
+        with _engine_errors(f"attaching to container {name}"):
+            stream = self._streams.containers.container(container.id).attach(stdout=True, stderr=True, logs=False)
+            self._outputs[name] = AttachedOutput(stream)
+            await stream.__aenter__()  # connects now: attached before the runner writes anything
         with _engine_errors(f"starting container {name}"):
             await container.start()
         return container.id
+
+    def _close_output(self, name: str) -> None:
+        output = self._outputs.pop(name, None)
+        if output is not None:
+            output.close()
+
+    async def _in_host_dir_thread(self, work: Any, *args: Any) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._host_dirs, work, *args)
 
     async def _discard(self, name: str, launch: asyncio.Future[str]) -> None:
         """Remove a half-created sandbox once its launch has settled; never raises, so that the
@@ -287,14 +355,17 @@ class DockerDriver:
             launch.exception()  # retrieved here: the caller saw it, or was cancelled before it came
         with contextlib.suppress(SandboxError, OSError):
             await self._remove(name, f"discarding {name}")
+        self._close_output(name)
         with contextlib.suppress(OSError):
-            await asyncio.to_thread(_remove_host_dir, self._run_dir / name)
+            await self._in_host_dir_thread(_remove_host_dir, self._run_dir / name)
 
 
 async def _health(socket_path: str) -> tuple[int, bytes]:
     conn = await RunnerConnection.open(socket_path)
     try:
-        reply = await conn.request("GET", "/health", b"{}")  # a small body warms the path /init takes next
+        # a small body warms the path /init takes next; the runner has run no tenant code yet, but its
+        # reply is bounded all the same
+        reply = await conn.request("GET", "/health", b"{}", max_body_bytes=_HEALTH_REPLY_BYTES)
     finally:
         await conn.close()
     return reply.status, reply.body
@@ -315,6 +386,14 @@ def _engine_errors(doing: str) -> Iterator[None]:
         raise SandboxError(f"{doing} failed: {exc!r}") from exc
 
 
+def _is_socket(path: Path) -> bool:
+    """Whether `path` is a Unix socket itself (`lstat`: a link to one is not)."""
+    try:
+        return stat.S_ISSOCK(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _make_host_dir(run_dir: Path, host_dir: Path, size_mb: int) -> None:
     run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     host_dir.mkdir(mode=0o700)
@@ -329,14 +408,19 @@ def _make_host_dir(run_dir: Path, host_dir: Path, size_mb: int) -> None:
 
 
 def _remove_host_dir(host_dir: Path) -> None:
+    """Unmount and remove a sandbox's host directory. `host_dir` itself is the driver's (the tenant
+    sees only what is inside it); inside, `rmtree`'s fd-based walk unlinks links, FIFOs and devices
+    without following or opening them."""
     if os.path.ismount(host_dir):
         _unmount(host_dir)
+    if not shutil.rmtree.avoids_symlink_attacks:
+        raise OSError(errno.ENOTSUP, f"removing {host_dir}: this platform's rmtree could follow links")
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(host_dir)
 
 
 _MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
-_INODES = 32  # the socket, the log file and whatever little else the runner needs
+_INODES = 32  # the socket and whatever little else the runner needs
 _libc = ctypes.CDLL(None, use_errno=True)
 _quota_warned = False
 

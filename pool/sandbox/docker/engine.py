@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 import aiodocker
+import aiohttp
 from msgspec import Struct
 
 from pool.sandbox.docker.driver import DockerDriver
@@ -23,10 +24,24 @@ class DockerSettings(Struct, frozen=True, forbid_unknown_fields=True):
     nofile: int = 1024
     tmpfs_mb: int = 64
     run_dir_mb: int = 16
+    repository: str = "whisklet-nodejs"  # the runtime image's name; its tag is the Node.js major
 
 
 def _session(url: str) -> aiodocker.Docker:
     return aiodocker.Docker(url=url or os.environ.get("DOCKER_HOST") or None)
+
+
+def _stream_session(url: str) -> aiodocker.Docker:
+    """A session for the sandboxes' attach streams, each of which holds one connection for its
+    sandbox's life: on a Unix socket its connector has no connection limit (aiohttp's default of 100
+    would otherwise be reached by a large pool, and block). Other hosts get the default session."""
+    host = url or os.environ.get("DOCKER_HOST") or _DEFAULT_HOST
+    if not host.startswith("unix://"):
+        return _session(url)
+    return aiodocker.Docker(url="unix://localhost", connector=aiohttp.UnixConnector(host[len("unix://"):], limit=0))
+
+
+_DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 @asynccontextmanager
@@ -38,8 +53,9 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -
     `SandboxError`) when the engine cannot be reached.
     """
     docker = _session(settings.url)
+    streams = _stream_session(settings.url)
     try:
-        image = await ensure_image(docker, settings.node_binary)
+        image = await ensure_image(docker, settings.node_binary, repository=settings.repository)
         driver = DockerDriver(
             docker,
             image,
@@ -50,12 +66,16 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -
             tmp_size_mb=settings.tmpfs_mb,
             run_dir_mb=settings.run_dir_mb,
             scope=hashlib.sha256(os.path.abspath(run_dir).encode()).hexdigest()[:16],
+            streams=streams,
         )
         try:
             yield driver
         finally:
             await driver.close()
     finally:
+        await streams.close()
+        if streams.connector is not docker.connector:
+            await streams.connector.close()
         await docker.close()
 
 
@@ -63,7 +83,7 @@ async def build_runtime_image(settings: DockerSettings, *, force: bool = False) 
     """Build the runtime image when it is missing or stale (always with `force`); return its tag."""
     docker = _session(settings.url)
     try:
-        return await ensure_image(docker, settings.node_binary, force=force)
+        return await ensure_image(docker, settings.node_binary, force=force, repository=settings.repository)
     finally:
         await docker.close()
 

@@ -28,18 +28,21 @@ import signal
 import subprocess
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pool.runner.client import RunnerGone
 
 # Host directories and the warm-up request are the Docker driver's until they move to
-# pool/sandbox/hostdir.py and pool/sandbox/readiness.py (after issue 9's pool branch is merged).
+# pool/sandbox/hostdir.py and pool/sandbox/readiness.py.
 from pool.sandbox.docker.driver import (
-    LOG_NAME,
     NAME_PREFIX,
     SOCKET_NAME,
     _health,
+    _is_socket,
     _make_host_dir,
     _remove_host_dir,
     _remove_leftover_dirs,
@@ -60,6 +63,8 @@ from pool.sandbox.namespace.snapshot import blob_in_tree, ensure_blob
 _POLL_S = 0.002
 _EMPTY_POLL_S = 0.002
 _KEPT_USAGES = 4096
+_WORKERS = 4  # the driver's own threads: a sandbox's clean-up can never stall the default executor
+_T = TypeVar("_T")
 _PATH = "/usr/local/bin:/usr/bin:/bin"
 # The entry step: join every cgroup named before "--", set the nofile limit, exec the rest.
 _ENTRY = 'n=$1; shift; while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; ' \
@@ -78,7 +83,6 @@ class _Running:
 
     process: subprocess.Popen[bytes]
     pidfd: int
-    output: PipeOutput
     exited: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -92,9 +96,11 @@ class NamespaceDriver:
     3. `remove_orphans` removes the cgroups (killing what is inside) and host directories that a killed
        Whisklet with the same data directory left; `close` destroys every sandbox still alive and waits
        for the clean-up of creations that failed or were cancelled.
-    4. `output(sandbox)` is the runner's stdout and stderr (`RunnerOutput`); it becomes the sandbox's
-       `output` field once issue 9's contract is merged. Until then `Sandbox.log_path` names the file
-       today's runner still writes.
+    4. `Sandbox.output` is the runner's stdout and stderr: pipes made before it starts (`PipeOutput`),
+       closed by `destroy`. Nothing is ever read from the host directory; the socket check before the
+       warm-up is an `lstat`.
+    5. All the driver's blocking work (host directories, cgroups, starting processes) runs on its own
+       `_WORKERS` threads, never on the event loop's default executor.
     """
 
     def __init__(
@@ -136,15 +142,20 @@ class NamespaceDriver:
         self._destroying: dict[str, asyncio.Future[CgroupUsage | None]] = {}
         self._usages: OrderedDict[str, CgroupUsage] = OrderedDict()
         self._discards: set[asyncio.Future[None]] = set()
+        self._outputs: dict[str, PipeOutput] = {}
+        self._threads = ThreadPoolExecutor(_WORKERS, thread_name_prefix="whisklet-sandbox")
 
     async def create(self, memory_mb: int) -> Sandbox:
         """Start a sandbox and wait until its runner answers `GET /health` with 200."""
         name = NAME_PREFIX + secrets.token_hex(6)
         host_dir = self._run_dir / name
+        out_read, out_write = os.pipe2(os.O_CLOEXEC)
+        err_read, err_write = os.pipe2(os.O_CLOEXEC)
+        output = self._outputs[name] = PipeOutput(out_read, err_read)
         sandbox = Sandbox(id=name, name=name, memory_mb=memory_mb, socket_path=str(host_dir / SOCKET_NAME),
-                          log_path=str(host_dir / LOG_NAME), created_at=time.monotonic())
+                          output=output, created_at=time.monotonic())
         # Shielded: a cancelled create must still learn whether the process was started, to remove it.
-        launch = asyncio.ensure_future(self._launch(sandbox))
+        launch = asyncio.ensure_future(self._launch(sandbox, out_write, err_write))
         try:
             await asyncio.shield(launch)
             await self._wait_for_runner(sandbox)
@@ -158,22 +169,20 @@ class NamespaceDriver:
             raise
         return sandbox
 
-    def output(self, sandbox: Sandbox) -> PipeOutput | None:
-        """The runner's stdout and stderr, None once the sandbox is destroyed."""
-        running = self._running.get(sandbox.name)
-        return running.output if running else None
-
     async def destroy(self, sandbox: Sandbox) -> None:
         """Kill the sandbox, reap it, wait for its cgroups to empty, read its resource use, remove its
         cgroups and host directory. Harmless to repeat; concurrent calls share one destroy."""
-        pending = self._destroying.get(sandbox.name)
+        await self._destroy_named(sandbox.name)
+
+    async def _destroy_named(self, name: str) -> None:
+        pending = self._destroying.get(name)
         if pending is None:
-            pending = asyncio.ensure_future(self._destroy(sandbox))
-            self._destroying[sandbox.name] = pending
-            pending.add_done_callback(lambda _: self._destroying.pop(sandbox.name, None))
+            pending = asyncio.ensure_future(self._destroy(name))
+            self._destroying[name] = pending
+            pending.add_done_callback(lambda _: self._destroying.pop(name, None))
         usage = await asyncio.shield(pending)
         if usage is not None:
-            self._usages[sandbox.name] = usage
+            self._usages[name] = usage
             while len(self._usages) > _KEPT_USAGES:
                 self._usages.popitem(last=False)
 
@@ -192,26 +201,30 @@ class NamespaceDriver:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._exit_grace_s):
                     await running.exited.wait()
-        usage = await asyncio.to_thread(self._cgroups.usage, sandbox.name)
+        usage = await self._in_thread(self._cgroups.usage, sandbox.name)
         code = running.process.returncode
         return SandboxExit(running=code is None, oom_killed=bool(usage and usage.oom_kills), exit_code=code)
 
     async def remove_orphans(self) -> int:
         """Remove the cgroups and host directories a killed Whisklet with this data directory left.
         Returns the number of sandboxes whose cgroups were removed."""
-        removed = await asyncio.to_thread(self._cgroups.sweep)
-        await asyncio.to_thread(_remove_leftover_dirs, self._run_dir)
+        removed = await self._in_thread(self._cgroups.sweep)
+        await self._in_thread(_remove_leftover_dirs, self._run_dir)
         return removed
 
     async def close(self) -> None:
         """Destroy every sandbox still alive and wait for destroys in flight."""
-        alive = [self.destroy(_placeholder(name)) for name in list(self._running)]
+        alive = [self._destroy_named(name) for name in list(self._running)]
         await asyncio.gather(*self._discards)
         await asyncio.gather(*alive, *self._destroying.values())
         if self._tree_fd >= 0:
             os.close(self._tree_fd)
             self._tree_fd = -1
-        await asyncio.to_thread(self._cgroups.release)
+        await self._in_thread(self._cgroups.release)
+        self._threads.shutdown(wait=False)
+
+    async def _in_thread(self, work: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
 
     async def _discard(self, sandbox: Sandbox, launch: asyncio.Future[None]) -> None:
         """Destroy a half-created sandbox once its launch has settled; never raises, so that the failure
@@ -222,9 +235,13 @@ class NamespaceDriver:
         with contextlib.suppress(SandboxError, OSError):
             await self.destroy(sandbox)
 
-    async def _launch(self, sandbox: Sandbox) -> None:
+    async def _launch(self, sandbox: Sandbox, out_write: int, err_write: int) -> None:
         limits = CgroupLimits(memory_mb=sandbox.memory_mb, pids_max=self._pids_limit)
-        running = await asyncio.to_thread(self._start, sandbox, limits)
+        try:
+            running = await self._in_thread(self._start, sandbox, limits, out_write, err_write)
+        finally:
+            os.close(out_write)  # the runner holds its own copies now (or never started)
+            os.close(err_write)
         self._running[sandbox.name] = running
         loop = asyncio.get_running_loop()
 
@@ -235,7 +252,7 @@ class NamespaceDriver:
 
         loop.add_reader(running.pidfd, exited)
 
-    def _start(self, sandbox: Sandbox, limits: CgroupLimits) -> _Running:
+    def _start(self, sandbox: Sandbox, limits: CgroupLimits, out_write: int, err_write: int) -> _Running:
         """Make the host directory and cgroups, start the process. Blocking: runs in a thread."""
         host_dir = self._run_dir / sandbox.name
         _make_host_dir(self._run_dir, host_dir, self._run_dir_mb)
@@ -248,22 +265,16 @@ class NamespaceDriver:
         if self._snapshot and heap_mb not in self._snapshots:
             self._snapshots[heap_mb] = ensure_blob(self._tree, _node_flags(heap_mb), heap_mb)
         seccomp = open_filter(self._seccomp_fd)
-        out_read, out_write = os.pipe2(os.O_CLOEXEC)
-        err_read, err_write = os.pipe2(os.O_CLOEXEC)
         try:
             process = subprocess.Popen(
                 self._argv(sandbox, host_fd, seccomp), stdin=subprocess.DEVNULL, stdout=out_write,
                 stderr=err_write, pass_fds=(seccomp, host_fd, self._tree_fd), env={"PATH": _PATH},
                 start_new_session=True,
             )
-        except BaseException:
-            for fd in (out_read, err_read):
-                os.close(fd)
-            raise
         finally:
-            for fd in (host_fd, seccomp, out_write, err_write):
+            for fd in (host_fd, seccomp):
                 os.close(fd)
-        return _Running(process=process, pidfd=os.pidfd_open(process.pid), output=PipeOutput(out_read, err_read))
+        return _Running(process=process, pidfd=os.pidfd_open(process.pid))
 
     def _argv(self, sandbox: Sandbox, host_fd: int, seccomp_fd: int) -> list[str]:
         heap_mb = sandbox.memory_mb * self._heap_factor
@@ -302,7 +313,7 @@ class NamespaceDriver:
         while True:
             if running.exited.is_set():
                 raise SandboxError(await self._died_before_answering(sandbox, running))
-            if socket_path.exists():  # no tenant code has run yet: nothing hostile can be there
+            if _is_socket(socket_path):  # lstat: never follows a link
                 try:
                     async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
                         status, body = await _health(str(socket_path))
@@ -325,10 +336,10 @@ class NamespaceDriver:
 
     async def _died_before_answering(self, sandbox: Sandbox, running: _Running) -> str:
         code = running.process.returncode
-        usage = await asyncio.to_thread(self._cgroups.usage, sandbox.name)
+        usage = await self._in_thread(self._cgroups.usage, sandbox.name)
         stderr = b""
         with contextlib.suppress(OSError, TimeoutError):
-            while len(stderr) < 2000 and (chunk := await asyncio.wait_for(running.output.read(), 0.5)):
+            while len(stderr) < 2000 and (chunk := await asyncio.wait_for(sandbox.output.read(), 0.5)):
                 if chunk[0] == "stderr":
                     stderr += chunk[1]
         why = "the sandbox could not be entered (cgroups or nofile)" if code == ENTRY_FAILED else f"exit code {code}"
@@ -336,30 +347,31 @@ class NamespaceDriver:
                 + (" (out of memory)" if usage and usage.oom_kills else "")
                 + (f": {stderr[:2000].decode(errors='replace').strip()}" if stderr else ""))
 
-    async def _destroy(self, sandbox: Sandbox) -> CgroupUsage | None:
-        running = self._running.pop(sandbox.name, None)
-        if running is not None:
-            if not running.exited.is_set():
-                await self._kill(sandbox, running)
-            running.output.close()
-        usage, left = await asyncio.to_thread(self._empty_and_remove, sandbox)
+    async def _destroy(self, name: str) -> CgroupUsage | None:
+        running = self._running.pop(name, None)
+        if running is not None and not running.exited.is_set():
+            await self._kill(name, running)
+        output = self._outputs.pop(name, None)
+        if output is not None:
+            output.close()
+        usage, left = await self._in_thread(self._empty_and_remove, name)
         if running is not None:
             if not running.exited.is_set():
                 asyncio.get_running_loop().remove_reader(running.pidfd)
-                await asyncio.to_thread(_reap, running.process, self._empty_wait_s)
+                await self._in_thread(_reap, running.process, self._empty_wait_s)
             os.close(running.pidfd)
         if left:
-            raise SandboxError(f"sandbox {sandbox.name} still had processes after {self._empty_wait_s:g} s; "
+            raise SandboxError(f"sandbox {name} still had processes after {self._empty_wait_s:g} s; "
                                "its cgroups are kept and removed at the next start")
         return usage
 
-    async def _kill(self, sandbox: Sandbox, running: _Running) -> None:
+    async def _kill(self, name: str, running: _Running) -> None:
         """Kill everything inside, then let bubblewrap reap its PID namespace's init and exit.
 
         bubblewrap itself is killed only if it does not exit within `empty_wait_s`: killed first, it
         would leave that init to the host's init to reap.
         """
-        await asyncio.to_thread(self._cgroups.kill, sandbox.name, running.process.pid)
+        await self._in_thread(self._cgroups.kill, name, running.process.pid)
         try:
             async with asyncio.timeout(self._empty_wait_s):
                 await running.exited.wait()
@@ -367,10 +379,9 @@ class NamespaceDriver:
             with contextlib.suppress(ProcessLookupError):
                 signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)
 
-    def _empty_and_remove(self, sandbox: Sandbox) -> tuple[CgroupUsage | None, bool]:
+    def _empty_and_remove(self, name: str) -> tuple[CgroupUsage | None, bool]:
         """Kill until the cgroups are empty (bounded), read the usage, remove cgroups and host directory.
         Returns the usage (None if the cgroups were already gone) and whether processes were left."""
-        name = sandbox.name
         deadline = time.monotonic() + self._empty_wait_s
         usage: CgroupUsage | None = None
         try:
@@ -407,6 +418,3 @@ def _reap(process: subprocess.Popen[bytes], wait_s: float) -> None:
         process.wait(wait_s)
 
 
-def _placeholder(name: str) -> Sandbox:
-    """A `Sandbox` naming a live sandbox, for `close`, which knows only the name."""
-    return Sandbox(id=name, name=name, memory_mb=0, socket_path="", log_path="", created_at=0.0)

@@ -1,33 +1,15 @@
-"""The runner's stdout and stderr as the gateway receives them: two pipes the gateway holds.
-
-`RunnerOutput` is the driver contract's protocol exactly as issue 9's pool branch defines it in
-`pool/sandbox/driver.py`; it is declared here until that branch is merged, then imported from there.
-"""
+"""The runner's stdout and stderr as the gateway receives them: two pipes the gateway holds."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from typing import Protocol
 
 READ_CHUNK_BYTES = 1 << 16
 
 
-class RunnerOutput(Protocol):
-    """What the runner writes to stdout and stderr, as the gateway receives it.
-
-    1. `read` returns the next chunk as (stream, data), stream "stdout" or "stderr", data never empty;
-       None once both streams have ended (the runner exited or the sandbox was destroyed).
-    2. `close` is called by the driver on destroy; `read` afterwards returns None. Calling it twice is harmless.
-    """
-
-    async def read(self) -> tuple[str, bytes] | None: ...
-
-    def close(self) -> None: ...
-
-
 class PipeOutput:
-    """`RunnerOutput` over the read ends of the runner's stdout and stderr pipes.
+    """`RunnerOutput` (pool/sandbox/driver.py) over the read ends of the runner's stdout and stderr pipes.
 
     1. Each `read` returns at most `READ_CHUNK_BYTES`; nothing is buffered here, so a runner that writes
        faster than the gateway reads blocks on its own full pipe (64 KiB), never the gateway's memory.

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store import Alarm, SqliteStore
+from gateway.store.sqlite import _SCHEMA_V1
 
 
 @pytest.fixture
@@ -61,8 +62,7 @@ async def test_put_replaces_and_delete_removes(store):
 async def test_a_version_1_database_gains_the_alarms_table(tmp_path: Path):
     path = tmp_path / "whisklet.db"
     with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE subjects (namespace TEXT PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,"
-                   " key_hash TEXT NOT NULL, limits BLOB NOT NULL, created INTEGER NOT NULL)")
+        db.executescript(_SCHEMA_V1)
         db.execute("INSERT INTO subjects VALUES ('guest', 'u', 'h', x'7b7d', 1)")
         db.execute("PRAGMA user_version = 1")
     store = SqliteStore(path)

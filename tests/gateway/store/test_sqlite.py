@@ -140,7 +140,7 @@ async def test_entities_list_newest_first_with_limit_skip_and_path(store: Sqlite
     await store.put_entity(ACTION, "guest", "a", b"{}", 100, None)
     await store.put_entity(ACTION, "guest/pkg", "b", b"{}", 300, None)
     await store.put_entity(ACTION, "guest", "c", b"{}", 200, None)
-    await store.put_entity(ACTION, "guest", "d", b"{}", 200, None)  # same time as c: name breaks the tie
+    await store.put_entity(ACTION, "guest", "d", b"{}", 200, None)  # same time as c: the later write first
     await store.put_entity(TRIGGER, "guest", "t", b"{}", 400, None)
     await store.put_entity(ACTION, "alice", "e", b"{}", 500, None)
     await store.put_entity(PACKAGE, "guest", "pkg", b"{}", 50, None)
@@ -148,7 +148,7 @@ async def test_entities_list_newest_first_with_limit_skip_and_path(store: Sqlite
     def names(entities):
         return [(e.path, e.name) for e in entities]
 
-    everything = [("guest/pkg", "b"), ("guest", "c"), ("guest", "d"), ("guest", "a")]
+    everything = [("guest/pkg", "b"), ("guest", "d"), ("guest", "c"), ("guest", "a")]
     assert names(await store.list_entities(ACTION, "guest", limit=30, skip=0)) == everything
     assert names(await store.list_entities(ACTION, "guest", limit=2, skip=1)) == everything[1:3]
     assert names(await store.list_entities(ACTION, "guest", "guest", limit=30, skip=0)) == everything[1:]
@@ -397,4 +397,32 @@ async def test_a_missing_directory_gives_a_store_error(tmp_path: Path):
 async def test_the_database_uses_wal_and_records_its_schema_version(store: SqliteStore, db_path: Path):
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+
+
+async def test_lists_read_heads_actions_without_code_records_without_result_and_logs(store: SqliteStore):
+    action = b'{"name":"a","exec":{"kind":"nodejs:20","code":"' + b"x" * 100000 + b'","binary":false}}'
+    await store.put_entity(ACTION, "guest", "a", action, 1, None)
+    [listed] = await store.list_entities(ACTION, "guest", limit=30, skip=0)
+    assert listed.doc == b'{"name":"a","exec":{"kind":"nodejs:20","binary":false}}'
+    assert (await store.get_entity("guest", "a")).doc == action
+    record = b'{"activationId":"%s","response":{"status":"success","result":{"big":"%s"}},"logs":["l"]}'
+    store.put_activation(ActivationRow("1" * 32, "guest", "a", 5, 6, record % (b"1" * 32, b"r" * 100000)))
+    await store.flush()
+    [head] = await store.list_activations("guest", name=None, since=None, upto=None, limit=5, skip=0, docs=False)
+    assert head.doc == b'{"activationId":"%s","response":{"status":"success"}}' % (b"1" * 32)
+    [whole] = await store.list_activations("guest", name=None, since=None, upto=None, limit=5, skip=0)
+    assert len(whole.doc) > 100000
+
+
+async def test_a_page_of_docs_ends_before_the_record_that_passes_the_byte_budget(store: SqliteStore):
+    for index in range(5):
+        doc = b'{"activationId":"%d","logs":["%s"]}' % (index, b"l" * 1000)
+        store.put_activation(ActivationRow(f"{index:032d}", "guest", "a", 100 - index, 100, doc))
+    pending = await store.list_activations("guest", name=None, since=None, upto=None, limit=5, skip=0, max_bytes=2500)
+    await store.flush()
+    stored = await store.list_activations("guest", name=None, since=None, upto=None, limit=5, skip=1, max_bytes=2500)
+    assert [row.activation_id[-1] for row in pending] == ["0", "1"]
+    assert [row.activation_id[-1] for row in stored] == ["1", "2"]
+    one = await store.list_activations("guest", name=None, since=None, upto=None, limit=5, skip=0, max_bytes=10)
+    assert len(one) == 1  # one record always fits

@@ -192,3 +192,56 @@ async def test_close_twice_is_harmless(serve) -> None:
     await conn.close()
     with pytest.raises(RunnerGone):
         await request(conn, "GET", "/health")
+
+
+async def test_a_reply_head_with_too_many_headers_raises_runner_gone(serve) -> None:
+    server = await serve([b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 1000 + b"Content-Length: 2\r\n\r\n{}"])
+    conn = await RunnerConnection.open(server.socket_path)
+    with pytest.raises(RunnerGone, match="header lines"):
+        await request(conn, "POST", "/run")
+    await conn.close()
+
+
+async def test_a_reply_head_longer_than_64_kib_raises_runner_gone(serve) -> None:
+    server = await serve([b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 200_000 + b"\r\nContent-Length: 2\r\n\r\n{}"])
+    conn = await RunnerConnection.open(server.socket_path)
+    with pytest.raises(RunnerGone):
+        await request(conn, "POST", "/run")
+    await conn.close()
+
+
+async def test_endless_chunked_trailers_raise_runner_gone(serve) -> None:
+    trailers = b"X-T: 1\r\n" * 20_000
+    server = await serve([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n" + trailers + b"\r\n"])
+    conn = await RunnerConnection.open(server.socket_path)
+    with pytest.raises(RunnerGone, match="trailers"):
+        await request(conn, "POST", "/run")
+    await conn.close()
+
+
+@pytest.mark.parametrize("size_line", [b"-5", b"1" * 40, b"zz", b""])
+async def test_a_bad_chunk_size_raises_runner_gone(serve, size_line: bytes) -> None:
+    server = await serve([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size_line + b"\r\n{}\r\n0\r\n\r\n"])
+    conn = await RunnerConnection.open(server.socket_path)
+    with pytest.raises(RunnerGone):
+        await request(conn, "POST", "/run")
+    await conn.close()
+
+
+async def test_close_after_a_cut_short_request_does_not_wait_for_a_runner_that_stopped_reading() -> None:
+    directory = tempfile.mkdtemp(prefix="whisklet-client-")
+    path = os.path.join(directory, "runner.sock")
+    accepted: list[asyncio.StreamWriter] = []
+    server = await asyncio.start_unix_server(lambda r, w: accepted.append(w), path)  # never reads
+    try:
+        conn = await RunnerConnection.open(path)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await conn.request("POST", "/run", b"x" * (32 * 1024 * 1024))
+        async with asyncio.timeout(2):
+            await conn.close()
+    finally:
+        server.close()
+        for writer in accepted:
+            writer.close()
+        shutil.rmtree(directory, ignore_errors=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from pool.runner.client import RunnerConnection, RunnerGone, RunnerReply
+from pool.runner.logs import LogCollector
 
 RUNNER_JS = Path(__file__).resolve().parents[3] / "pool" / "runtime" / "nodejs" / "runner.js"
 NODE = shutil.which("node") or "/usr/bin/node"
@@ -26,11 +27,43 @@ LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) (stdout|stderr): (
 HELLO = "function main(args) { return {greeting: 'Hello ' + (args.name || 'World')} }"
 
 
+class PipeOutput:
+    """A child process's stdout and stderr pipes as a `RunnerOutput`."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._chunks: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue(maxsize=16)
+        self._readers = [
+            asyncio.create_task(self._pump(name, stream))
+            for name, stream in (("stdout", process.stdout), ("stderr", process.stderr))
+        ]
+        self._open = 2
+
+    async def _pump(self, name: str, stream: asyncio.StreamReader | None) -> None:
+        assert stream is not None
+        while data := await stream.read(1 << 16):
+            await self._chunks.put((name, data))
+        await self._chunks.put(None)
+
+    async def read(self) -> tuple[str, bytes] | None:
+        while self._open:
+            chunk = await self._chunks.get()
+            if chunk is not None:
+                return chunk
+            self._open -= 1
+        return None
+
+    def close(self) -> None:
+        self._open = 0
+        for reader in self._readers:
+            reader.cancel()
+
+
 @dataclass
 class Runner:
     process: asyncio.subprocess.Process
     socket_path: str
-    log_path: str
+    output: PipeOutput
+    logs: LogCollector
     conn: RunnerConnection
 
     async def init(self, code: str, main: str = "main", **value: object) -> RunnerReply:
@@ -43,54 +76,59 @@ class Runner:
         async with asyncio.timeout(10):
             return await self.conn.request("POST", path, json.dumps(body).encode())
 
-    def log_lines(self) -> list[tuple[str, str, str]]:
-        """(timestamp, stream, text) for each line of the log file."""
-        with open(self.log_path, encoding="utf-8") as file:
-            lines = file.read().splitlines()
+    async def log_lines(self, wait_s: float = 5.0) -> list[tuple[str, str, str]]:
+        """(timestamp, stream, text) of each line the gateway would store, once both sentinels came or
+        both streams ended (at most `wait_s`); the logs can be read once."""
+        lines, complete = await self.logs.finish(wait_s)
+        assert complete
         parsed = [LINE.match(line) for line in lines]
         assert all(parsed), lines
         return [match.groups() for match in parsed]
 
-    def log_texts(self, stream: str | None = None) -> list[str]:
-        return [text for _, s, text in self.log_lines() if stream in (None, s)]
+    async def log_texts(self, stream: str | None = None) -> list[str]:
+        return [text for _, s, text in await self.log_lines() if stream in (None, s)]
 
     async def exit_code(self) -> int:
         async with asyncio.timeout(10):
             return await self.process.wait()
 
 
-async def start_runner(directory: str) -> Runner:
+async def start_runner(directory: str, log_limit_bytes: int = 10 * 1024 * 1024) -> Runner:
     socket_path = os.path.join(directory, "runner.sock")
-    log_path = os.path.join(directory, "activation.log")
-    env = {"WHISKLET_SOCKET": socket_path, "WHISKLET_LOG": log_path, "PATH": os.environ.get("PATH", "")}
-    with open(os.path.join(directory, "node.stderr"), "wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            NODE, "--expose-gc", str(RUNNER_JS), cwd=directory, env=env,
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
-        )
+    env = {"WHISKLET_SOCKET": socket_path, "PATH": os.environ.get("PATH", "")}
+    process = await asyncio.create_subprocess_exec(
+        NODE, "--expose-gc", str(RUNNER_JS), cwd=directory, env=env,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    output = PipeOutput(process)
+    logs = LogCollector(output, log_limit_bytes)
     deadline = time.monotonic() + 10
     while True:
         try:
             conn = await RunnerConnection.open(socket_path)
-            return Runner(process, socket_path, log_path, conn)
+            return Runner(process, socket_path, output, logs, conn)
         except RunnerGone:
             if process.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"runner did not start: {Path(directory, 'node.stderr').read_text()}")
+                await logs.cancel()
+                output.close()
+                raise RuntimeError("runner did not start")
             await asyncio.sleep(0.005)
 
 
 @pytest.fixture
-async def runner() -> AsyncIterator[Runner]:
+async def runner(request: pytest.FixtureRequest) -> AsyncIterator[Runner]:
     # Not tmp_path: a Unix socket path must stay under 108 bytes.
     directory = tempfile.mkdtemp(prefix="whisklet-runner-")
-    runner = await start_runner(directory)
+    runner = await start_runner(directory, *([request.param] if hasattr(request, "param") else []))
     try:
         yield runner
     finally:
         await runner.conn.close()
+        await runner.logs.cancel()
         if runner.process.returncode is None:
             runner.process.kill()
             await runner.process.wait()
+        runner.output.close()
         shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -222,7 +260,7 @@ async def test_sync_throw_is_502_and_stops_runner(runner: Runner) -> None:
     assert (reply.status, body(reply)) == (502, {"error": "An error has occurred: Error: boom"})
     again = await runner.run()
     assert (again.status, body(again)) == (403, {"error": "System not ready, status is stopped."})
-    assert "Error: boom" in runner.log_texts("stderr")
+    assert "Error: boom" in await runner.log_texts("stderr")
 
 
 async def test_string_result_is_not_a_dictionary(runner: Runner) -> None:
@@ -299,7 +337,7 @@ async def test_health_answers_without_state_change(runner: Runner) -> None:
     assert (await runner.init(HELLO)).status == 200
     assert (await runner.conn.request("GET", "/health")).status == 200
     assert body(await runner.run({"name": "pool"})) == {"greeting": "Hello pool"}
-    assert runner.log_lines() == []
+    assert await runner.log_lines() == []
 
 
 async def test_socket_is_open_to_every_user_once_it_answers(runner: Runner) -> None:
@@ -322,10 +360,10 @@ async def test_logs_are_timestamped_lines_per_stream(runner: Runner) -> None:
                       "function main() { console.log('out %d', 1); console.error('err\\nsecond'); "
                       "process.stdout.write('direct\\n'); process.stderr.write(Buffer.from('bytes\\n')); return {} }")
     await runner.run()
-    lines = runner.log_lines()
-    assert [(stream, text) for _, stream, text in lines] == [
-        ("stdout", "loading"), ("stdout", "out 1"), ("stderr", "err"), ("stderr", "second"),
-        ("stdout", "direct"), ("stderr", "bytes")]
+    lines = await runner.log_lines()
+    # Two pipes: each stream keeps its order, the two interleave as they arrive.
+    assert [text for _, stream, text in lines if stream == "stdout"] == ["loading", "out 1", "direct"]
+    assert [text for _, stream, text in lines if stream == "stderr"] == ["err", "second", "bytes"]
     stamps = [stamp for stamp, _, _ in lines]
     assert stamps == sorted(stamps)
     first = calendar.timegm(time.strptime(stamps[0][:19], "%Y-%m-%dT%H:%M:%S"))
@@ -336,32 +374,33 @@ async def test_partial_lines_are_flushed_at_end_of_run(runner: Runner) -> None:
     await runner.init("function main() { process.stdout.write('no newline'); process.stderr.write('half'); "
                       "process.stderr.write(' and half'); return {} }")
     await runner.run()
-    assert runner.log_texts("stdout") == ["no newline"]
-    assert runner.log_texts("stderr") == ["half and half"]
+    assert await runner.log_texts("stdout") == ["no newline"]
+    assert await runner.log_texts("stderr") == ["half and half"]
 
 
 async def test_multibyte_characters_split_across_writes_are_kept(runner: Runner) -> None:
     await runner.init("function main() { const b = Buffer.from('héllo\\n'); "
                       "process.stdout.write(b.subarray(0, 2)); process.stdout.write(b.subarray(2)); return {} }")
     await runner.run()
-    assert runner.log_texts() == ["héllo"]
+    assert await runner.log_texts() == ["héllo"]
 
 
+@pytest.mark.parametrize("runner", [25], indirect=True)  # the gateway's log limit
 async def test_logs_cut_at_limit_with_truncation_line(runner: Runner) -> None:
     await runner.init("function main() { for (let i = 0; i < 5; i++) console.log('0123456789'); "
-                      "console.error('after'); return {} }", log_limit_bytes=25)
+                      "console.error('after'); return {} }")
     await runner.run()
-    assert [(stream, text) for _, stream, text in runner.log_lines()] == [
+    assert [(stream, text) for _, stream, text in await runner.log_lines()] == [
         ("stdout", "0123456789"), ("stdout", "0123456789"),
         ("stderr", "Logs were truncated because the total bytes size exceeds the limit of 25 bytes.")]
 
 
+@pytest.mark.parametrize("runner", [10_000], indirect=True)
 async def test_endless_partial_line_is_cut_without_waiting_for_newline(runner: Runner) -> None:
     await runner.init("function main() { "
-                      "for (let i = 0; i < 1000; i++) process.stdout.write('x'.repeat(1000)); return {} }",
-                      log_limit_bytes=10_000)
+                      "for (let i = 0; i < 1000; i++) process.stdout.write('x'.repeat(1000)); return {} }")
     await runner.run()
-    assert runner.log_texts() == ["Logs were truncated because the total bytes size exceeds the limit of 10000 bytes."]
+    assert await runner.log_texts() == ["Logs were truncated because the total bytes size exceeds the limit of 10000 bytes."]
 
 
 async def test_process_exit_keeps_logs_and_breaks_connection(runner: Runner) -> None:
@@ -370,7 +409,7 @@ async def test_process_exit_keeps_logs_and_breaks_connection(runner: Runner) -> 
     with pytest.raises(RunnerGone):
         await runner.run()
     assert await runner.exit_code() == 3
-    assert [(stream, text) for _, stream, text in runner.log_lines()] == [
+    assert [(stream, text) for _, stream, text in await runner.log_lines()] == [
         ("stdout", "before exit"), ("stderr", "partial")]
 
 
@@ -380,7 +419,7 @@ async def test_uncaught_timer_exception_logged_and_breaks_connection(runner: Run
     with pytest.raises(RunnerGone):
         await runner.run()
     assert await runner.exit_code() == 1
-    stdout, stderr = runner.log_texts("stdout"), runner.log_texts("stderr")
+    stdout, stderr = await runner.log_texts("stdout"), await runner.log_texts("stderr")
     assert stdout == ["started"]
     assert stderr[0] == "Error: boom in timer"
     assert stderr[1].lstrip().startswith("at ")
@@ -391,4 +430,33 @@ async def test_unhandled_rejection_logged_and_breaks_connection(runner: Runner) 
     with pytest.raises(RunnerGone):
         await runner.run()
     assert await runner.exit_code() == 1
-    assert "Error: forgotten" in runner.log_texts("stderr")
+    assert "Error: forgotten" in await runner.log_texts("stderr")
+
+
+async def test_each_run_reply_is_followed_by_the_sentinel_on_both_streams(runner: Runner) -> None:
+    await runner.init("function main() { console.log('one'); console.error('two'); return {} }")
+    await runner.run()
+    assert await runner.log_texts() == ["one", "two"]  # complete: both sentinels came, the runner lives on
+    assert runner.process.returncode is None
+
+
+async def test_a_failed_init_is_followed_by_the_sentinel_on_both_streams(runner: Runner) -> None:
+    assert (await runner.init("throw new Error('no init')")).status == 502
+    assert any("no init" in text for text in await runner.log_texts("stderr"))
+    assert runner.process.returncode is None
+
+
+async def test_an_action_that_replaces_the_stream_writers_cannot_hold_back_the_sentinel(runner: Runner) -> None:
+    await runner.init("process.stdout.write = () => true; process.stderr.write = () => true;\n"
+                      "function main() { console.log('swallowed'); return {} }")
+    await runner.run()
+    assert await runner.log_lines() == []
+
+
+async def test_a_raw_line_that_looks_stamped_keeps_the_gateways_stamp_in_front(runner: Runner) -> None:
+    forged = "2001-01-01T00:00:00.000000000Z stdout: forged"
+    await runner.init(f"function main() {{ process.stderr.write({forged!r} + '\\n'); return {{}} }}")
+    await runner.run()
+    [(stamp, stream, text)] = await runner.log_lines()
+    assert (stream, text) == ("stderr", forged)
+    assert not stamp.startswith("2001")

@@ -18,7 +18,8 @@ import pytest
 
 from pool.sandbox.docker.driver import DockerDriver
 from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxError
-from pool.sandbox.docker.image import RUNNER_MODULES, ensure_image
+from pool.sandbox.docker.image import REPOSITORY, RUNNER_MODULES, ensure_image
+from pool.runner.logs import LogCollector
 from pool.runner.client import RunnerConnection, RunnerGone
 
 pytestmark = pytest.mark.docker
@@ -35,7 +36,9 @@ async def docker() -> AsyncIterator[aiodocker.Docker]:
 
 @pytest.fixture
 async def image(docker: aiodocker.Docker) -> str:
-    return await ensure_image(docker)
+    # `WHISKLET_DOCKER_REPOSITORY`, as `whisklet serve` reads it: a checkout testing a changed runner
+    # can keep its image apart from another's on the same engine.
+    return await ensure_image(docker, repository=os.environ.get("WHISKLET_DOCKER_REPOSITORY", REPOSITORY))
 
 
 @pytest.fixture
@@ -98,9 +101,28 @@ async def test_created_sandbox_answers_health_on_its_socket(driver: DockerDriver
         finally:
             await conn.close()
         assert (reply.status, json.loads(reply.body)) == (200, {"ok": True})
-        assert os.path.exists(sandbox.log_path)
+        assert os.listdir(run_dir / sandbox.name) == ["runner.sock"]
     finally:
         await driver.destroy(sandbox)
+
+
+async def test_the_runners_stdout_and_stderr_reach_the_gateway_with_the_sentinels(driver: DockerDriver) -> None:
+    sandbox = await driver.create(128)
+    try:
+        logs = LogCollector(sandbox.output, 10_000)
+        assert await init_and_run(sandbox, "function main() { console.log('out'); console.error('err'); return {} }") == {}
+        lines, complete = await logs.finish(10.0)
+        assert [line[31:] for line in lines] == ["stdout: out", "stderr: err"]
+        assert complete  # by the sentinels: the runner is still running
+    finally:
+        await driver.destroy(sandbox)
+
+
+async def test_destroy_ends_the_sandboxs_output(driver: DockerDriver) -> None:
+    sandbox = await driver.create(128)
+    await driver.destroy(sandbox)
+    async with asyncio.timeout(10):
+        assert await sandbox.output.read() is None
 
 
 async def test_sandbox_is_hardened(driver: DockerDriver, docker: aiodocker.Docker, instance: str) -> None:
