@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="serve the OpenWhisk API until SIGINT/SIGTERM")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 3233)")
+    serve.add_argument("--driver", choices=("auto", "sandbox", "docker"),
+                       help="sandbox driver (pool.driver): sandbox = bubblewrap namespaces + cgroups + seccomp, "
+                            "docker = containers, auto = sandbox where the host can run it (default)")
     serve.set_defaults(command=_serve)
 
     namespace = commands.add_parser("namespace", help="manage namespaces and their keys")
@@ -112,6 +115,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "server.data_dir": getattr(args, "data_dir", None),
         "server.host": getattr(args, "host", None),
         "server.port": getattr(args, "port", None),
+        "pool.driver": getattr(args, "driver", None),
     }
 
 

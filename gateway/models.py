@@ -254,6 +254,7 @@ class ApiInfo(Struct):
     build: str
     buildno: str
     swagger_paths: dict[str, str]
+    sandbox_driver: str  # Whisklet's own: the sandbox driver in use, "sandbox" or "docker" ("auto" before start)
 
 
 # Packages, triggers and rules (openwhisk-api.md §5.3-5.4)

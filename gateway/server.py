@@ -75,7 +75,7 @@ async def _announce_when_listening(server: uvicorn.Server, started: Started, beg
         print(f"AUTH={started.guest.auth}", file=out)
     ready_s = time.monotonic() - began
     print(
-        f"whisklet ready on {started.api_host} in {ready_s:.2f}s; "
+        f"whisklet ready on {started.api_host} in {ready_s:.2f}s (pool.driver: {started.driver}); "
         f"use WSK_CONFIG_FILE={started.wskprops}",
         file=out,
         flush=True,

@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
 from gateway.alarms.feed import AlarmFeeds
 from gateway.alarms.scheduler import AlarmScheduler
 from gateway.app import Services
@@ -23,7 +25,7 @@ from gateway.metrics import Metrics
 from gateway.namespaces import Credential, ensure_guest, write_wskprops
 from gateway.store import SqliteStore, StoreError
 from gateway.throttle import MinuteCounter, Throttle
-from pool import Pool, docker_driver
+from pool import Pool, open_driver
 
 log = logging.getLogger("whisklet")
 
@@ -35,6 +37,7 @@ class Started:
     api_host: str
     wskprops: Path
     guest: Credential | None
+    driver: str = ""  # the sandbox driver in use: "sandbox" or "docker"
 
 
 def api_host(config: Config) -> str:
@@ -64,9 +67,9 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
             owner_only_file(wskprops, create=False)
         instance = f"{socket.gethostname()}-{os.getpid()}"
         run_dir = owner_only_dir(data_dir / "run")
-        async with docker_driver(config.docker, str(run_dir), instance) as driver:
+        async with open_driver(config.pool.driver, config.docker, data_dir, str(run_dir), instance) as opened:
             metrics = Metrics()
-            pool = Pool(driver, config.pool, default_memory_mb=config.limits.memory_default_mb, observer=metrics)
+            pool = Pool(opened.driver, config.pool, default_memory_mb=config.limits.memory_default_mb, observer=metrics)
             metrics.watch_pool(pool.snapshot)
             await pool.start()
             throttle = Throttle(MinuteCounter(_now_ms), MinuteCounter(_now_ms), observer=metrics)
@@ -78,7 +81,9 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
             pruner = asyncio.create_task(_prune_forever(store, config), name="activation-pruner")
             alarms.start(controller)
             try:
-                yield Services(config, store, controller, metrics=metrics), Started(api_host(config), wskprops, guest), pool
+                # The routes name the driver in use, not "auto".
+                served = msgspec.structs.replace(config, pool=msgspec.structs.replace(config.pool, driver=opened.name))
+                yield Services(served, store, controller, metrics=metrics), Started(api_host(config), wskprops, guest, opened.name), pool
             finally:
                 await alarms.stop()
                 pruner.cancel()

@@ -5,6 +5,7 @@ from pool.config import PoolConfig
 from pool.jsonbound import MAX_JSON_DEPTH, json_too_deep
 from pool.sandbox.driver import EngineUnavailable, SandboxError
 from pool.sandbox.docker.engine import DockerSettings, build_runtime_image, docker_driver
+from pool.sandbox.factory import DriverUnsupported, OpenDriver, open_driver
 from pool.pool import Pool, PoolError, PoolObserver, PoolOverloaded, PoolSnapshot, PoolUnavailable, StockSnapshot
 
 __all__ = [
@@ -15,6 +16,9 @@ __all__ = [
     "SandboxError",
     "build_runtime_image",
     "docker_driver",
+    "DriverUnsupported",
+    "open_driver",
+    "OpenDriver",
     "json_too_deep",
     "Job",
     "Pool",

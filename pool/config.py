@@ -6,6 +6,7 @@ from msgspec import Struct
 
 
 class PoolConfig(Struct, forbid_unknown_fields=True):
+    driver: str = "auto"  # "sandbox", "docker", or "auto" (sandbox where the host can run it)
     min_prewarm: int = 2
     memory_budget_mb: int = 4096
     max_parallel_creates: int = 3
@@ -19,6 +20,7 @@ class PoolConfig(Struct, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         checks = {
+            "driver": self.driver in ("auto", "sandbox", "docker"),
             "min_prewarm": self.min_prewarm >= 0,
             "memory_budget_mb": self.memory_budget_mb > 0,
             "max_parallel_creates": self.max_parallel_creates >= 1,

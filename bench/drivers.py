@@ -1,0 +1,168 @@
+"""Fresh-sandbox rate of each driver next to the machine's limit, interleaved in one bounded run.
+
+`python -m bench.drivers [--rounds 3] [--cycles 16] [--parallel 4]` measures, round after round so that
+load drifts hit every method alike:
+- bare node: the runner spawned on the host without any isolation, waited for until it answers its first
+  `GET /health`, then killed: the machine's limit for a fresh Node.js process per activation;
+- raw Docker churn: hardened containers created, started and force-removed, no runner wait (bench/ceiling.py);
+- each driver (`sandbox`, `docker`): `create` (which returns only once the runner answered) then `destroy`.
+Each method runs `cycles` cycles, `parallel` at a time, per round; the median rate over rounds is
+printed with the ratios to bare node and to the Docker driver.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+from bench.ceiling import docker_churn_rate
+from pool.runner.client import RunnerConnection, RunnerGone
+from pool.sandbox.docker.engine import DockerSettings, docker_driver
+from pool.sandbox.docker.image import RUNNER_PATH
+from pool.sandbox.driver import SandboxDriver
+from pool.sandbox.namespace.host import missing, namespace_driver
+
+_START_TIMEOUT_S = 20.0
+_POLL_S = 0.002
+Cycle = Callable[[], Awaitable[None]]
+
+
+async def bare_node_cycle(node: str, work_dir: Path, n: int) -> None:
+    """Spawn the runner on the host, wait for its first answer, kill it."""
+    directory = work_dir / f"bare-{n}-{time.monotonic_ns()}"
+    directory.mkdir()
+    socket_path = directory / "runner.sock"
+    env = {"PATH": "/usr/bin:/bin", "WHISKLET_SOCKET": str(socket_path)}
+    process = await asyncio.create_subprocess_exec(
+        node, "--max-old-space-size=1024", "--expose-gc", str(RUNNER_PATH), env=env, cwd=directory,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        async with asyncio.timeout(_START_TIMEOUT_S):
+            while True:
+                if socket_path.exists():
+                    try:
+                        conn = await RunnerConnection.open(str(socket_path))
+                        try:
+                            if (await conn.request("GET", "/health", b"{}")).status == 200:
+                                return
+                        finally:
+                            await conn.close()
+                    except RunnerGone:
+                        pass
+                await asyncio.sleep(_POLL_S)
+    finally:
+        process.kill()
+        await process.wait()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def driver_cycle(driver: SandboxDriver) -> None:
+    sandbox = await driver.create(256)
+    await driver.destroy(sandbox)
+
+
+async def rate(cycle: Callable[[int], Awaitable[None]], cycles: int, parallel: int) -> tuple[float, float]:
+    """Cycles per second and the median cycle latency in ms, `parallel` at a time."""
+    slots = asyncio.Semaphore(parallel)
+    latencies: list[float] = []
+
+    async def one(n: int) -> None:
+        async with slots:
+            began = time.monotonic()
+            await cycle(n)
+            latencies.append(time.monotonic() - began)
+
+    started = time.monotonic()
+    await asyncio.gather(*(one(n) for n in range(cycles)))
+    return cycles / (time.monotonic() - started), statistics.median(latencies) * 1000
+
+
+@asynccontextmanager
+async def drivers(work_dir: Path, settings: DockerSettings) -> AsyncIterator[dict[str, SandboxDriver]]:
+    async with AsyncExitStack() as stack:
+        opened: dict[str, SandboxDriver] = {}
+        if not (problems := await asyncio.to_thread(missing)):
+            opened["sandbox driver"] = await stack.enter_async_context(namespace_driver(settings, work_dir / "ns"))
+        else:
+            print("sandbox driver skipped: " + "; ".join(problems), file=sys.stderr)
+        opened["docker driver"] = await stack.enter_async_context(
+            docker_driver(settings, str(work_dir / "run"), "bench-drivers"))
+        for driver in opened.values():
+            await driver.remove_orphans()
+        yield opened
+
+
+async def main(rounds: int, cycles: int, parallel: int, node: str) -> dict[str, list[float]]:
+    settings = DockerSettings(node_binary=node)
+    work_dir = Path(tempfile.mkdtemp(prefix="wkb-"))
+    rates: dict[str, list[float]] = {}
+    latencies: dict[str, list[float]] = {}
+    try:
+        async with drivers(work_dir, settings) as opened:
+            methods: dict[str, Callable[[], Awaitable[tuple[float, float]]]] = {
+                "bare node": lambda: rate(lambda n: bare_node_cycle(node, work_dir, n), cycles, parallel),
+                "raw docker churn": lambda: _churn(cycles, parallel),
+            }
+            for name, driver in opened.items():
+                methods[name] = _driver_method(driver, cycles, parallel)
+            for round_number in range(1, rounds + 1):
+                for name, measure in methods.items():
+                    per_s, p50_ms = await measure()
+                    rates.setdefault(name, []).append(per_s)
+                    latencies.setdefault(name, []).append(p50_ms)
+                    print(f"round {round_number}: {name:<18} {per_s:6.1f}/s  p50 cycle {p50_ms:6.0f} ms", flush=True)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, work_dir, True)
+    _summary(rates, latencies, cycles, parallel)
+    return rates
+
+
+def _driver_method(driver: SandboxDriver, cycles: int, parallel: int) -> Callable[[], Awaitable[tuple[float, float]]]:
+    return lambda: rate(lambda _n: driver_cycle(driver), cycles, parallel)
+
+
+async def _churn(cycles: int, parallel: int) -> tuple[float, float]:
+    ceiling = await docker_churn_rate(containers=cycles, parallel=parallel)
+    return ceiling.per_s, float("nan")
+
+
+def _summary(rates: dict[str, list[float]], latencies: dict[str, list[float]], cycles: int, parallel: int) -> None:
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    bare = median.get("bare node")
+    docker = median.get("docker driver")
+    print(f"\nmedian over {len(next(iter(rates.values())))} rounds, {cycles} cycles each, {parallel} in parallel "
+          f"({os.cpu_count()} CPUs):")
+    for name, value in median.items():
+        ratios = []
+        if bare:
+            ratios.append(f"{value / bare:.2f} x bare node")
+        if docker:
+            ratios.append(f"{value / docker:.2f} x docker driver")
+        p50 = statistics.median(latencies[name])
+        print(f"  {name:<18} {value:6.1f}/s  p50 cycle {p50:6.0f} ms  ({', '.join(ratios)})")
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.drivers", description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cycles", type=int, default=16, help="cycles per method per round (bounded: at most 200)")
+    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--node", default="/usr/bin/node")
+    args = parser.parse_args(argv)
+    args.cycles = max(1, min(args.cycles, 200))
+    args.rounds = max(1, min(args.rounds, 10))
+    return args
+
+
+if __name__ == "__main__":
+    arguments = _arguments(None)
+    asyncio.run(main(arguments.rounds, arguments.cycles, arguments.parallel, arguments.node))

@@ -1,0 +1,1 @@
+"""The namespace sandbox driver: bubblewrap namespaces, cgroups and seccomp, no daemon."""

@@ -1,0 +1,420 @@
+"""The namespace sandbox driver: one runner per sandbox in bubblewrap namespaces, cgroups and seccomp.
+
+No daemon: the gateway starts each sandbox itself. Per sandbox, in order:
+1. a host directory `<run_dir>/whisklet-<id>` (0700, the runner's uid, a small tmpfs) and the sandbox's
+   cgroups with their limits (`cgroups.py`);
+2. one process: a `sh` entry step (root) writes its own pid into the cgroups' `cgroup.procs`, sets the
+   `nofile` limit and execs `setpriv` down to uid/gid 1000 with no groups and no capabilities, which execs
+   bubblewrap; bubblewrap unshares every namespace (user, PID, network, IPC, UTS, mount, cgroup), forbids
+   new user namespaces, binds the shared read-only runtime tree as `/`, a fresh `/proc`, a read-only
+   minimal `/dev`, a private tmpfs `/tmp` and the host directory at `/run/whisklet`, clears the
+   environment, applies the seccomp filter and execs the runner, from its startup snapshot where one could
+   be built (`snapshot.py`). The runner's stdout and stderr are pipes the gateway holds (`PipeOutput`);
+3. readiness: the runner's socket appears and one warm-up `GET /health` answers 200. The gateway
+   connects to the socket only then, before any tenant code has run in the sandbox.
+
+Destroy SIGKILLs everything in the cgroups but bubblewrap, which reaps its PID namespace's init and exits;
+it is reaped, the cgroups are emptied (bounded), OOM kills, CPU time and peak memory read, the cgroups
+and the host directory removed. Every process is watched through a pidfd on the event loop: no thread waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pool.runner.client import RunnerGone
+
+# Host directories and the warm-up request are the Docker driver's until they move to
+# pool/sandbox/hostdir.py and pool/sandbox/readiness.py.
+from pool.sandbox.docker.driver import (
+    NAME_PREFIX,
+    SOCKET_NAME,
+    _health,
+    _is_socket,
+    _make_host_dir,
+    _remove_host_dir,
+    _remove_leftover_dirs,
+)
+from pool.sandbox.docker.image import (
+    RUN_DIR_IN_IMAGE,
+    RUNNER_GID,
+    RUNNER_IN_IMAGE,
+    RUNNER_UID,
+)
+from pool.sandbox.driver import Sandbox, SandboxError, SandboxExit
+from pool.sandbox.namespace.cgroups import CgroupLayout, CgroupLimits, CgroupUsage
+from pool.sandbox.namespace.output import PipeOutput
+from pool.sandbox.namespace.runtime import NODE_IN_TREE
+from pool.sandbox.namespace.seccomp import open_filter
+from pool.sandbox.namespace.snapshot import blob_in_tree, ensure_blob
+
+_POLL_S = 0.002
+_EMPTY_POLL_S = 0.002
+_KEPT_USAGES = 4096
+_WORKERS = 4  # the driver's own threads: a sandbox's clean-up can never stall the default executor
+_T = TypeVar("_T")
+_PATH = "/usr/local/bin:/usr/bin:/bin"
+# The entry step: join every cgroup named before "--", set the nofile limit, exec the rest.
+_ENTRY = 'n=$1; shift; while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; ' \
+         'ulimit -n "$n" || exit 125; exec "$@"'
+ENTRY_FAILED = 125
+# Docker's masked /proc paths: a file gets /dev/null bound over it (unopenable: user-namespace mounts are
+# nodev), a directory an empty read-only tmpfs. bubblewrap's own /proc already makes sys, sysrq-trigger,
+# irq and bus read-only.
+MASKED_PROC = ("/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+               "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi")
+
+
+@dataclass(slots=True)
+class _Running:
+    """What the driver holds for one live sandbox."""
+
+    process: subprocess.Popen[bytes]
+    pidfd: int
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class NamespaceDriver:
+    """Creates and destroys namespace sandboxes; the `SandboxDriver` contract of `pool/sandbox/driver.py`.
+
+    1. `create` returns only a sandbox whose runner answered its warm-up request; on any failure (or
+       cancellation) it kills and removes what it made and raises `SandboxError`.
+    2. `destroy` is harmless to repeat; it records the sandbox's resource use, which `resource_use`
+       returns (the last `_KEPT_USAGES` sandboxes' are kept).
+    3. `remove_orphans` removes the cgroups (killing what is inside) and host directories that a killed
+       Whisklet with the same data directory left; `close` destroys every sandbox still alive and waits
+       for the clean-up of creations that failed or were cancelled.
+    4. `Sandbox.output` is the runner's stdout and stderr: pipes made before it starts (`PipeOutput`),
+       closed by `destroy`. Nothing is ever read from the host directory; the socket check before the
+       warm-up is an `lstat`.
+    5. All the driver's blocking work (host directories, cgroups, starting processes) runs on its own
+       `_WORKERS` threads, never on the event loop's default executor.
+    """
+
+    def __init__(
+        self,
+        *,
+        bwrap: str,
+        runtime_tree: Path,
+        run_dir: str | os.PathLike[str],
+        cgroups: CgroupLayout,
+        seccomp_fd: int,
+        pids_limit: int = 1024,
+        nofile: int = 1024,
+        tmp_size_mb: int = 64,
+        run_dir_mb: int = 16,
+        heap_factor: int = 4,
+        start_timeout_s: float = 20.0,
+        exit_grace_s: float = 1.0,
+        empty_wait_s: float = 2.0,
+        snapshot: bool = True,
+    ) -> None:
+        self._bwrap = bwrap
+        self._tree_fd = os.open(runtime_tree, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._run_dir = Path(run_dir)
+        self._cgroups = cgroups
+        self._seccomp_fd = seccomp_fd
+        self._pids_limit = pids_limit
+        self._nofile = nofile
+        self._tmp_size_mb = tmp_size_mb
+        self._run_dir_mb = run_dir_mb
+        self._heap_factor = heap_factor
+        self._start_timeout_s = start_timeout_s
+        self._exit_grace_s = exit_grace_s
+        self._empty_wait_s = empty_wait_s
+        self._tree = runtime_tree
+        self._masks = _masks(MASKED_PROC)
+        self._snapshot = snapshot
+        self._snapshots: dict[int, bool] = {}  # heap MB -> whether its blob exists
+        self._running: dict[str, _Running] = {}
+        self._destroying: dict[str, asyncio.Future[CgroupUsage | None]] = {}
+        self._usages: OrderedDict[str, CgroupUsage] = OrderedDict()
+        self._discards: set[asyncio.Future[None]] = set()
+        self._outputs: dict[str, PipeOutput] = {}
+        self._threads = ThreadPoolExecutor(_WORKERS, thread_name_prefix="whisklet-sandbox")
+
+    async def create(self, memory_mb: int) -> Sandbox:
+        """Start a sandbox and wait until its runner answers `GET /health` with 200."""
+        name = NAME_PREFIX + secrets.token_hex(6)
+        host_dir = self._run_dir / name
+        out_read, out_write = os.pipe2(os.O_CLOEXEC)
+        err_read, err_write = os.pipe2(os.O_CLOEXEC)
+        output = self._outputs[name] = PipeOutput(out_read, err_read)
+        sandbox = Sandbox(id=name, name=name, memory_mb=memory_mb, socket_path=str(host_dir / SOCKET_NAME),
+                          output=output, created_at=time.monotonic())
+        # Shielded: a cancelled create must still learn whether the process was started, to remove it.
+        launch = asyncio.ensure_future(self._launch(sandbox, out_write, err_write))
+        try:
+            await asyncio.shield(launch)
+            await self._wait_for_runner(sandbox)
+        except BaseException as exc:
+            discard = asyncio.ensure_future(self._discard(sandbox, launch))
+            self._discards.add(discard)
+            discard.add_done_callback(self._discards.discard)
+            await asyncio.shield(discard)
+            if isinstance(exc, (OSError, RunnerGone, subprocess.SubprocessError)):
+                raise SandboxError(f"creating sandbox {name} failed: {exc!r}") from exc
+            raise
+        return sandbox
+
+    async def destroy(self, sandbox: Sandbox) -> None:
+        """Kill the sandbox, reap it, wait for its cgroups to empty, read its resource use, remove its
+        cgroups and host directory. Harmless to repeat; concurrent calls share one destroy."""
+        await self._destroy_named(sandbox.name)
+
+    async def _destroy_named(self, name: str) -> None:
+        pending = self._destroying.get(name)
+        if pending is None:
+            pending = asyncio.ensure_future(self._destroy(name))
+            self._destroying[name] = pending
+            pending.add_done_callback(lambda _: self._destroying.pop(name, None))
+        usage = await asyncio.shield(pending)
+        if usage is not None:
+            self._usages[name] = usage
+            while len(self._usages) > _KEPT_USAGES:
+                self._usages.popitem(last=False)
+
+    async def resource_use(self, sandbox: Sandbox) -> CgroupUsage | None:
+        """CPU time, peak memory and OOM kills of a destroyed sandbox (None if unknown); read once."""
+        return self._usages.pop(sandbox.name, None)
+
+    async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
+        """Why the runner stopped answering: a live runner gets `exit_grace_s` to exit first; OOM kills
+        are read from its memory cgroup (or from what destroy recorded)."""
+        running = self._running.get(sandbox.name)
+        if running is None:
+            usage = self._usages.get(sandbox.name)
+            return SandboxExit(running=False, oom_killed=bool(usage and usage.oom_kills), exit_code=None)
+        if not running.exited.is_set() and self._exit_grace_s > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._exit_grace_s):
+                    await running.exited.wait()
+        usage = await self._in_thread(self._cgroups.usage, sandbox.name)
+        code = running.process.returncode
+        return SandboxExit(running=code is None, oom_killed=bool(usage and usage.oom_kills), exit_code=code)
+
+    async def remove_orphans(self) -> int:
+        """Remove the cgroups and host directories a killed Whisklet with this data directory left.
+        Returns the number of sandboxes whose cgroups were removed."""
+        removed = await self._in_thread(self._cgroups.sweep)
+        await self._in_thread(_remove_leftover_dirs, self._run_dir)
+        return removed
+
+    async def close(self) -> None:
+        """Destroy every sandbox still alive and wait for destroys in flight."""
+        alive = [self._destroy_named(name) for name in list(self._running)]
+        await asyncio.gather(*self._discards)
+        await asyncio.gather(*alive, *self._destroying.values())
+        if self._tree_fd >= 0:
+            os.close(self._tree_fd)
+            self._tree_fd = -1
+        await self._in_thread(self._cgroups.release)
+        self._threads.shutdown(wait=False)
+
+    async def _in_thread(self, work: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
+
+    async def _discard(self, sandbox: Sandbox, launch: asyncio.Future[None]) -> None:
+        """Destroy a half-created sandbox once its launch has settled; never raises, so that the failure
+        that got it discarded is the one reported."""
+        await asyncio.wait([launch])
+        if not launch.cancelled():
+            launch.exception()  # retrieved here: the caller saw it, or was cancelled before it came
+        with contextlib.suppress(SandboxError, OSError):
+            await self.destroy(sandbox)
+
+    async def _launch(self, sandbox: Sandbox, out_write: int, err_write: int) -> None:
+        limits = CgroupLimits(memory_mb=sandbox.memory_mb, pids_max=self._pids_limit)
+        try:
+            running = await self._in_thread(self._start, sandbox, limits, out_write, err_write)
+        finally:
+            os.close(out_write)  # the runner holds its own copies now (or never started)
+            os.close(err_write)
+        self._running[sandbox.name] = running
+        loop = asyncio.get_running_loop()
+
+        def exited() -> None:
+            loop.remove_reader(running.pidfd)
+            running.process.poll()  # reaps it: the pidfd is readable only once it exited
+            running.exited.set()
+
+        loop.add_reader(running.pidfd, exited)
+
+    def _start(self, sandbox: Sandbox, limits: CgroupLimits, out_write: int, err_write: int) -> _Running:
+        """Make the host directory and cgroups, start the process. Blocking: runs in a thread."""
+        host_dir = self._run_dir / sandbox.name
+        _make_host_dir(self._run_dir, host_dir, self._run_dir_mb)
+        self._run_dir.chmod(0o711)  # bubblewrap, as the runner's uid, must reach its own directory
+        self._cgroups.create(sandbox.name, limits)
+        # Directories reach bubblewrap as descriptors opened here without following links; bubblewrap,
+        # as the runner's uid, binds the directory a descriptor names (so its path must be traversable).
+        host_fd = os.open(host_dir, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        heap_mb = sandbox.memory_mb * self._heap_factor
+        if self._snapshot and heap_mb not in self._snapshots:
+            self._snapshots[heap_mb] = ensure_blob(self._tree, _node_flags(heap_mb), heap_mb)
+        seccomp = open_filter(self._seccomp_fd)
+        try:
+            process = subprocess.Popen(
+                self._argv(sandbox, host_fd, seccomp), stdin=subprocess.DEVNULL, stdout=out_write,
+                stderr=err_write, pass_fds=(seccomp, host_fd, self._tree_fd), env={"PATH": _PATH},
+                start_new_session=True,
+            )
+        finally:
+            for fd in (host_fd, seccomp):
+                os.close(fd)
+        return _Running(process=process, pidfd=os.pidfd_open(process.pid))
+
+    def _argv(self, sandbox: Sandbox, host_fd: int, seccomp_fd: int) -> list[str]:
+        heap_mb = sandbox.memory_mb * self._heap_factor
+        # The heap limit sits far above the memory limit, so the kernel's OOM kill (reported as such),
+        # not V8's own heap abort, ends a memory hog.
+        if self._snapshots.get(heap_mb):
+            node = [NODE_IN_TREE, "--snapshot-blob", blob_in_tree(heap_mb), *_node_flags(heap_mb)]
+        else:
+            node = [NODE_IN_TREE, *_node_flags(heap_mb), RUNNER_IN_IMAGE]
+        return [
+            "/bin/sh", "-c", _ENTRY, "whisklet-entry", str(self._nofile),
+            *self._cgroups.procs_files(sandbox.name), "--",
+            "setpriv", f"--reuid={RUNNER_UID}", f"--regid={RUNNER_GID}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--",
+            self._bwrap,
+            "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+            "--as-pid-1",
+            "--uid", str(RUNNER_UID), "--gid", str(RUNNER_GID), "--hostname", sandbox.name,
+            "--ro-bind-fd", str(self._tree_fd), "/",
+            "--proc", "/proc", *self._masks,
+            "--dev", "/dev", "--remount-ro", "/dev",
+            "--size", str(self._tmp_size_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
+            "--bind-fd", str(host_fd), RUN_DIR_IN_IMAGE,
+            "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", _PATH, "--setenv", "HOME", "/tmp",
+            "--cap-drop", "ALL", "--seccomp", str(seccomp_fd),
+            "--", *node,
+        ]
+
+    async def _wait_for_runner(self, sandbox: Sandbox) -> None:
+        """Wait for the runner's socket, then require 200 from one warm-up `GET /health`."""
+        running = self._running[sandbox.name]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._start_timeout_s
+        socket_path = Path(sandbox.socket_path)
+        last_error: BaseException | None = None
+        while True:
+            if running.exited.is_set():
+                raise SandboxError(await self._died_before_answering(sandbox, running))
+            if _is_socket(socket_path):  # lstat: never follows a link
+                try:
+                    async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
+                        status, body = await _health(str(socket_path))
+                except (RunnerGone, OSError) as exc:
+                    last_error = exc
+                except TimeoutError:
+                    last_error = TimeoutError("no reply to GET /health")
+                else:
+                    if status == 200:
+                        return
+                    raise SandboxError(
+                        f"the runner in {sandbox.name} answered its warm-up GET /health with {status}: {body[:200]!r}"
+                    )
+            if loop.time() >= deadline:
+                detail = f" (last error: {last_error!r})" if last_error else " (no socket appeared)"
+                raise SandboxError(f"the runner in {sandbox.name} did not answer within {self._start_timeout_s:g} s{detail}")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_POLL_S):
+                    await running.exited.wait()
+
+    async def _died_before_answering(self, sandbox: Sandbox, running: _Running) -> str:
+        code = running.process.returncode
+        usage = await self._in_thread(self._cgroups.usage, sandbox.name)
+        stderr = b""
+        with contextlib.suppress(OSError, TimeoutError):
+            while len(stderr) < 2000 and (chunk := await asyncio.wait_for(sandbox.output.read(), 0.5)):
+                if chunk[0] == "stderr":
+                    stderr += chunk[1]
+        why = "the sandbox could not be entered (cgroups or nofile)" if code == ENTRY_FAILED else f"exit code {code}"
+        return (f"the runner in {sandbox.name} exited before answering ({why})"
+                + (" (out of memory)" if usage and usage.oom_kills else "")
+                + (f": {stderr[:2000].decode(errors='replace').strip()}" if stderr else ""))
+
+    async def _destroy(self, name: str) -> CgroupUsage | None:
+        running = self._running.pop(name, None)
+        if running is not None and not running.exited.is_set():
+            await self._kill(name, running)
+        output = self._outputs.pop(name, None)
+        if output is not None:
+            output.close()
+        usage, left = await self._in_thread(self._empty_and_remove, name)
+        if running is not None:
+            if not running.exited.is_set():
+                asyncio.get_running_loop().remove_reader(running.pidfd)
+                await self._in_thread(_reap, running.process, self._empty_wait_s)
+            os.close(running.pidfd)
+        if left:
+            raise SandboxError(f"sandbox {name} still had processes after {self._empty_wait_s:g} s; "
+                               "its cgroups are kept and removed at the next start")
+        return usage
+
+    async def _kill(self, name: str, running: _Running) -> None:
+        """Kill everything inside, then let bubblewrap reap its PID namespace's init and exit.
+
+        bubblewrap itself is killed only if it does not exit within `empty_wait_s`: killed first, it
+        would leave that init to the host's init to reap.
+        """
+        await self._in_thread(self._cgroups.kill, name, running.process.pid)
+        try:
+            async with asyncio.timeout(self._empty_wait_s):
+                await running.exited.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(running.pidfd, signal.SIGKILL)
+
+    def _empty_and_remove(self, name: str) -> tuple[CgroupUsage | None, bool]:
+        """Kill until the cgroups are empty (bounded), read the usage, remove cgroups and host directory.
+        Returns the usage (None if the cgroups were already gone) and whether processes were left."""
+        deadline = time.monotonic() + self._empty_wait_s
+        usage: CgroupUsage | None = None
+        try:
+            while not self._cgroups.empty(name):
+                if time.monotonic() >= deadline:
+                    return None, True
+                self._cgroups.kill(name)
+                time.sleep(_EMPTY_POLL_S)  # blocking by contract: this runs in a thread
+            usage = self._cgroups.usage(name)
+            self._cgroups.remove(name)
+        finally:
+            _remove_host_dir(self._run_dir / name)
+        return usage, False
+
+
+def _masks(paths: tuple[str, ...]) -> list[str]:
+    """bubblewrap's arguments masking those of `paths` this kernel has (the host's /proc lists the same)."""
+    args: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            args += ["--tmpfs", path, "--remount-ro", path]
+        elif os.path.exists(path):
+            args += ["--ro-bind", "/dev/null", path]
+    return args
+
+
+def _node_flags(heap_mb: int) -> list[str]:
+    """Node's flags; a snapshot blob is built and run with exactly these."""
+    return [f"--max-old-space-size={heap_mb}", "--expose-gc"]
+
+
+def _reap(process: subprocess.Popen[bytes], wait_s: float) -> None:
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(wait_s)
+
+

@@ -1,0 +1,125 @@
+"""The shared read-only runtime tree every sandbox gets as `/`: the host's Node.js and the runner.
+
+The same file set the Docker image is assembled from (`pool/sandbox/docker/image.py`): the host's `node`
+and the libraries `ldd` lists, a minimal `/etc/passwd` and `/etc/group`, the runner and its modules,
+the startup snapshot's entry (`snapshot.py`; its blobs are built into the tree on first use), and the
+empty mount points bubblewrap binds over (`/proc`, `/dev`, `/tmp`, `/run/whisklet`). It is built
+once per runtime digest (runner files + node binary identity + this recipe) under `<runtime_dir>/<digest>`,
+owned by root and read-only to everyone else, then bound read-only into every sandbox; a changed runner or
+an upgraded node gives a new digest and a new tree, and trees no running Whisklet holds are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+# The runtime file set lives in the Docker driver until the two drivers' common parts move out of it
+# (pool/runtime/nodejs/, after issue 9's pool branch is merged); these names are read, never changed, here.
+from pool.sandbox.docker.image import (
+    _DIRS,
+    _GROUP,
+    _PASSWD,
+    RUNNER_PATH,
+    _identify,
+    _shared_libraries,
+)
+from pool.sandbox.namespace.snapshot import ENTRY_IN_TREE, ENTRY_PATH
+
+NODE_IN_TREE = "/usr/local/bin/node"
+_RECIPE = "whisklet-namespace-tree/2"
+_MODE = 0o755
+_ATTEMPTS = 3
+
+
+def ensure_tree(runtime_dir: Path, node_binary: str, runner_path: Path = RUNNER_PATH) -> tuple[Path, int]:
+    """The runtime tree for `node_binary` and the runner, built when missing, and a descriptor holding a
+    shared lock on it: close it when no sandbox will start from the tree any more.
+
+    Trees are shared by every Whisklet on the host (a tree's name is its content's digest); a tree no
+    Whisklet holds is removed here, so an upgraded node or a changed runner leaves nothing behind.
+    Blocking (runs `ldd`, copies files, waits for a lock): call it from a thread.
+    """
+    node_binary, _major, runner, digest = _identify(node_binary, runner_path)
+    runner.append((ENTRY_IN_TREE, ENTRY_PATH.read_bytes()))
+    name = hashlib.sha256(f"{_RECIPE}\0{digest}\0".encode() + ENTRY_PATH.read_bytes()).hexdigest()[:16]
+    tree = runtime_dir / name
+    runtime_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+    for _ in range(_ATTEMPTS):
+        if not tree.is_dir():
+            _build(runtime_dir, tree, node_binary, runner)
+        with contextlib.suppress(FileNotFoundError):
+            held = os.open(tree, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            fcntl.flock(held, fcntl.LOCK_SH)
+            if (tree / NODE_IN_TREE.lstrip("/")).exists():  # not removed while this waited for the lock
+                _remove_unheld(runtime_dir, keep=tree)
+                return tree, held
+            os.close(held)
+    raise OSError(f"the runtime tree {tree} kept disappearing while it was being built")
+
+
+def _build(runtime_dir: Path, tree: Path, node_binary: str, runner: list[tuple[str, bytes]]) -> None:
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=runtime_dir))
+    try:
+        _assemble(staging, node_binary, runner)
+        staging.chmod(_MODE)
+        staging.rename(tree)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not tree.is_dir():  # another Whisklet renamed the same tree into place first: fine
+            raise
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _remove_unheld(runtime_dir: Path, keep: Path) -> None:
+    """Remove the trees no Whisklet holds a lock on (never one being built: those start with a dot)."""
+    for entry in runtime_dir.iterdir():
+        if entry == keep or entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
+            continue
+        try:
+            fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # in use by another Whisklet
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+        finally:
+            os.close(fd)
+
+
+def _assemble(root: Path, node_binary: str, runner: list[tuple[str, bytes]]) -> None:
+    for directory, mode in _DIRS.items():
+        (root / directory).mkdir(parents=True, exist_ok=True)
+        (root / directory).chmod(mode)
+    for library in _shared_libraries(node_binary):
+        _place(root, library, library)
+    _place(root, NODE_IN_TREE, node_binary)
+    for path, content in (("/etc/passwd", _PASSWD), ("/etc/group", _GROUP), *runner):
+        target = root / path.lstrip("/")
+        target.parent.mkdir(mode=_MODE, parents=True, exist_ok=True)
+        target.write_bytes(content)
+        target.chmod(0o644)
+
+
+def _place(root: Path, path: str, source: str) -> None:
+    """Put `source` (followed to its real file) at `path` in the tree: a hard link where the data
+    directory shares the file system, else a copy."""
+    target = root / path.lstrip("/")
+    target.parent.mkdir(mode=_MODE, parents=True, exist_ok=True)
+    real = os.path.realpath(source)
+    with contextlib.suppress(FileExistsError):
+        try:
+            os.link(real, target)
+        except OSError:
+            shutil.copy2(real, target)
+            target.chmod(_MODE)
