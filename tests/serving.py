@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -92,16 +93,25 @@ class ServedWhisklet:
 
 
 def sandbox_names(data_dir: Path) -> list[str]:
-    """Names of the containers, running or not, of the Whisklet that owns `data_dir`.
+    """Names of the sandboxes, running or not, of the Whisklet that owns `data_dir`, whichever driver made them.
 
-    Whisklet labels its containers `whisklet.sandbox=<scope>`, the scope derived from its run directory.
+    The Docker driver labels its containers `whisklet.sandbox=<scope>`, the scope derived from its run
+    directory; the namespace driver gives each sandbox a cgroup `whisklet/<scope>/<name>`, the scope
+    derived from the data directory (pool/sandbox/namespace/cgroups.py), which lives until it is destroyed.
     """
-    scope = hashlib.sha256(os.path.abspath(data_dir / "run").encode()).hexdigest()[:16]
-    done = subprocess.run(
-        ["docker", "ps", "-a", "--filter", f"label=whisklet.sandbox={scope}", "--format", "{{.Names}}"],
-        capture_output=True, text=True, check=True,
-    )
-    return done.stdout.split()
+    names: list[str] = []
+    if shutil.which("docker"):
+        scope = hashlib.sha256(os.path.abspath(data_dir / "run").encode()).hexdigest()[:16]
+        done = subprocess.run(
+            ["docker", "ps", "-a", "--filter", f"label=whisklet.sandbox={scope}", "--format", "{{.Names}}"],
+            capture_output=True, text=True,
+        )
+        names += done.stdout.split()
+    scope = hashlib.sha256(os.path.abspath(data_dir).encode()).hexdigest()[:16]
+    for parent in (Path("/sys/fs/cgroup/pids/whisklet") / scope, Path("/sys/fs/cgroup/whisklet") / scope):
+        if parent.is_dir():
+            names += sorted(entry.name for entry in parent.iterdir() if entry.is_dir())
+    return names
 
 
 def docker_available() -> bool:

@@ -34,6 +34,7 @@ async function main(params) {
 ROOT = os.geteuid() == 0
 DOCKERD = ["dockerd", "--bridge=none", "--iptables=false", "--ip6tables=false"]  # as scripts/setup starts it
 DOCKERD_LOG = Path("/var/log/whisklet-dockerd.log")
+DOCKER_DRIVER = {"WHISKLET_POOL_DRIVER": "docker"}  # the tests of the Docker engine's own faults
 DOCKERD_PID = Path("/var/run/docker.pid")
 
 
@@ -48,7 +49,7 @@ def mounts_under(directory: Path) -> list[str]:
 
 
 def test_a_container_killed_mid_activation_is_a_developer_error_not_a_hang(tmp_path):
-    served = ServedWhisklet(tmp_path / "data").start()
+    served = ServedWhisklet(tmp_path / "data", env=DOCKER_DRIVER).start()  # kills a container through the engine
     try:
         with served.client() as wsk, ThreadPoolExecutor(1) as background:
             name = unique("victim")
@@ -221,7 +222,7 @@ def start_engine() -> None:
 def test_a_stopped_engine_gives_503_and_the_pool_recovers_when_it_is_back(tmp_path):
     if not _owned_engine():
         pytest.skip("dockerd was not started as scripts/setup starts it; not stopping someone else's engine")
-    served = ServedWhisklet(tmp_path / "data").start()
+    served = ServedWhisklet(tmp_path / "data", env=DOCKER_DRIVER).start()  # the engine is what stops
     try:
         with served.client() as wsk:
             name = unique("hello")
