@@ -88,7 +88,8 @@ def install(stamps_file: Path) -> None:
     _after(auth.Authenticator, "__call__", "auth")
     _after_sync(controller.Controller, "admit", "throttle")
     _after(actions, "resolve_action", "resolve")
-    _after(controller.Controller, "_journal", "journal commit")
+    _after(sqlite.SqliteStore, "accept", "journal commit")
+    _after_sync(sqlite.SqliteStore, "journal", "journal queued")
     _after(pool.Pool, "_lease", "lease")
     _after(client.RunnerConnection, "open", "connect")
     _after(client.RunnerConnection, "request", lambda args: args[2].lstrip("/"))  # init, run
