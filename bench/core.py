@@ -147,32 +147,29 @@ class Samples:
 
 
 class BareRunners:
-    """Prewarmed runners of the bench's own, created ahead in the background, two at a time."""
+    """Prewarmed runners of the bench's own, `ahead` of them; as in the gateway's pool, a used one is
+    destroyed and replaced once its round trips are measured, not during them."""
 
     def __init__(self, driver: SandboxDriver, ahead: int = 2) -> None:
         self._driver = driver
         self._ready: asyncio.Queue[Sandbox] = asyncio.Queue(maxsize=ahead)
-        self._filler = asyncio.create_task(self._fill())
+        self._fillers = {asyncio.create_task(self._fill()) for _ in range(ahead)}
         self._destroys: set[asyncio.Task[None]] = set()
 
     async def _fill(self) -> None:
-        while True:
-            creating = asyncio.ensure_future(self._driver.create(256))
-            try:
-                sandbox = await asyncio.shield(creating)
-            except asyncio.CancelledError:  # a sandbox half made is still destroyed
-                with contextlib.suppress(Exception):
-                    await self._driver.destroy(await creating)
-                raise
-            try:
-                await self._ready.put(sandbox)
-            except asyncio.CancelledError:
-                await self._driver.destroy(sandbox)
-                raise
+        creating = asyncio.ensure_future(self._driver.create(256))
+        try:
+            sandbox = await asyncio.shield(creating)
+        except asyncio.CancelledError:  # a sandbox half made is still destroyed
+            with contextlib.suppress(Exception):
+                await self._driver.destroy(await creating)
+            raise
+        self._ready.put_nowait(sandbox)  # never full: one filler per free place
 
     async def round_trips_ms(self) -> float:
         """`/init` + `/run` of hello world on one prewarmed runner, connected beforehand."""
-        sandbox = await self._ready.get()
+        async with asyncio.timeout(60):  # a driver that cannot create sandboxes ends the bench
+            sandbox = await self._ready.get()
         try:
             connection = await RunnerConnection.open(sandbox.socket_path)
             init = json.dumps({"value": {"name": "hello", "main": "main", "binary": False, "code": HELLO}}).encode()
@@ -186,12 +183,15 @@ class BareRunners:
             task = asyncio.create_task(self._driver.destroy(sandbox))
             self._destroys.add(task)
             task.add_done_callback(self._destroys.discard)
+            filler = asyncio.create_task(self._fill())
+            self._fillers.add(filler)
+            filler.add_done_callback(self._fillers.discard)
         return elapsed_ms
 
     async def close(self) -> None:
-        self._filler.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._filler
+        for filler in list(self._fillers):
+            filler.cancel()
+        await asyncio.gather(*self._fillers, return_exceptions=True)
         while not self._ready.empty():
             self._destroys.add(asyncio.create_task(self._driver.destroy(self._ready.get_nowait())))
         await asyncio.gather(*self._destroys, return_exceptions=True)

@@ -23,9 +23,11 @@ _TICK_S = 0.25
 _MAX_PARALLEL_DESTROYS = 2
 _LEASE_ATTEMPTS = 3  # sandboxes found dead before an activation gives up
 _RETIRE_AFTER_S = 0.01
-"""How long after its activation a used sandbox's destroy starts: its engine calls then do not run on
-the event loop ahead of that activation's record commit and response (a warm activation's commit
-took ~1.3 ms instead of ~0.5 ms with them). Its runner has replied and its logs are read."""
+"""How long after its activation a used sandbox's destroy starts, and after a warm lease the refill it
+calls for: their engine calls then do not run on the event loop (nor the engine's work on the CPUs)
+while a warm activation is in its round trips, record commit and response (measured: that
+activation's commit ~1.3 -> ~0.55 ms, its /init + /run ~3.2 -> ~2.3 ms). A used sandbox's runner has
+replied and its logs are read; a refill takes hundreds of ms, so starting it 10 ms later costs nothing."""
 
 
 class PoolError(Exception):
@@ -206,11 +208,13 @@ class Pool:
             raise PoolUnavailable("Whisklet is shutting down; retry once it is back.")
         stock = self._stock(memory_mb)
         stock.arrivals = stock.arrivals.observe(self._clock(), self._config.rate_window_s)
-        self._wake.set()
         if stock.idle:
             sandbox = stock.idle.popleft()
             self._mark_leased(stock, sandbox)
+            # the refill's engine calls wait until this activation is done with the event loop
+            asyncio.get_running_loop().call_later(_RETIRE_AFTER_S, self._wake.set)
             return sandbox, False
+        self._wake.set()
         if self._engine_down_reason is not None:
             raise PoolUnavailable(self._engine_down_reason)
         if len(stock.waiters) >= self._config.max_queue:
