@@ -31,6 +31,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pool.runner.client import RunnerConnection
 from pool.sandbox.driver import Sandbox, SandboxDriver
@@ -296,12 +297,13 @@ async def sustained_rate(served: ServedWhisklet, count: int, in_flight: int = 8)
     return count / (time.monotonic() - began), failures
 
 
-async def record(wsk: Http, activation_id: str, timeout_s: float = 30.0) -> dict:
+async def record(wsk: Http, activation_id: str, timeout_s: float = 30.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
         status, _, body = await wsk.request("GET", f"{NS}/activations/{activation_id}")
         if status == 200:
-            return json.loads(body)
+            found: dict[str, Any] = json.loads(body)
+            return found
         if time.monotonic() > deadline:
             raise RuntimeError(f"no record of {activation_id} within {timeout_s} s")
         await asyncio.sleep(0.05)
