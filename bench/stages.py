@@ -1,11 +1,14 @@
 """Where one activation's wall time goes: `whisklet serve` with monotonic stamps at each stage.
 
-    python -m bench.stages STAMPS_FILE serve --port P --data-dir D
+    python -m bench.stages [--activations 60] [--pace 0.3]
+    python -m bench.stages --serve STAMPS_FILE serve --port P --data-dir D
 
-A profiling launcher, not part of Whisklet: it wraps the hot path's functions (from outside, so the
+A profiling tool, not part of Whisklet. `--serve` wraps the hot path's functions (from outside, so the
 code measured is the code shipped), runs `whisklet serve`, and appends one JSON line per HTTP request
-to STAMPS_FILE: `[[stage, ns since the request arrived], ...]` in the order the stages ended.
-`summarize(path)` turns the lines into a per-stage table of median and p90 durations.
+to STAMPS_FILE: `[path, [[stage, ns since the request arrived], ...]]` in the order the stages ended.
+Without it, it starts such a server (4 prewarmed sandboxes), sends `--activations` warm blocking
+`result=true` invokes `--pace` seconds apart, and prints each stage's median and p90 (the time from
+the previous stage's end to its own). Bounded in requests and time; loopback only.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def install(stamps_file: Path) -> None:
             out.write(json.dumps([scope["path"], [(s, t - began) for s, t in stamps]]) + "\n")
 
     middleware.RequestEnvelope.__call__ = call  # type: ignore[method-assign]
-    _after(auth.Authenticator, "__call__", "auth")
+    _after(auth.Authenticator, "__call__", "routing + auth")
     _after_sync(controller.Controller, "admit", "throttle")
     _after(actions, "resolve_action", "resolve")
     _after(sqlite.SqliteStore, "accept", "journal commit")
@@ -118,11 +121,64 @@ def summarize(path: Path, prefix: str = "/api/v1/namespaces/") -> dict[str, tupl
     }
 
 
-def main() -> int:
-    install(Path(sys.argv[1]))
-    from gateway.cli import main as whisklet
+def measure(activations: int, pace_s: float) -> dict[str, tuple[float, float, int]]:
+    import os
+    import re
+    import subprocess
+    import tempfile
+    import threading
 
-    return whisklet(sys.argv[2:])
+    import httpx
+
+    from bench.core import HELLO, LIMITS
+    from tests.serving import free_port
+
+    with tempfile.TemporaryDirectory(prefix="wl-stages-", dir="/tmp") as tmp:
+        stamps, port = Path(tmp) / "stamps.jsonl", free_port()
+        env = {**os.environ, **LIMITS, "WHISKLET_POOL_MIN_PREWARM": "4", "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "bench.stages", "--serve", str(stamps),
+                   "serve", "--port", str(port), "--data-dir", f"{tmp}/data"]
+        server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        try:
+            assert server.stdout is not None
+            for line in server.stdout:
+                if line.startswith("whisklet ready on"):
+                    break
+            threading.Thread(target=server.stdout.read, daemon=True).start()
+            found = re.search(r"^AUTH=(.+)$", Path(f"{tmp}/data/wskprops").read_text(), re.M)
+            assert found is not None, "whisklet serve did not start"
+            uuid, key = found.group(1).split(":")
+            time.sleep(5)  # the pool fills
+            action = f"http://127.0.0.1:{port}/api/v1/namespaces/_/actions/bench-stages"
+            with httpx.Client(auth=(uuid, key), timeout=60) as wsk:
+                wsk.put(action, params={"overwrite": "true"},
+                        json={"exec": {"kind": "nodejs:default", "code": HELLO}}).raise_for_status()
+                for n in range(activations + 5):
+                    if n == 5:  # the first few warm the gateway's own code paths
+                        stamps.write_text("")
+                    wsk.post(action, params={"blocking": "true", "result": "true"}, json={"name": str(n)}).raise_for_status()
+                    time.sleep(pace_s)
+        finally:
+            server.terminate()
+            server.wait(60)
+        return summarize(stamps)
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--serve"]:
+        install(Path(sys.argv[2]))
+        from gateway.cli import main as whisklet
+
+        return whisklet(sys.argv[3:])
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--activations", type=int, default=60)
+    parser.add_argument("--pace", type=float, default=0.3, help="seconds between activations (keeps the pool warm)")
+    args = parser.parse_args()
+    for stage, (p50, p90, count) in measure(args.activations, args.pace).items():
+        print(f"{stage:<20} p50 {p50:7.3f} ms  p90 {p90:7.3f} ms  n={count}", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
