@@ -23,7 +23,7 @@ from gateway.observer import GatewayObserver
 from gateway.records import INTERNAL_ERROR, activation_row, build_record, failed_record, internal_error_record
 from gateway.resolve import ResolvedAction
 from gateway.sequences import SEQUENCE, Budget, run_sequence
-from gateway.store import Store, StoreError
+from gateway.store import ActivationRow, Store, StoreError
 from gateway.throttle import Throttle, namespace_limit
 from pool import ActivationStatus, Job, Pool, PoolError, RunResult
 
@@ -62,10 +62,13 @@ class Controller:
     1. Every activation that got an id ends with a stored record, whether it ran, failed or never
        found a container (then a `whisk internal error`).
     2. An activation keeps running when its blocking caller stops waiting; `drain` awaits them all.
-    3. Nothing is answered before it is durable: an invoked activation is journalled (committed) before
-       it starts, so a 202 id survives a crash (recorded as interrupted at the next start), and a
-       blocking result is sent once its record is committed, or with a `Warning` header saying it
-       is not. Writes are group-committed, so this costs ~0.25 ms per commit, not a batch interval.
+    3. Nothing is answered before it is durable: a non-blocking activation is journalled (committed)
+       before it starts, so a 202 id survives a crash (recorded as interrupted at the next start). A
+       blocking one's journal row is queued, not awaited: its record replaces it in the one commit
+       sent before the result (the flusher commits the journal row within the flush interval if the
+       activation runs longer, and a blocking wait that runs out commits it before its 202). A result
+       or 202 whose rows could not be committed carries a `Warning` header saying so. Writes are
+       group-committed: concurrent activations share a transaction, never a batch interval.
     """
 
     def __init__(
@@ -131,8 +134,8 @@ class Controller:
 
         Takes ownership of `admission` (released when the activation ends). Raises `ApiError` 400 when
         `payload` overrides a parameter of a `final` action, 503 when the container engine is known to
-        be down or (blocking) no container could be had, `StoreError` when the activation cannot be
-        journalled (then it does not run). Non-blocking: returns at once with `record=None`. Blocking: waits up to
+        be down or (blocking) no container could be had, `StoreError` when a non-blocking
+        activation cannot be journalled (then it does not run). Non-blocking: returns at once with `record=None`. Blocking: waits up to
         `wait_ms`; if the activation has not ended by then, returns `record=None` and the activation
         goes on and is stored. The returned record has `logs == []`, as OpenWhisk's blocking responses
         do; the stored one has them.
@@ -150,8 +153,12 @@ class Controller:
             arguments = payload
         activation_id = uuid.uuid4().hex
         received_ms = _now_ms()
+        journal = self._journal_row(identity, action, activation_id, received_ms, cause, binding)
         try:
-            await self._journal(identity, action, activation_id, received_ms, cause, binding)
+            if blocking:  # committed with its record, or before a 202 if the wait runs out
+                self._store.journal(journal)
+            else:  # the 202's id must survive a crash before the activation starts
+                await self._store.accept(journal)
         except BaseException:
             self.release(admission)
             raise
@@ -168,29 +175,33 @@ class Controller:
             async with asyncio.timeout(wait_ms / 1000):
                 record, no_container = await asyncio.shield(task)
         except TimeoutError:
-            return Invocation(activation_id, None)
+            return Invocation(activation_id, None, await self._unstored())
         if no_container is not None:
             raise errors.ApiError(503, str(no_container))
-        try:
-            await self._store.flush()
-            unstored = None
-        except StoreError as error:  # the record stays pending and is retried; the caller is told
-            unstored = str(error)
+        unstored = await self._unstored()
         if action.exec.kind == SEQUENCE:
             return Invocation(activation_id, record, unstored)
         return Invocation(activation_id, msgspec.structs.replace(record, logs=[]), unstored)
 
-    async def _journal(
+    def _journal_row(
         self, identity: Identity, action: Action, activation_id: str, received_ms: int,
         cause: str | None, binding: str | None,
-    ) -> None:
-        """Commit the record the activation keeps should Whisklet die before it ends; `StoreError`
-        (then it is not started) when the store cannot be written."""
+    ) -> ActivationRow:
+        """The record the activation keeps should Whisklet die before it ends."""
         interrupted = failed_record(
             identity, action, activation_id, errors.ACTIVATION_INTERRUPTED,
             start_ms=received_ms, end_ms=received_ms, cause=cause, binding=binding,
         )
-        await self._store.accept(activation_row(interrupted, binding or action.namespace))
+        return activation_row(interrupted, binding or action.namespace)
+
+    async def _unstored(self) -> str | None:
+        """Commit everything put so far (one group commit); why it is not durable, when it is not
+        (the rows stay pending and are retried; the caller says so in a `Warning`)."""
+        try:
+            await self._store.flush()
+        except StoreError as error:
+            return str(error)
+        return None
 
     async def fire(
         self, identity: Identity, trigger: Trigger, payload: dict[str, Any], headers: dict[str, str]

@@ -114,6 +114,15 @@ def sandbox_names(data_dir: Path) -> list[str]:
     return names
 
 
+def sandbox_host_dirs(data_dir: Path) -> list[Path]:
+    """The host directories (`/run/whisklet` inside) of the sandboxes of the Whisklet that owns `data_dir`:
+    the Docker driver's under the data directory's `run/`, the namespace driver's under
+    `/var/lib/whisklet/<scope>/run/` (pool/sandbox/namespace/host.py)."""
+    scope = hashlib.sha256(os.path.abspath(data_dir).encode()).hexdigest()[:16]
+    roots = (data_dir / "run", Path("/var/lib/whisklet") / scope / "run")
+    return [entry for root in roots for entry in sorted(root.glob("whisklet-*")) if entry.is_dir()]
+
+
 def docker_available() -> bool:
     try:
         return subprocess.run(["docker", "info"], capture_output=True, timeout=15).returncode == 0

@@ -146,6 +146,11 @@ class Store(Protocol):
         (Whisklet killed). Returns once committed; `StoreError` if it cannot be (then nothing is kept).
         The activation's own record, once put, replaces it. Journal rows are not readable."""
 
+    def journal(self, row: ActivationRow) -> None:
+        """Queue `row` as an activation's journal row (as `accept`) without waiting for its commit: it
+        is committed by the next flush, or dropped unwritten if the activation's own record is put
+        first (then the record's commit covers both). `StoreError` only if the store is not open."""
+
     async def recover_interrupted(self) -> int:
         """Store the journalled records of activations accepted by an earlier process that never
         ended; return how many. Called once at start-up by the serving process only."""

@@ -235,7 +235,8 @@ class SqliteStore:
     5. A failed flush keeps its rows pending, logs once per failure streak, fails the `flush()` calls
        waiting on it, and is retried with exponential backoff (a new `flush()` retries at once).
     6. `accept` journals an activation before it starts (the record to keep should it never end) and
-       returns once that is committed. Journal rows are never read back except by
+       returns once that is committed; `journal` queues the same row for the next group commit without
+       waiting. Journal rows are never read back except by
        `recover_interrupted`; the activation's own record replaces its journal row in the
        transaction that writes it (a journal row still pending is simply dropped).
     """
@@ -602,6 +603,16 @@ class SqliteStore:
             self._hurry.set()
         return len(self._pending) >= self._max_pending
 
+    def journal(self, row: ActivationRow) -> None:
+        """Queue an accepted activation's journal row (the record to keep if it never ends) for the
+        next group commit, without waiting for it: within `flush_interval_s`, or with the next
+        `flush()`. A record put before that commit replaces it, so both cost one transaction."""
+        if not self._accepting:
+            raise StoreError(f"recording activation {row.activation_id}: the store for {self.path} is not open")
+        self._accepted[row.activation_id] = row
+        self._put_seq += 1
+        self._wake.set()
+
     async def accept(self, row: ActivationRow) -> None:
         """Journal an accepted activation: `row` is the record to keep if it never ends.
 
@@ -609,11 +620,7 @@ class SqliteStore:
         `StoreError` if it cannot be written; the journal row is then forgotten (the caller does not
         start the activation). The activation's own record, once put, replaces the journal row.
         """
-        if not self._accepting:
-            raise StoreError(f"recording activation {row.activation_id}: the store for {self.path} is not open")
-        self._accepted[row.activation_id] = row
-        self._put_seq += 1
-        self._wake.set()
+        self.journal(row)
         try:
             await self.flush()
         except StoreError:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.actions import NS, activation, annotations, invoke, put_action, unique
-from tests.serving import WHISKLET, ServedWhisklet, docker_available, free_port, sandbox_names, wait_until
+from tests.serving import WHISKLET, ServedWhisklet, docker_available, free_port, sandbox_host_dirs, sandbox_names, wait_until
 
 INTERRUPTED = "The activation was interrupted: Whisklet stopped before it ended, so its result and logs are lost."
 HELLO = "function main() { return {hello: 'world'}; }"
@@ -40,7 +40,7 @@ DOCKERD_PID = Path("/var/run/docker.pid")
 
 def started_containers(data_dir: Path) -> list[str]:
     """Names of the containers whose action has begun running (see SLOW)."""
-    return [marker.parent.name for marker in (data_dir / "run").glob("whisklet-*/started")]
+    return [host_dir.name for host_dir in sandbox_host_dirs(data_dir) if (host_dir / "started").exists()]
 
 
 def mounts_under(directory: Path) -> list[str]:
@@ -99,7 +99,7 @@ def test_a_killed_gateways_activations_are_recorded_as_interrupted_and_its_conta
                 assert record["response"]["status"] == "whisk internal error"
                 assert record["response"]["result"] == {"error": INTERRUPTED}
         assert not set(left_behind) & set(sandbox_names(data_dir))
-        assert not [m for m in mounts_under(data_dir / "run") if any(name in m for name in left_behind)]
+        assert not [m for m in mounts_under(Path("/")) if any(name in m for name in left_behind)]
     finally:
         second.stop()
 

@@ -72,6 +72,7 @@ async def test_containers_the_engine_could_not_destroy_are_destroyed_when_it_is_
     driver.kill(stranded)
     with pytest.raises(PoolUnavailable):
         await pool.run(job())
+    await until(lambda: pool.snapshot().destroying == 0)  # its destroy was tried while the engine was down
     assert stranded not in driver.destroyed
     driver.engine_down = False
     await until(lambda: stranded in driver.destroyed, timeout_s=15)

@@ -26,7 +26,10 @@ pytestmark = pytest.mark.docker
 
 RECORDS = 40
 LISTERS = 20
-RATIO = 5  # "a few times its unloaded latency"
+# "A few times its unloaded latency": ~2x measured on a quiet machine. The 20 listers and the gateway
+# share two cores, so CPU contention alone can add a few times more; before the fix the ratio was ~85x
+# (1,400x in the report), so 10 still tells the two apart.
+RATIO = 10
 SAMPLES = 7  # invokes timed per phase; their medians are compared (one slow invoke on a busy host is noise)
 PAGE_MAX_BYTES = 16 * 1024 * 1024  # gateway/api/activations.py PAGE_MAX_BYTES
 

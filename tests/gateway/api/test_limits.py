@@ -181,6 +181,19 @@ async def test_an_invoke_the_store_cannot_record_is_503_and_never_runs(served):
     assert (await invoke(client)).status_code == 202  # its concurrency slot was given back
 
 
+async def test_a_blocking_invoke_the_store_cannot_record_runs_and_says_its_record_is_not_stored(served):
+    client, store, driver = served
+    await make_read_only(store)
+    try:
+        response = await invoke(client, blocking=True, json={"n": 1})
+    finally:
+        await restore_writable(store)
+    assert response.status_code == 200
+    assert "not stored yet" in response.headers["warning"]
+    await store.flush()
+    assert committed(store, response.json()["activationId"]) == ["record"]
+
+
 async def test_a_blocking_result_whose_record_cannot_be_written_says_so(served):
     client, store, driver = served
     driver.run_delay_s = 0.3
