@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO, Any, cast
 
 import aiodocker
 import aiohttp
@@ -78,7 +79,7 @@ async def ensure_image(docker: aiodocker.Docker, node_binary: str = "/usr/bin/no
     return tag
 
 
-async def _inspect(docker: aiodocker.Docker, tag: str) -> dict | None:
+async def _inspect(docker: aiodocker.Docker, tag: str) -> dict[str, Any] | None:
     try:
         return await docker.images.inspect(tag)
     except aiodocker.DockerError as exc:
@@ -100,7 +101,7 @@ async def _remove_replaced(docker: aiodocker.Docker) -> None:
 
 async def _build(docker: aiodocker.Docker, tag: str, digest: str, node_binary: str,
                  runner: list[tuple[str, bytes]]) -> None:
-    layer = await asyncio.to_thread(tempfile.TemporaryFile, prefix="whisklet-layer-")
+    layer = await asyncio.to_thread(_layer_file)
     try:
         diff_id, layer_size = await asyncio.to_thread(_write_layer, layer, node_binary, runner)
         config = _image_config(diff_id, digest)
@@ -113,10 +114,15 @@ async def _build(docker: aiodocker.Docker, tag: str, digest: str, node_binary: s
         await asyncio.to_thread(layer.close)
 
 
+def _layer_file() -> io.BufferedRandom:
+    """An anonymous temporary file for the layer's tar. Blocking."""
+    return tempfile.TemporaryFile(mode="w+b", prefix="whisklet-layer-")
+
+
 def _write_layer(layer: io.BufferedRandom, node_binary: str, runner: list[tuple[str, bytes]]) -> tuple[str, int]:
     """Write the single layer's tar to `layer`; return its diff id and size."""
     hashing = _HashingWriter(layer)
-    with tarfile.open(fileobj=hashing, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+    with tarfile.open(fileobj=cast(IO[bytes], hashing), mode="w", format=tarfile.USTAR_FORMAT) as tar:
         dirs = set(DIRS)
         for name, mode in DIRS.items():
             tar.addfile(_entry(name, tarfile.DIRTYPE, mode))
