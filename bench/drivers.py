@@ -26,8 +26,8 @@ from pathlib import Path
 
 from bench.ceiling import docker_churn_rate
 from pool.runner.client import RunnerConnection, RunnerGone
+from pool.runtime.nodejs.files import RUNNER_PATH
 from pool.sandbox.docker.engine import DockerSettings, docker_driver
-from pool.sandbox.docker.image import RUNNER_PATH
 from pool.sandbox.driver import SandboxDriver
 from pool.sandbox.namespace.host import missing, namespace_driver
 

@@ -69,7 +69,8 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
         run_dir = owner_only_dir(data_dir / "run")
         async with open_driver(config.pool.driver, config.docker, data_dir, str(run_dir), instance) as opened:
             metrics = Metrics()
-            pool = Pool(opened.driver, config.pool, default_memory_mb=config.limits.memory_default_mb, observer=metrics)
+            pool_config = config.pool.for_driver(opened.name)
+            pool = Pool(opened.driver, pool_config, default_memory_mb=config.limits.memory_default_mb, observer=metrics)
             metrics.watch_pool(pool.snapshot)
             await pool.start()
             throttle = Throttle(MinuteCounter(_now_ms), MinuteCounter(_now_ms), observer=metrics)
@@ -81,8 +82,8 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
             pruner = asyncio.create_task(_prune_forever(store, config), name="activation-pruner")
             alarms.start(controller)
             try:
-                # The routes name the driver in use, not "auto".
-                served = msgspec.structs.replace(config, pool=msgspec.structs.replace(config.pool, driver=opened.name))
+                # The routes name the driver in use, not "auto", and the number of parallel creates it got.
+                served = msgspec.structs.replace(config, pool=pool_config)
                 yield Services(served, store, controller, metrics=metrics), Started(api_host(config), wskprops, guest, opened.name), pool
             finally:
                 await alarms.stop()

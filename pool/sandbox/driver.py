@@ -1,7 +1,9 @@
 """The sandbox driver interface: how the pool creates and destroys isolated runners.
 
-The pool never talks to Docker directly; it holds a `SandboxDriver`. Docker is the one driver today
-(`pool.sandbox.docker.driver.DockerDriver`); a lighter driver can sit beside it later behind the same contract.
+The pool never talks to Docker or bubblewrap directly; it holds a `SandboxDriver`: the namespace sandbox
+(`pool.sandbox.namespace.driver.NamespaceDriver`) or Docker (`pool.sandbox.docker.driver.DockerDriver`),
+chosen by `pool/sandbox/factory.py`. What both share lives beside this module: host directories
+(`hostdir.py`) and readiness (`readiness.py`); the runtime file set in `pool/runtime/nodejs/files.py`.
 """
 
 from __future__ import annotations

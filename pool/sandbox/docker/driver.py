@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import errno
 import json
 import logging
 import os
 import secrets
-import shutil
-import stat
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,17 +22,28 @@ import aiodocker
 import aiohttp
 from aiodocker.stream import Stream
 
+from pool.runner.client import RunnerGone
+from pool.runtime.nodejs.files import (
+    RUN_DIR_IN_IMAGE,
+    RUNNER_ARGV,
+    RUNNER_GID,
+    RUNNER_UID,
+)
 from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxError, SandboxExit
-from pool.sandbox.docker.image import RUN_DIR_IN_IMAGE, RUNNER_ARGV, RUNNER_GID, RUNNER_UID
-from pool.runner.client import RunnerConnection, RunnerGone
+from pool.sandbox.hostdir import (
+    NAME_PREFIX,
+    SOCKET_NAME,
+    make_host_dir,
+    remove_host_dir,
+    remove_leftover_dirs,
+)
+from pool.sandbox.readiness import wait_for_runner
 
 log = logging.getLogger("whisklet.pool")
 
 SANDBOX_LABEL = "whisklet.sandbox"
 INSTANCE_LABEL = "whisklet.instance"
 MEMORY_LABEL = "whisklet.memory_mb"
-NAME_PREFIX = "whisklet-"
-SOCKET_NAME = "runner.sock"
 
 _POLL_S = 0.005
 _STATE_CHECK_S = 0.5
@@ -44,7 +51,6 @@ _REMOVE_PARALLELISM = 4
 _MAX_SOCKET_PATH = 107  # sun_path is 108 bytes, NUL included
 _HOST_DIR_WORKERS = 2  # the driver's own threads for host-directory work: tenants cannot stall the default executor
 _STREAM_NAMES = {1: "stdout", 2: "stderr"}
-_HEALTH_REPLY_BYTES = 1024
 
 
 class AttachedOutput:
@@ -179,7 +185,7 @@ class DockerDriver:
             await self._remove(sandbox.id, f"destroying {sandbox.name}")
         finally:
             self._close_output(sandbox.name)
-            await self._in_host_dir_thread(_remove_host_dir, self._run_dir / sandbox.name)
+            await self._in_host_dir_thread(remove_host_dir, self._run_dir / sandbox.name)
 
     async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
         """Why the runner stopped answering, as far as the engine knows.
@@ -215,7 +221,7 @@ class DockerDriver:
                 await self._remove(container_id, f"removing orphan container {container_id[:12]}")
 
         await asyncio.gather(*(remove(c.id) for c in containers))
-        await self._in_host_dir_thread(_remove_leftover_dirs, self._run_dir)
+        await self._in_host_dir_thread(remove_leftover_dirs, self._run_dir)
         return len(containers)
 
     async def close(self) -> None:
@@ -265,42 +271,24 @@ class DockerDriver:
         }
 
     async def _wait_for_runner(self, container_id: str, name: str, socket_path: Path) -> None:
-        """Wait for the runner's socket, then require 200 from one warm-up `GET /health`."""
+        """Wait until the runner answers its warm-up request; the engine is asked every `_STATE_CHECK_S`
+        whether the container is still running."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._start_timeout_s
         next_state_check = loop.time() + _STATE_CHECK_S
-        last_error: BaseException | None = None
-        while True:
-            if _is_socket(socket_path):
-                try:
-                    async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
-                        status, body = await _health(str(socket_path))
-                except (RunnerGone, OSError) as exc:
-                    last_error = exc
-                except TimeoutError:
-                    last_error = TimeoutError("no reply to GET /health")
-                else:
-                    if status == 200:
-                        return
-                    raise SandboxError(
-                        f"the runner in {name} answered its warm-up GET /health with {status}: {body[:200]!r}"
-                    )
-            now = loop.time()
-            if now >= deadline:
-                detail = f" (last error: {last_error!r})" if last_error else " (no socket appeared)"
-                raise SandboxError(
-                    f"the runner in {name} did not answer within {self._start_timeout_s:g} s{detail}"
-                )
-            if now >= next_state_check:
-                next_state_check = now + _STATE_CHECK_S
-                with _engine_errors(f"inspecting {name}"):
-                    state = (await self._docker.containers.get(container_id))["State"]
-                if not state["Running"]:
-                    raise SandboxError(
-                        f"the runner in {name} exited with code {state['ExitCode']} before answering"
-                        + (" (out of memory)" if state["OOMKilled"] else "")
-                    )
-            await asyncio.sleep(_POLL_S)
+
+        async def exited() -> str | None:
+            nonlocal next_state_check
+            if loop.time() < next_state_check:
+                return None
+            next_state_check = loop.time() + _STATE_CHECK_S
+            with _engine_errors(f"inspecting {name}"):
+                state = (await self._docker.containers.get(container_id))["State"]
+            if state["Running"]:
+                return None
+            return (f"the runner in {name} exited with code {state['ExitCode']} before answering"
+                    + (" (out of memory)" if state["OOMKilled"] else ""))
+
+        await wait_for_runner(name, socket_path, self._start_timeout_s, exited, poll_s=_POLL_S)
 
     async def _state(self, sandbox: Sandbox) -> dict[str, Any] | None:
         with _engine_errors(f"inspecting {sandbox.name}"):
@@ -328,7 +316,7 @@ class DockerDriver:
 
     async def _launch(self, name: str, memory_mb: int, host_dir: Path) -> str:
         """Make the host directory, create the container, attach to its output, start it; return its id."""
-        await self._in_host_dir_thread(_make_host_dir, self._run_dir, host_dir, self._run_dir_mb)
+        await self._in_host_dir_thread(make_host_dir, self._run_dir, host_dir, self._run_dir_mb)
         with _engine_errors(f"creating container {name}"):
             container = await self._docker.containers.create(self._config(memory_mb, host_dir), name=name)
         with _engine_errors(f"attaching to container {name}"):
@@ -357,18 +345,7 @@ class DockerDriver:
             await self._remove(name, f"discarding {name}")
         self._close_output(name)
         with contextlib.suppress(OSError):
-            await self._in_host_dir_thread(_remove_host_dir, self._run_dir / name)
-
-
-async def _health(socket_path: str) -> tuple[int, bytes]:
-    conn = await RunnerConnection.open(socket_path)
-    try:
-        # a small body warms the path /init takes next; the runner has run no tenant code yet, but its
-        # reply is bounded all the same
-        reply = await conn.request("GET", "/health", b"{}", max_body_bytes=_HEALTH_REPLY_BYTES)
-    finally:
-        await conn.close()
-    return reply.status, reply.body
+            await self._in_host_dir_thread(remove_host_dir, self._run_dir / name)
 
 
 @contextlib.contextmanager
@@ -384,77 +361,3 @@ def _engine_errors(doing: str) -> Iterator[None]:
         raise EngineUnavailable(f"lost the Docker engine while {doing}: {exc!r}") from exc
     except aiohttp.ClientError as exc:
         raise SandboxError(f"{doing} failed: {exc!r}") from exc
-
-
-def _is_socket(path: Path) -> bool:
-    """Whether `path` is a Unix socket itself (`lstat`: a link to one is not)."""
-    try:
-        return stat.S_ISSOCK(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
-def _make_host_dir(run_dir: Path, host_dir: Path, size_mb: int) -> None:
-    run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    host_dir.mkdir(mode=0o700)
-    if size_mb > 0:
-        _mount_quota(host_dir, size_mb)
-    try:
-        os.chown(host_dir, RUNNER_UID, RUNNER_GID)
-    except PermissionError:
-        if os.geteuid() != RUNNER_UID:
-            # Not root: let the runner's uid in; run_dir (0700) keeps other host users out.
-            host_dir.chmod(0o777)
-
-
-def _remove_host_dir(host_dir: Path) -> None:
-    """Unmount and remove a sandbox's host directory. `host_dir` itself is the driver's (the tenant
-    sees only what is inside it); inside, `rmtree`'s fd-based walk unlinks links, FIFOs and devices
-    without following or opening them."""
-    if os.path.ismount(host_dir):
-        _unmount(host_dir)
-    if not shutil.rmtree.avoids_symlink_attacks:
-        raise OSError(errno.ENOTSUP, f"removing {host_dir}: this platform's rmtree could follow links")
-    with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(host_dir)
-
-
-_MS_NOSUID, _MS_NODEV, _MNT_DETACH = 2, 4, 2
-_INODES = 32  # the socket and whatever little else the runner needs
-_libc = ctypes.CDLL(None, use_errno=True)
-_quota_warned = False
-
-
-def _mount_quota(host_dir: Path, size_mb: int) -> None:
-    """Make `host_dir` a tmpfs of `size_mb`; without the privilege to mount, warn once and go on."""
-    global _quota_warned
-    options = f"size={size_mb}m,nr_inodes={_INODES},mode=0700".encode()
-    if _libc.mount(b"tmpfs", os.fsencode(host_dir), b"tmpfs", _MS_NOSUID | _MS_NODEV, options) == 0:
-        return
-    code = ctypes.get_errno()
-    if code not in (errno.EPERM, errno.EACCES):
-        raise OSError(code, f"mounting a {size_mb} MB tmpfs on {host_dir}: {os.strerror(code)}")
-    if not _quota_warned:
-        _quota_warned = True
-        log.warning(
-            "cannot mount a size-limited tmpfs for each container's run directory (%s): an action can write "
-            "past its log limit into %s; run Whisklet as root or set docker.run_dir_mb = 0 to silence this",
-            os.strerror(code), host_dir.parent,
-        )
-
-
-def _unmount(host_dir: Path) -> None:
-    if _libc.umount2(os.fsencode(host_dir), _MNT_DETACH) != 0:
-        code = ctypes.get_errno()
-        if code not in (errno.EINVAL, errno.ENOENT):  # not (or no longer) a mount point
-            raise OSError(code, f"unmounting {host_dir}: {os.strerror(code)}")
-
-
-def _remove_leftover_dirs(run_dir: Path) -> None:
-    try:
-        entries = list(run_dir.iterdir())
-    except FileNotFoundError:
-        return
-    for entry in entries:
-        if entry.name.startswith(NAME_PREFIX) and entry.is_dir() and not entry.is_symlink():
-            _remove_host_dir(entry)

@@ -1,8 +1,8 @@
 """The runtime image: `whisklet-nodejs:<major>`, assembled from the host's own Node.js binary.
 
 No registry is reachable where Whisklet is built and tested, so the image is not pulled or built from
-a Dockerfile: one layer is assembled from the host's `node`, the shared libraries `ldd` lists, a
-minimal `/etc/passwd` and `/etc/group` and the runner, and loaded with `POST /images/load` as a
+a Dockerfile: one layer is assembled from the runtime file set (`pool/runtime/nodejs/files.py`: the
+host's `node`, its shared libraries, a minimal `/etc/passwd` and `/etc/group`, the runner), and loaded with `POST /images/load` as a
 `docker save` tarball. `pool/runtime/nodejs/Dockerfile` builds an equivalent image on hosts that
 have a registry (`docker build`); `ensure_image` never reaches for one.
 
@@ -17,49 +17,36 @@ import hashlib
 import io
 import json
 import os
-import re
-import subprocess
 import tarfile
 import tempfile
-from datetime import datetime, timezone
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO, Any, cast
 
 import aiodocker
 import aiohttp
 
+from pool.runtime.nodejs.files import (
+    DIRS,
+    GROUP,
+    NODE_IN_IMAGE,
+    PASSWD,
+    RECIPE,
+    RUNNER_ARGV,
+    RUNNER_GID,
+    RUNNER_PATH,
+    RUNNER_UID,
+    SEARCH_PATH,
+    identify,
+    node_major,
+    shared_libraries,
+)
 from pool.sandbox.driver import EngineUnavailable, SandboxError
 
 REPOSITORY = "whisklet-nodejs"
-RUNNER_PATH = Path(__file__).parents[2] / "runtime" / "nodejs" / "runner.js"
 DIGEST_LABEL = "whisklet.runtime-digest"
-RUNNER_IN_IMAGE = "/opt/whisklet/runner.js"
-RUNNER_MODULES = ("archive.js",)
-"""Files beside the runner that it requires: copied next to it into the image, and into its digest."""
-RUNNER_ARGV = ("node", "--expose-gc", RUNNER_IN_IMAGE)
-RUNNER_UID = 1000
-RUNNER_GID = 1000
-RUN_DIR_IN_IMAGE = "/run/whisklet"
-
-_NODE_IN_IMAGE = "usr/local/bin/node"
-_PATH = "/usr/local/bin:/usr/bin:/bin"
-_PASSWD = b"root:x:0:0:root:/root:/sbin/nologin\nwhisk:x:1000:1000:whisk:/tmp:/sbin/nologin\n"
-_GROUP = b"root:x:0:\nwhisk:x:1000:\n"
-_DIRS = {"etc": 0o755, "opt": 0o755, "opt/whisklet": 0o755, "run": 0o755, "run/whisklet": 0o755,
-         "tmp": 0o1777, "usr": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755,
-         "proc": 0o555, "sys": 0o555, "dev": 0o755}
-# Bump when the layout above changes, so existing images are rebuilt.
-_RECIPE = "whisklet-nodejs/1"
 _CHUNK = 1 << 20
-
-
-def node_major(node_binary: str) -> int:
-    """The major version of `node_binary` (`node --version`). Blocking: runs a subprocess."""
-    out = _output([node_binary, "--version"])
-    match = re.match(r"v(\d+)\.", out.strip())
-    if match is None:
-        raise SandboxError(f"cannot read the Node.js version of {node_binary}: {out.strip()!r}")
-    return int(match.group(1))
 
 
 def runtime_tag(node_binary: str) -> str:
@@ -75,7 +62,7 @@ async def ensure_image(docker: aiodocker.Docker, node_binary: str = "/usr/bin/no
     `runner_path` and `repository` exist for tests; Whisklet uses the defaults.
     Raises `EngineUnavailable` when the engine can't be reached, `SandboxError` when the build fails.
     """
-    node_binary, major, runner, digest = await asyncio.to_thread(_identify, node_binary, Path(runner_path))
+    node_binary, major, runner, digest = await asyncio.to_thread(identify, node_binary, Path(runner_path))
     tag = f"{repository}:{major}"
     try:
         current = await _inspect(docker, tag)
@@ -92,7 +79,7 @@ async def ensure_image(docker: aiodocker.Docker, node_binary: str = "/usr/bin/no
     return tag
 
 
-async def _inspect(docker: aiodocker.Docker, tag: str) -> dict | None:
+async def _inspect(docker: aiodocker.Docker, tag: str) -> dict[str, Any] | None:
     try:
         return await docker.images.inspect(tag)
     except aiodocker.DockerError as exc:
@@ -112,38 +99,9 @@ async def _remove_replaced(docker: aiodocker.Docker) -> None:
                 raise
 
 
-def _identify(node_binary: str, runner_path: Path) -> tuple[str, int, list[tuple[str, bytes]], str]:
-    """The node binary's real path and major, the runner's files, and the digest label of both:
-    the recipe, the binary's identity (path, size, mtime) and the runner files' names and bytes."""
-    node_binary = os.path.realpath(node_binary)
-    major = node_major(node_binary)
-    runner = _runner_files(runner_path)
-    stat = os.stat(node_binary)
-    digest = hashlib.sha256()
-    digest.update(f"{_RECIPE}\0{node_binary}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
-    for name, content in runner:
-        digest.update(f"{name}\0{len(content)}\0".encode())
-        digest.update(content)
-    return node_binary, major, runner, "sha256:" + digest.hexdigest()
-
-
-def _runner_files(runner_path: Path) -> list[tuple[str, bytes]]:
-    """(path in the image, content) of the runner and of the `RUNNER_MODULES` beside it."""
-    directory = RUNNER_IN_IMAGE.rsplit("/", 1)[0]
-    modules = [(f"{directory}/{name}", _read_runner(runner_path.parent / name)) for name in RUNNER_MODULES]
-    return [(RUNNER_IN_IMAGE, _read_runner(runner_path)), *modules]
-
-
-def _read_runner(runner_path: Path) -> bytes:
-    try:
-        return runner_path.read_bytes()
-    except OSError as exc:
-        raise SandboxError(f"the runner {runner_path} cannot be read: {exc}") from exc
-
-
 async def _build(docker: aiodocker.Docker, tag: str, digest: str, node_binary: str,
                  runner: list[tuple[str, bytes]]) -> None:
-    layer = await asyncio.to_thread(tempfile.TemporaryFile, prefix="whisklet-layer-")
+    layer = await asyncio.to_thread(_layer_file)
     try:
         diff_id, layer_size = await asyncio.to_thread(_write_layer, layer, node_binary, runner)
         config = _image_config(diff_id, digest)
@@ -156,49 +114,33 @@ async def _build(docker: aiodocker.Docker, tag: str, digest: str, node_binary: s
         await asyncio.to_thread(layer.close)
 
 
+def _layer_file() -> io.BufferedRandom:
+    """An anonymous temporary file for the layer's tar. Blocking."""
+    return tempfile.TemporaryFile(mode="w+b", prefix="whisklet-layer-")
+
+
 def _write_layer(layer: io.BufferedRandom, node_binary: str, runner: list[tuple[str, bytes]]) -> tuple[str, int]:
     """Write the single layer's tar to `layer`; return its diff id and size."""
     hashing = _HashingWriter(layer)
-    with tarfile.open(fileobj=hashing, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        dirs = set(_DIRS)
-        for name, mode in _DIRS.items():
+    with tarfile.open(fileobj=cast(IO[bytes], hashing), mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        dirs = set(DIRS)
+        for name, mode in DIRS.items():
             tar.addfile(_entry(name, tarfile.DIRTYPE, mode))
-        for library in _shared_libraries(node_binary):
+        for library in shared_libraries(node_binary):
             name = library.lstrip("/")
             for parent in map(str, reversed(Path(name).parents[:-1])):
                 if parent not in dirs:
                     dirs.add(parent)
                     tar.addfile(_entry(parent, tarfile.DIRTYPE, 0o755))
             _add_file(tar, name, library, 0o755)
-        _add_file(tar, _NODE_IN_IMAGE, node_binary, 0o755)
-        for name, content in (("etc/passwd", _PASSWD), ("etc/group", _GROUP),
+        _add_file(tar, NODE_IN_IMAGE.lstrip("/"), node_binary, 0o755)
+        for name, content in (("etc/passwd", PASSWD), ("etc/group", GROUP),
                               *((path.lstrip("/"), data) for path, data in runner)):
             info = _entry(name, tarfile.REGTYPE, 0o644)
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
     layer.flush()
     return "sha256:" + hashing.digest.hexdigest(), hashing.position
-
-
-def _shared_libraries(node_binary: str) -> list[str]:
-    """Absolute paths of the libraries and the loader `ldd` lists for `node_binary`."""
-    out = _output(["ldd", node_binary])
-    if "not found" in out:
-        raise SandboxError(f"{node_binary} has unresolved shared libraries:\n{out}")
-    paths = []
-    for line in out.splitlines():
-        target = line.split("=>", 1)[-1].strip().split(" (", 1)[0].strip()
-        if target.startswith("/"):
-            paths.append(target)
-    return paths
-
-
-def _output(argv: list[str]) -> str:
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, check=True, timeout=30,
-                              env={"PATH": _PATH}).stdout
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise SandboxError(f"cannot build the runtime image: {' '.join(argv)} failed: {exc}") from exc
 
 
 def _entry(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
@@ -239,16 +181,16 @@ def _image_config(diff_id: str, digest: str) -> bytes:
     config = {
         "architecture": "amd64",
         "os": "linux",
-        "created": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "created": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "config": {
             "User": f"{RUNNER_UID}:{RUNNER_GID}",
-            "Env": [f"PATH={_PATH}"],
+            "Env": [f"PATH={SEARCH_PATH}"],
             "Cmd": list(RUNNER_ARGV),
             "WorkingDir": "/tmp",
             "Labels": {DIGEST_LABEL: digest},
         },
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created_by": f"whisklet {_RECIPE}: host node, its libraries and the runner"}],
+        "history": [{"created_by": f"whisklet {RECIPE}: host node, its libraries and the runner"}],
     }
     return json.dumps(config, sort_keys=True).encode()
 

@@ -35,37 +35,33 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pool.runner.client import RunnerGone
-
-# Host directories and the warm-up request are the Docker driver's until they move to
-# pool/sandbox/hostdir.py and pool/sandbox/readiness.py.
-from pool.sandbox.docker.driver import (
-    NAME_PREFIX,
-    SOCKET_NAME,
-    _health,
-    _is_socket,
-    _make_host_dir,
-    _remove_host_dir,
-    _remove_leftover_dirs,
-)
-from pool.sandbox.docker.image import (
+from pool.runtime.nodejs.files import (
     RUN_DIR_IN_IMAGE,
     RUNNER_GID,
     RUNNER_IN_IMAGE,
     RUNNER_UID,
+    SEARCH_PATH,
 )
 from pool.sandbox.driver import Sandbox, SandboxError, SandboxExit
+from pool.sandbox.hostdir import (
+    NAME_PREFIX,
+    SOCKET_NAME,
+    make_host_dir,
+    remove_host_dir,
+    remove_leftover_dirs,
+)
 from pool.sandbox.namespace.cgroups import CgroupLayout, CgroupLimits, CgroupUsage
 from pool.sandbox.namespace.output import PipeOutput
 from pool.sandbox.namespace.runtime import NODE_IN_TREE
 from pool.sandbox.namespace.seccomp import open_filter
 from pool.sandbox.namespace.snapshot import blob_in_tree, ensure_blob
+from pool.sandbox.readiness import wait_for_runner
 
 _POLL_S = 0.002
 _EMPTY_POLL_S = 0.002
 _KEPT_USAGES = 4096
 _WORKERS = 4  # the driver's own threads: a sandbox's clean-up can never stall the default executor
 _T = TypeVar("_T")
-_PATH = "/usr/local/bin:/usr/bin:/bin"
 # The entry step: join every cgroup named before "--", set the nofile limit, exec the rest.
 _ENTRY = 'n=$1; shift; while [ "$1" != -- ]; do echo $$ >"$1" || exit 125; shift; done; shift; ' \
          'ulimit -n "$n" || exit 125; exec "$@"'
@@ -209,7 +205,7 @@ class NamespaceDriver:
         """Remove the cgroups and host directories a killed Whisklet with this data directory left.
         Returns the number of sandboxes whose cgroups were removed."""
         removed = await self._in_thread(self._cgroups.sweep)
-        await self._in_thread(_remove_leftover_dirs, self._run_dir)
+        await self._in_thread(remove_leftover_dirs, self._run_dir)
         return removed
 
     async def close(self) -> None:
@@ -255,7 +251,7 @@ class NamespaceDriver:
     def _start(self, sandbox: Sandbox, limits: CgroupLimits, out_write: int, err_write: int) -> _Running:
         """Make the host directory and cgroups, start the process. Blocking: runs in a thread."""
         host_dir = self._run_dir / sandbox.name
-        _make_host_dir(self._run_dir, host_dir, self._run_dir_mb)
+        make_host_dir(self._run_dir, host_dir, self._run_dir_mb)
         self._run_dir.chmod(0o711)  # bubblewrap, as the runner's uid, must reach its own directory
         self._cgroups.create(sandbox.name, limits)
         # Directories reach bubblewrap as descriptors opened here without following links; bubblewrap,
@@ -268,7 +264,7 @@ class NamespaceDriver:
         try:
             process = subprocess.Popen(
                 self._argv(sandbox, host_fd, seccomp), stdin=subprocess.DEVNULL, stdout=out_write,
-                stderr=err_write, pass_fds=(seccomp, host_fd, self._tree_fd), env={"PATH": _PATH},
+                stderr=err_write, pass_fds=(seccomp, host_fd, self._tree_fd), env={"PATH": SEARCH_PATH},
                 start_new_session=True,
             )
         finally:
@@ -298,41 +294,21 @@ class NamespaceDriver:
             "--dev", "/dev", "--remount-ro", "/dev",
             "--size", str(self._tmp_size_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
             "--bind-fd", str(host_fd), RUN_DIR_IN_IMAGE,
-            "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", _PATH, "--setenv", "HOME", "/tmp",
+            "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", SEARCH_PATH, "--setenv", "HOME", "/tmp",
             "--cap-drop", "ALL", "--seccomp", str(seccomp_fd),
             "--", *node,
         ]
 
     async def _wait_for_runner(self, sandbox: Sandbox) -> None:
-        """Wait for the runner's socket, then require 200 from one warm-up `GET /health`."""
+        """Wait until the runner answers its warm-up request; its process's exit (seen through its
+        pidfd) ends the wait at once."""
         running = self._running[sandbox.name]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._start_timeout_s
-        socket_path = Path(sandbox.socket_path)
-        last_error: BaseException | None = None
-        while True:
-            if running.exited.is_set():
-                raise SandboxError(await self._died_before_answering(sandbox, running))
-            if _is_socket(socket_path):  # lstat: never follows a link
-                try:
-                    async with asyncio.timeout(max(deadline - loop.time(), 0.001)):
-                        status, body = await _health(str(socket_path))
-                except (RunnerGone, OSError) as exc:
-                    last_error = exc
-                except TimeoutError:
-                    last_error = TimeoutError("no reply to GET /health")
-                else:
-                    if status == 200:
-                        return
-                    raise SandboxError(
-                        f"the runner in {sandbox.name} answered its warm-up GET /health with {status}: {body[:200]!r}"
-                    )
-            if loop.time() >= deadline:
-                detail = f" (last error: {last_error!r})" if last_error else " (no socket appeared)"
-                raise SandboxError(f"the runner in {sandbox.name} did not answer within {self._start_timeout_s:g} s{detail}")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_POLL_S):
-                    await running.exited.wait()
+
+        async def exited() -> str | None:
+            return await self._died_before_answering(sandbox, running) if running.exited.is_set() else None
+
+        await wait_for_runner(sandbox.name, Path(sandbox.socket_path), self._start_timeout_s, exited,
+                              poll_s=_POLL_S, wake=running.exited)
 
     async def _died_before_answering(self, sandbox: Sandbox, running: _Running) -> str:
         code = running.process.returncode
@@ -393,7 +369,7 @@ class NamespaceDriver:
             usage = self._cgroups.usage(name)
             self._cgroups.remove(name)
         finally:
-            _remove_host_dir(self._run_dir / name)
+            remove_host_dir(self._run_dir / name)
         return usage, False
 
 

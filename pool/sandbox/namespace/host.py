@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from pool.runtime.nodejs.files import RUNNER_GID, RUNNER_UID
 from pool.sandbox.docker.engine import DockerSettings
-from pool.sandbox.docker.image import RUNNER_GID, RUNNER_UID
 from pool.sandbox.driver import SandboxError
 from pool.sandbox.namespace.cgroups import CGROUP_ROOT, PARENT, detect_version, layout
 from pool.sandbox.namespace.driver import NamespaceDriver

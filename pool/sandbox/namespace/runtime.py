@@ -1,6 +1,6 @@
 """The shared read-only runtime tree every sandbox gets as `/`: the host's Node.js and the runner.
 
-The same file set the Docker image is assembled from (`pool/sandbox/docker/image.py`): the host's `node`
+The runtime file set the Docker image is also assembled from (`pool/runtime/nodejs/files.py`): the host's `node`
 and the libraries `ldd` lists, a minimal `/etc/passwd` and `/etc/group`, the runner and its modules,
 the startup snapshot's entry (`snapshot.py`; its blobs are built into the tree on first use), and the
 empty mount points bubblewrap binds over (`/proc`, `/dev`, `/tmp`, `/run/whisklet`). It is built
@@ -19,19 +19,18 @@ import shutil
 import tempfile
 from pathlib import Path
 
-# The runtime file set lives in the Docker driver until the two drivers' common parts move out of it
-# (pool/runtime/nodejs/, after issue 9's pool branch is merged); these names are read, never changed, here.
-from pool.sandbox.docker.image import (
-    _DIRS,
-    _GROUP,
-    _PASSWD,
+from pool.runtime.nodejs.files import (
+    DIRS,
+    GROUP,
+    NODE_IN_IMAGE,
+    PASSWD,
     RUNNER_PATH,
-    _identify,
-    _shared_libraries,
+    identify,
+    shared_libraries,
 )
 from pool.sandbox.namespace.snapshot import ENTRY_IN_TREE, ENTRY_PATH
 
-NODE_IN_TREE = "/usr/local/bin/node"
+NODE_IN_TREE = NODE_IN_IMAGE
 _RECIPE = "whisklet-namespace-tree/2"
 _MODE = 0o755
 _ATTEMPTS = 3
@@ -45,7 +44,7 @@ def ensure_tree(runtime_dir: Path, node_binary: str, runner_path: Path = RUNNER_
     Whisklet holds is removed here, so an upgraded node or a changed runner leaves nothing behind.
     Blocking (runs `ldd`, copies files, waits for a lock): call it from a thread.
     """
-    node_binary, _major, runner, digest = _identify(node_binary, runner_path)
+    node_binary, _major, runner, digest = identify(node_binary, runner_path)
     runner.append((ENTRY_IN_TREE, ENTRY_PATH.read_bytes()))
     name = hashlib.sha256(f"{_RECIPE}\0{digest}\0".encode() + ENTRY_PATH.read_bytes()).hexdigest()[:16]
     tree = runtime_dir / name
@@ -98,13 +97,13 @@ def _remove_unheld(runtime_dir: Path, keep: Path) -> None:
 
 
 def _assemble(root: Path, node_binary: str, runner: list[tuple[str, bytes]]) -> None:
-    for directory, mode in _DIRS.items():
+    for directory, mode in DIRS.items():
         (root / directory).mkdir(parents=True, exist_ok=True)
         (root / directory).chmod(mode)
-    for library in _shared_libraries(node_binary):
+    for library in shared_libraries(node_binary):
         _place(root, library, library)
     _place(root, NODE_IN_TREE, node_binary)
-    for path, content in (("/etc/passwd", _PASSWD), ("/etc/group", _GROUP), *runner):
+    for path, content in (("/etc/passwd", PASSWD), ("/etc/group", GROUP), *runner):
         target = root / path.lstrip("/")
         target.parent.mkdir(mode=_MODE, parents=True, exist_ok=True)
         target.write_bytes(content)

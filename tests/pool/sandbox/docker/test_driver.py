@@ -16,11 +16,12 @@ from pathlib import Path
 import aiodocker
 import pytest
 
-from pool.sandbox.docker.driver import DockerDriver
-from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxError
-from pool.sandbox.docker.image import REPOSITORY, RUNNER_MODULES, ensure_image
-from pool.runner.logs import LogCollector
 from pool.runner.client import RunnerConnection, RunnerGone
+from pool.runner.logs import LogCollector
+from pool.runtime.nodejs.files import RUNNER_MODULES
+from pool.sandbox.docker.driver import DockerDriver
+from pool.sandbox.docker.image import REPOSITORY, ensure_image
+from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxError
 
 pytestmark = pytest.mark.docker
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import aiodocker
 import pytest
 
+from pool.runtime.nodejs.files import RUNNER_MODULES, RUNNER_PATH, node_major
+from pool.sandbox.docker.image import DIGEST_LABEL, ensure_image, runtime_tag
 from pool.sandbox.driver import EngineUnavailable
-from pool.sandbox.docker.image import DIGEST_LABEL, RUNNER_MODULES, RUNNER_PATH, ensure_image, node_major, runtime_tag
 
 pytestmark = pytest.mark.docker
 

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from pool.sandbox.docker.image import RUNNER_MODULES, RUNNER_PATH
+from pool.runtime.nodejs.files import RUNNER_MODULES, RUNNER_PATH
 from pool.sandbox.namespace.runtime import ensure_tree
 
 
