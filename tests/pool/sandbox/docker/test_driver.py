@@ -87,21 +87,17 @@ async def init_and_run(sandbox: Sandbox, code: str) -> dict:
     return json.loads(reply.body)
 
 
-async def test_created_sandbox_answers_health_on_its_socket(driver: DockerDriver, run_dir: Path) -> None:
+async def test_a_created_sandboxs_host_directory_is_its_own_and_holds_only_the_socket(
+    driver: DockerDriver, run_dir: Path
+) -> None:
+    # that it answers on that socket is the contract suite's (tests/pool/sandbox/test_contract.py)
     sandbox = await driver.create(128)
     try:
         assert sandbox.name.startswith("whisklet-")
-        assert sandbox.memory_mb == 128
         assert Path(sandbox.socket_path).parent == run_dir / sandbox.name
         assert stat.S_ISSOCK(os.stat(sandbox.socket_path).st_mode)
         host_dir = os.stat(run_dir / sandbox.name)
         assert (stat.S_IMODE(host_dir.st_mode), host_dir.st_uid, host_dir.st_gid) == (0o700, 1000, 1000)
-        conn = await RunnerConnection.open(sandbox.socket_path)
-        try:
-            reply = await conn.request("GET", "/health")
-        finally:
-            await conn.close()
-        assert (reply.status, json.loads(reply.body)) == (200, {"ok": True})
         assert os.listdir(run_dir / sandbox.name) == ["runner.sock"]
     finally:
         await driver.destroy(sandbox)
