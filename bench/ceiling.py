@@ -17,15 +17,22 @@ from pool.sandbox.docker.driver import DockerDriver
 from pool.sandbox.docker.image import ensure_image
 
 
+DOCKER_CHURN = "raw Docker churn"
+BARE_NODE = "bare-Node spawn rate (the machine's limit)"
+
+
 @dataclass(frozen=True, slots=True)
 class Ceiling:
-    containers: int
+    """A fresh-sandbox rate measured in this run: `cycles` cycles, `parallel` at a time, in `seconds`."""
+
+    cycles: int
     parallel: int
     seconds: float
+    name: str = DOCKER_CHURN  # what was measured, as the report names the ceiling
 
     @property
     def per_s(self) -> float:
-        return self.containers / self.seconds
+        return self.cycles / self.seconds
 
 
 async def docker_churn_rate(containers: int = 24, parallel: int = 3, memory_mb: int = 256) -> Ceiling:
@@ -56,4 +63,4 @@ async def docker_churn_rate(containers: int = 24, parallel: int = 3, memory_mb: 
 if __name__ == "__main__":
     result = asyncio.run(docker_churn_rate())
     print(f"raw Docker create+start+remove: {result.per_s:.2f} containers/s "
-          f"({result.containers} containers, {result.parallel} in parallel, {result.seconds:.1f} s)")
+          f"({result.cycles} containers, {result.parallel} in parallel, {result.seconds:.1f} s)")

@@ -65,6 +65,15 @@ async def bare_node_cycle(node: str, work_dir: Path, n: int) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+async def bare_node_rate(cycles: int, parallel: int, node: str = "/usr/bin/node") -> tuple[float, float]:
+    """The machine's limit: bare runners spawned, answered and killed per second, and the median cycle in ms."""
+    work_dir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="wkb-"))
+    try:
+        return await rate(lambda n: bare_node_cycle(node, work_dir, n), cycles, parallel)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, work_dir, True)
+
+
 async def driver_cycle(driver: SandboxDriver) -> None:
     sandbox = await driver.create(256)
     await driver.destroy(sandbox)

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
 from bench.analysis import StepResult  # noqa: E402
-from bench.ceiling import Ceiling  # noqa: E402
+from bench.ceiling import BARE_NODE, DOCKER_CHURN, Ceiling  # noqa: E402
 from bench.core import percentile  # noqa: E402
 
 PLOTS = ("throughput.png", "latency.png", "pool.png")
@@ -22,14 +22,22 @@ class Run:
     """What the runner knows of the run besides the steps' figures."""
 
     profile: str
+    driver: str  # the server's pool.driver
     command: str
     machine: dict[str, str]
     ceiling: Ceiling
-    ceiling_after: Ceiling  # measured again after the staircase: the engine's speed drifts with the host's load
+    ceiling_after: Ceiling  # measured again after the staircase: the rate drifts with the host's load
     round_trips_ms: list[float]
     server_env: dict[str, str]
     started: str
     seconds: float
+
+
+CEILING_TEXT = {
+    DOCKER_CHURN: "raw Docker create+start+remove of the same hardened container",
+    BARE_NODE: "the machine's limit, the bare-Node spawn rate (the runner spawned on the host without "
+               "isolation, answering its first request, killed)",
+}
 
 
 def activation_steps(results: list[StepResult]) -> list[StepResult]:
@@ -43,16 +51,16 @@ def plot_throughput(results: list[StepResult], run: Run, path: Path) -> None:
     top = max(offered + [run.ceiling.per_s]) * 1.1
     axes.plot([0, top], [0, top], color="0.8", linestyle=":", label="achieved = offered")
     axes.axhline(run.ceiling.per_s, color="tab:red", linestyle="--",
-                 label=f"raw Docker ceiling {run.ceiling.per_s:.2f}/s")
+                 label=f"ceiling: {run.ceiling.name} {run.ceiling.per_s:.2f}/s")
     axes.plot(offered, [r.attempted_per_s for r in steps], "o-", color="0.5", label="requests sent/s")
     axes.plot(offered, [r.activations_per_s for r in steps], "s-", color="tab:blue", label="activations ended/s")
     axes.plot(offered, [r.succeeded_per_s for r in steps], "^-", color="tab:green", label="successful activations/s")
-    axes.plot(offered, [r.created_per_s for r in steps], "x--", color="tab:orange", label="containers the pool created/s")
+    axes.plot(offered, [r.created_per_s for r in steps], "x--", color="tab:orange", label="sandboxes the pool created/s")
     axes.set_xlabel("offered rate (activations/s)")
     axes.set_ylabel("per second")
     axes.set_xlim(0, top)
     axes.set_ylim(0, top)
-    axes.set_title("Offered rate against achieved throughput, one fresh container per activation")
+    axes.set_title(f"Offered rate against achieved throughput, one fresh sandbox per activation ({run.driver} driver)")
     axes.legend(loc="upper left")
     axes.grid(alpha=0.3)
     figure.tight_layout()
@@ -69,7 +77,7 @@ def plot_latency(results: list[StepResult], run: Run, path: Path) -> None:
     if run.round_trips_ms:
         axes.axhline(percentile(run.round_trips_ms, 50), color="0.5", linestyle="--",
                      label=f"bare /init+/run over the Unix socket, p50 {percentile(run.round_trips_ms, 50):.1f} ms")
-    axes.axvline(run.ceiling.per_s, color="tab:red", linestyle="--", label="raw Docker ceiling")
+    axes.axvline(run.ceiling.per_s, color="tab:red", linestyle="--", label=f"ceiling: {run.ceiling.name}")
     axes.set_yscale("log")
     axes.set_xlabel("offered rate (activations/s)")
     axes.set_ylabel("blocking invoke latency (ms, log scale)")
@@ -98,7 +106,7 @@ def plot_pool(results: list[StepResult], rows: list[dict[str, float]], path: Pat
               [r.step.rate if r.step.kind == "activations" else 0 for r in results] + [0],
               where="post", color="0.7", label="offered activations/s")
     rate.set_ylabel("activations/s")
-    pool.set_ylabel("containers")
+    pool.set_ylabel("sandboxes")
     lines = pool.get_legend_handles_labels()
     more = rate.get_legend_handles_labels()
     pool.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left", fontsize="small", ncol=2)
@@ -133,11 +141,11 @@ def summary(results: list[StepResult], rows: list[dict[str, float]], run: Run) -
         "",
         "## Baselines, measured in this run",
         "",
-        f"- Raw Docker create+start+remove of the same hardened container, {run.ceiling.parallel} in parallel: "
-        f"**{ceiling:.2f} containers/s** ({run.ceiling.containers} containers in {run.ceiling.seconds:.1f} s), "
+        f"- Driver: `{run.driver}`. Ceiling: {CEILING_TEXT.get(run.ceiling.name, run.ceiling.name)}, "
+        f"{run.ceiling.parallel} in parallel: **{ceiling:.2f}/s** ({run.ceiling.cycles} in {run.ceiling.seconds:.1f} s), "
         f"{run.ceiling_after.per_s:.2f}/s measured again after the staircase. Every activation uses a fresh "
-        "container, so this is the ceiling for activations/s on this machine; the staircase's rates are "
-        "fractions of the first figure.",
+        "sandbox, so this is the ceiling for activations/s with this driver on this machine; the staircase's "
+        "rates are fractions of the first figure.",
     ]
     if trips:
         lines.append(
@@ -148,25 +156,25 @@ def summary(results: list[StepResult], rows: list[dict[str, float]], run: Run) -
     if best is not None:
         lines.append(
             f"- Best sustained throughput: **{best.succeeded_per_s:.2f} successful activations/s = "
-            f"{best.succeeded_per_s / ceiling:.0%} of the raw Docker ceiling** (offered {best.step.rate:.2f}/s)."
+            f"{best.succeeded_per_s / ceiling:.0%} of the ceiling ({run.ceiling.name})** (offered {best.step.rate:.2f}/s)."
         )
     if below:
         starts = sum(r.cold_start_ratio * r.activations_per_s * r.step.seconds for r in below)
         total = sum(r.activations_per_s * r.step.seconds for r in below)
         lines.append(
             f"- Cold-start ratio while the offered rate is below the ceiling: **{starts / total:.1%}** "
-            f"({starts:.0f} of {total:.0f} activations waited for a container)."
+            f"({starts:.0f} of {total:.0f} activations waited for a sandbox)."
         )
     if steps:
         fastest = max(steps, key=lambda r: r.created_per_s)
         lines.append(
-            f"- The pool created at most {fastest.created_per_s:.2f} containers/s (step {fastest.step.name}): "
-            f"{fastest.created_per_s / ceiling:.0%} of the raw ceiling, for create + start + runner ready + "
+            f"- The pool created at most {fastest.created_per_s:.2f} sandboxes/s (step {fastest.step.name}): "
+            f"{fastest.created_per_s / ceiling:.0%} of the ceiling, for create + start + runner ready + "
             "kill + remove."
         )
         peak = max(steps, key=lambda r: r.pool_peak)
         lines.append(
-            f"- Pool peak: {peak.pool_peak} containers (prewarmed + running + being created) at an offered "
+            f"- Pool peak: {peak.pool_peak} sandboxes (prewarmed + running + being created) at an offered "
             f"{peak.step.rate:.2f}/s; its prewarmed target peaked at {max(r.target_peak for r in steps)}."
         )
     lines += [

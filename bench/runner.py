@@ -1,17 +1,18 @@
-"""`python -m bench`: Whisklet under a staircase of offered activation rates, reported against Docker's ceiling.
+"""`python -m bench`: Whisklet under a staircase of offered activation rates, against the driver's ceiling.
 
-    python -m bench [--profile quick|full] [--out DIR] [--server-env KEY=VALUE ...]
+    python -m bench [--profile quick|full] [--driver sandbox|docker] [--out DIR] [--server-env KEY=VALUE ...]
 
-1. Measures, on this machine and in this run, the raw Docker create+start+remove rate with Whisklet's
-   container settings (`bench.ceiling`) and the bare `/init`+`/run` round trip over a runner's Unix
-   socket (`bench.core`).
-2. Starts a `whisklet serve` of its own on 127.0.0.1 (fresh data directory, throttles raised so that
-   they do not cap the run) and scrapes its `/metrics` every second.
+1. Measures, on this machine and in this run, the ceiling that fits the driver (`bench.limit`): for
+   `sandbox` the machine's limit, the bare-Node spawn rate; for `docker` the raw Docker create+start+remove
+   rate with Whisklet's container settings; and the bare `/init`+`/run` round trip over a runner's Unix
+   socket (`bench.core`). `--driver` defaults to what `pool.driver = auto` picks on this host.
+2. Starts a `whisklet serve` of its own on 127.0.0.1 with that driver (fresh data directory, throttles
+   raised so that they do not cap the run) and scrapes its `/metrics` every second.
 3. Runs Locust headless (`bench/locustfile.py` + `bench/staircase.py`) through steps of offered
    activation rates, as fractions of the measured ceiling (blocking invokes 70 %, non-blocking
    invokes, trigger fires through a rule, web actions), then, in the full profile, an idle step in
    which the pool shrinks back, and a CRUD step.
-4. Measures the raw Docker rate once more (the engine's speed drifts with the host's load), and
+4. Measures the ceiling once more (it drifts with the host's load), and
    writes the report directory (default `bench/reports/<timestamp>/`): `summary.md`, `throughput.png`,
    `latency.png`, `pool.png`, `requests.csv`, `metrics.csv`, `steps.csv` and Locust's CSVs.
 
@@ -35,9 +36,10 @@ from datetime import datetime
 from pathlib import Path
 
 from bench import analysis, report
-from bench.ceiling import docker_churn_rate
+from bench.limit import ceiling_for
 from bench.core import LIMITS, socket_round_trips
 from bench.scrape import Scraper
+from pool.sandbox.factory import choose
 from tests.serving import ServedWhisklet, sandbox_names
 
 BENCH = Path(__file__).resolve().parent
@@ -47,23 +49,23 @@ ACTIVATION_CLASSES = ["BlockingInvoke", "NonBlockingInvoke", "TriggerFire", "Web
 
 @dataclass(frozen=True, slots=True)
 class Profile:
-    """How long and how hard a run goes. Offered rates are fractions of the measured Docker ceiling."""
+    """How long and how hard a run goes. Offered rates are fractions of the ceiling measured in the run."""
 
     fractions: tuple[float, ...]
     step_s: float
     idle_s: float  # a step without load after the staircase: the pool shrinks back
     crud_per_s: float
     crud_s: float
-    ceiling_containers: int
+    ceiling_cycles: int
     round_trips: int
     user_rate: float  # tasks per second of one activation user: a user keeps the pace up to 1/user_rate s latency
 
 
 PROFILES = {
     "quick": Profile((0.3, 0.6, 0.9, 1.3), step_s=12, idle_s=0, crud_per_s=20, crud_s=8,
-                     ceiling_containers=15, round_trips=8, user_rate=0.1),
+                     ceiling_cycles=16, round_trips=8, user_rate=0.1),
     "full": Profile((0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5), step_s=40, idle_s=60, crud_per_s=40, crud_s=30,
-                    ceiling_containers=36, round_trips=30, user_rate=0.05),
+                    ceiling_cycles=48, round_trips=30, user_rate=0.05),
 }
 
 
@@ -137,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    parser.add_argument("--driver", choices=("sandbox", "docker"),
+                        help="pool.driver of the benchmarked server (default: what pool.driver = auto picks here)")
     parser.add_argument("--out", type=Path, help="report directory (default bench/reports/<timestamp>)")
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                         help="extra environment of the benchmarked server, e.g. WHISKLET_POOL_HEADROOM=2")
@@ -145,14 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     began, started = time.monotonic(), datetime.now()
     out = args.out or REPORTS / started.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
-    server_env = {**LIMITS, "WHISKLET_SERVER_SHUTDOWN_GRACE_S": "10",
+    driver = args.driver or asyncio.run(choose("auto"))
+    server_env = {**LIMITS, "WHISKLET_SERVER_SHUTDOWN_GRACE_S": "10", "WHISKLET_POOL_DRIVER": driver,
                   **dict(item.split("=", 1) for item in args.server_env)}
     machine = describe_machine()
 
-    print("bench: measuring the raw Docker ceiling and the Unix-socket round trip", flush=True)
-    ceiling = asyncio.run(docker_churn_rate(containers=profile.ceiling_containers, parallel=3))
-    trips = asyncio.run(socket_round_trips(profile.round_trips))
-    print(f"bench: ceiling {ceiling.per_s:.2f} containers/s", flush=True)
+    print(f"bench: driver {driver}; measuring its ceiling and the Unix-socket round trip", flush=True)
+    ceiling = asyncio.run(ceiling_for(driver, profile.ceiling_cycles))
+    trips = asyncio.run(socket_round_trips(profile.round_trips, driver))
+    print(f"bench: ceiling ({ceiling.name}) {ceiling.per_s:.2f}/s", flush=True)
     steps = staircase(profile, ceiling.per_s)
 
     with tempfile.TemporaryDirectory(prefix="wl-bench-", dir="/tmp") as tmp:
@@ -173,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             remove_leftovers(data_dir)
 
     machine["load average at end"] = " ".join(f"{load:.2f}" for load in os.getloadavg())
-    ceiling_after = asyncio.run(docker_churn_rate(containers=profile.ceiling_containers, parallel=3))
+    ceiling_after = asyncio.run(ceiling_for(driver, profile.ceiling_cycles))
     requests = analysis.read_requests(out / "requests.csv")
     started_at = analysis.read_started(out / "steps.csv")
 
@@ -186,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, s in enumerate(steps) if i in started_at
     ]
     run = report.Run(
-        profile=args.profile,
+        profile=args.profile, driver=driver,
         command=" ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
         machine=machine, ceiling=ceiling, ceiling_after=ceiling_after, round_trips_ms=trips, server_env=server_env,
         started=started.strftime("%Y-%m-%d %H:%M"), seconds=time.monotonic() - began,

@@ -20,17 +20,17 @@ def test_the_report_has_its_plots_and_a_summary_with_the_ratios(tmp_path):
     results = [result(0, 1.0, 1.0, 0.0), result(1, 2.0, 2.0, 0.02), result(2, 5.0, 3.0, 0.5),
                result(3, 20.0, 0.0, None, kind="crud")]
     rows = [{**dict.fromkeys(COLUMNS, 1.0), "t": 1000.0 + t, "cold_starts": t / 10} for t in range(40)]
-    run = Run(profile="quick", command="python -m bench", machine={"CPU": "test, 2 cores"},
-              ceiling=Ceiling(containers=30, parallel=3, seconds=7.5),
-              ceiling_after=Ceiling(containers=30, parallel=3, seconds=10.0), round_trips_ms=[0.3, 0.4, 0.5],
+    run = Run(profile="quick", driver="docker", command="python -m bench", machine={"CPU": "test, 2 cores"},
+              ceiling=Ceiling(cycles=30, parallel=3, seconds=7.5),
+              ceiling_after=Ceiling(cycles=30, parallel=3, seconds=10.0), round_trips_ms=[0.3, 0.4, 0.5],
               server_env={"WHISKLET_POOL_HEADROOM": "1.5"}, started="2024-01-01 00:00", seconds=90.0)
     summary = write(results, rows, run, tmp_path)
     for name in PLOTS:
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
     text = summary.read_text()
-    assert "**4.00 containers/s**" in text and "3.00/s measured again after the staircase" in text
-    assert "The pool created at most 3.50 containers/s (step step 2): 88% of the raw ceiling" in text
-    assert "**3.00 successful activations/s = 75% of the raw Docker ceiling**" in text
+    assert "Ceiling: raw Docker create+start+remove" in text and "**4.00/s**" in text and "3.00/s measured again after the staircase" in text
+    assert "The pool created at most 3.50 sandboxes/s (step step 2): 88% of the ceiling" in text
+    assert "**3.00 successful activations/s = 75% of the ceiling (raw Docker churn)**" in text
     assert "below the ceiling: **1.3%**" in text  # (0 x 10 + 0.02 x 20) / 30 activations
     assert "| step 2 | 5.00 | 5.00 | 3.00 | 3.00 | 75% | 50.0% | 36 | 30 | 135 | 503: 3 | 3.50 | 4 |" in text
     assert "p50 0.40 ms" in text
