@@ -1,7 +1,7 @@
 """The Docker sandbox driver: one hardened, network-less runner container per sandbox.
 
 The only module besides `pool/sandbox/docker/image.py` that talks to aiodocker; every engine error is turned into
-`SandboxError` or `EngineUnavailable` here.
+`SandboxError` or `EngineUnavailable` by `pool/sandbox/docker/errors.py`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,8 @@ from pool.runtime.nodejs.files import (
     RUNNER_GID,
     RUNNER_UID,
 )
-from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxError, SandboxExit
+from pool.sandbox.docker.errors import engine_errors
+from pool.sandbox.driver import Sandbox, SandboxError, SandboxExit
 from pool.sandbox.hostdir import (
     NAME_PREFIX,
     SOCKET_NAME,
@@ -198,7 +198,7 @@ class DockerDriver:
         if state is not None and state["Running"] and self._exit_grace_s > 0:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._exit_grace_s):
-                    with _engine_errors(f"waiting for {sandbox.name} to stop"):
+                    with engine_errors(f"waiting for {sandbox.name} to stop"):
                         await self._docker.containers.container(sandbox.id).wait(condition="not-running")
             state = await self._state(sandbox)
         if state is None:
@@ -210,7 +210,7 @@ class DockerDriver:
     async def remove_orphans(self) -> int:
         """Remove every container labelled with this scope's sandbox label, and every host directory
         left in `run_dir`. Returns the number of containers removed."""
-        with _engine_errors("listing Whisklet's containers"):
+        with engine_errors("listing Whisklet's containers"):
             containers = await self._docker.containers.list(
                 all=True, filters=json.dumps({"label": [f"{SANDBOX_LABEL}={self._scope}"]})
             )
@@ -281,7 +281,7 @@ class DockerDriver:
             if loop.time() < next_state_check:
                 return None
             next_state_check = loop.time() + _STATE_CHECK_S
-            with _engine_errors(f"inspecting {name}"):
+            with engine_errors(f"inspecting {name}"):
                 state = (await self._docker.containers.get(container_id))["State"]
             if state["Running"]:
                 return None
@@ -291,7 +291,7 @@ class DockerDriver:
         await wait_for_runner(name, socket_path, self._start_timeout_s, exited, poll_s=_POLL_S)
 
     async def _state(self, sandbox: Sandbox) -> dict[str, Any] | None:
-        with _engine_errors(f"inspecting {sandbox.name}"):
+        with engine_errors(f"inspecting {sandbox.name}"):
             try:
                 state: dict[str, Any] = (await self._docker.containers.get(sandbox.id))["State"]
                 return state
@@ -306,7 +306,7 @@ class DockerDriver:
         One forced DELETE (SIGKILL, then remove) measured as fast as a separate kill before it
         (~75 vs ~83 ms p50 here) and saves a round trip.
         """
-        with _engine_errors(doing):
+        with engine_errors(doing):
             try:
                 await self._docker.containers.container(container).delete(force=True, v=True)
             except aiodocker.DockerError as exc:
@@ -317,13 +317,13 @@ class DockerDriver:
     async def _launch(self, name: str, memory_mb: int, host_dir: Path) -> str:
         """Make the host directory, create the container, attach to its output, start it; return its id."""
         await self._in_host_dir_thread(make_host_dir, self._run_dir, host_dir, self._run_dir_mb)
-        with _engine_errors(f"creating container {name}"):
+        with engine_errors(f"creating container {name}"):
             container = await self._docker.containers.create(self._config(memory_mb, host_dir), name=name)
-        with _engine_errors(f"attaching to container {name}"):
+        with engine_errors(f"attaching to container {name}"):
             stream = self._streams.containers.container(container.id).attach(stdout=True, stderr=True, logs=False)
             self._outputs[name] = AttachedOutput(stream)
             await stream.__aenter__()  # connects now: attached before the runner writes anything
-        with _engine_errors(f"starting container {name}"):
+        with engine_errors(f"starting container {name}"):
             await container.start()
         return container.id
 
@@ -348,16 +348,3 @@ class DockerDriver:
             await self._in_host_dir_thread(remove_host_dir, self._run_dir / name)
 
 
-@contextlib.contextmanager
-def _engine_errors(doing: str) -> Iterator[None]:
-    """Turn aiodocker's and aiohttp's errors into the driver's own."""
-    try:
-        yield
-    except aiodocker.DockerError as exc:
-        if exc.status == 900:
-            raise EngineUnavailable(f"cannot reach the Docker engine while {doing}: {exc.message}") from exc
-        raise SandboxError(f"{doing} failed: [{exc.status}] {exc.message}") from exc
-    except aiohttp.ClientConnectionError as exc:
-        raise EngineUnavailable(f"lost the Docker engine while {doing}: {exc!r}") from exc
-    except aiohttp.ClientError as exc:
-        raise SandboxError(f"{doing} failed: {exc!r}") from exc

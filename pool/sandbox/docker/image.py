@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 import aiodocker
-import aiohttp
 
 from pool.runtime.nodejs.files import (
     DIRS,
@@ -42,7 +41,7 @@ from pool.runtime.nodejs.files import (
     node_major,
     shared_libraries,
 )
-from pool.sandbox.driver import EngineUnavailable, SandboxError
+from pool.sandbox.docker.errors import engine_errors
 
 REPOSITORY = "whisklet-nodejs"
 DIGEST_LABEL = "whisklet.runtime-digest"
@@ -64,18 +63,12 @@ async def ensure_image(docker: aiodocker.Docker, node_binary: str = "/usr/bin/no
     """
     node_binary, major, runner, digest = await asyncio.to_thread(identify, node_binary, Path(runner_path))
     tag = f"{repository}:{major}"
-    try:
+    with engine_errors(f"building image {tag}"):
         current = await _inspect(docker, tag)
         labels = (current or {}).get("Config", {}).get("Labels") or {}
         if current is None or labels.get(DIGEST_LABEL) != digest or force:
             await _build(docker, tag, digest, node_binary, runner)
         await _remove_replaced(docker)
-    except aiodocker.DockerError as exc:
-        if exc.status == 900:
-            raise EngineUnavailable(f"cannot reach the Docker engine to build {tag}: {exc.message}") from exc
-        raise SandboxError(f"building image {tag} failed: {exc.message}") from exc
-    except aiohttp.ClientConnectionError as exc:
-        raise EngineUnavailable(f"lost the Docker engine while building {tag}: {exc}") from exc
     return tag
 
 

@@ -29,13 +29,6 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture
-async def docker() -> AsyncIterator[aiodocker.Docker]:
-    session = aiodocker.Docker()
-    yield session
-    await session.close()
-
-
-@pytest.fixture
 async def image(docker: aiodocker.Docker) -> str:
     # `WHISKLET_DOCKER_REPOSITORY`, as `whisklet serve` reads it: a checkout testing a changed runner
     # can keep its image apart from another's on the same engine.

@@ -21,13 +21,6 @@ NODE = "/usr/bin/node"
 
 
 @pytest.fixture
-async def docker() -> AsyncIterator[aiodocker.Docker]:
-    session = aiodocker.Docker()
-    yield session
-    await session.close()
-
-
-@pytest.fixture
 async def repository(docker: aiodocker.Docker) -> AsyncIterator[str]:
     """A private repository name; every image in it is removed afterwards."""
     name = "whisklet-test-" + secrets.token_hex(4)
