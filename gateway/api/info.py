@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from gateway.api.wire import JSON
+from gateway.wire.codec import JSON
 from gateway.config import Config
-from gateway.models import ApiInfo, ControllerInfo, Runtime, Support, SystemLimits, encoder
-from gateway.openapi import DOCUMENT_FILE
+from gateway.wire.models import ApiInfo, ControllerInfo, Runtime, Support, SystemLimits, encoder
+from gateway.wire.openapi import DOCUMENT_FILE
 
 MB = 1024 * 1024
 

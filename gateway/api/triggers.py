@@ -10,15 +10,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.api.collection import delete_entity, existing_for_put, list_response, write_entity
-from gateway.api.wire import decode, decode_object, json_response, read_body
-from gateway.auth import Authenticator, authorize, resolve_namespace
+from gateway.wire.codec import decode, decode_object, json_response, read_body
+from gateway.entities.auth import Authenticator, authorize, resolve_namespace
 from gateway.config import LimitsConfig
-from gateway.controller import Controller
-from gateway.errors import NOT_FOUND, WRONG_COLLECTION, ApiError
-from gateway.models import ActivationId, Identity, Trigger, trigger_decoder, trigger_put_decoder
-from gateway.names import entity_name, flag
+from gateway.invoke.controller import Controller
+from gateway.wire.errors import NOT_FOUND, WRONG_COLLECTION, ApiError
+from gateway.wire.models import ActivationId, Identity, Trigger, trigger_decoder, trigger_put_decoder
+from gateway.entities.names import entity_name, flag
 from gateway.store import Entity, EntityKind, Store
-from gateway.triggers import create_trigger, summarize_trigger, update_trigger
+from gateway.entities.triggers import create_trigger, summarize_trigger, update_trigger
 
 HIDDEN_HEADERS = frozenset({"authorization"})  # never handed to rule actions in `__ow_headers`
 

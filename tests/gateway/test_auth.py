@@ -9,10 +9,10 @@ from msgspec import UNSET
 from starlette.requests import Request
 
 from gateway.app import Services, build_app
-from gateway.auth import Authenticator, authorize, resolve_namespace
+from gateway.entities.auth import Authenticator, authorize, resolve_namespace
 from gateway.config import Config
-from gateway.controller import Controller
-from gateway.errors import ApiError
+from gateway.invoke.controller import Controller
+from gateway.wire.errors import ApiError
 from gateway.store import SqliteStore
 
 UUID = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502"

@@ -6,11 +6,11 @@ import msgspec
 import pytest
 
 from gateway.config import LimitsConfig
-from gateway.controller import Controller, merge_arguments
-from gateway.errors import ApiError
-from gateway.models import Action, ActionLimits, Exec, Identity, KeyValue, NamespaceLimits, record_decoder
+from gateway.invoke.controller import Controller, merge_arguments
+from gateway.wire.errors import ApiError
+from gateway.wire.models import Action, ActionLimits, Exec, Identity, KeyValue, NamespaceLimits, record_decoder
 from gateway.store import SqliteStore
-from gateway.throttle import MinuteCounter, Throttle
+from gateway.invoke.admission import MinuteCounter, Throttle
 from pool import Pool, PoolConfig
 from tests.pool.fake_driver import FakeDriver
 

@@ -6,7 +6,7 @@ import msgspec
 import pytest
 
 from gateway.config import LimitsConfig
-from gateway.entities import (
+from gateway.entities.actions import (
     create_action,
     is_binary,
     resolve_kind,
@@ -14,8 +14,8 @@ from gateway.entities import (
     update_action,
     without_code,
 )
-from gateway.errors import ApiError
-from gateway.models import ActionPut, Runtime
+from gateway.wire.errors import ApiError
+from gateway.wire.models import ActionPut, Runtime
 
 BOUNDS = LimitsConfig()
 CODE = "function main() { return {} }"

@@ -10,7 +10,7 @@ import pytest
 import uvicorn
 
 from gateway.config import ServerConfig
-from gateway.http import bounded_http
+from gateway.edge.http import bounded_http
 from tests.serving import free_port
 
 BOUNDS = ServerConfig(

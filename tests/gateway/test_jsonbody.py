@@ -5,9 +5,9 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from gateway.errors import ApiError
-from gateway.jsonbody import decode_body
-from gateway.models import ActionPut
+from gateway.wire.errors import ApiError
+from gateway.wire.jsonbody import decode_body
+from gateway.wire.models import ActionPut
 from pool import MAX_JSON_DEPTH
 
 

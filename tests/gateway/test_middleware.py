@@ -8,7 +8,7 @@ import pytest
 
 from gateway.app import Services, build_app
 from gateway.config import Config
-from gateway.controller import Controller
+from gateway.invoke.controller import Controller
 from gateway.store import StoreError
 
 CORS = {

@@ -1,9 +1,9 @@
 import pytest
 
-from gateway.errors import ApiError
+from gateway.wire.errors import ApiError
 from msgspec import UNSET
 
-from gateway.throttle import MinuteCounter, Throttle, namespace_limit
+from gateway.invoke.admission import MinuteCounter, Throttle, namespace_limit
 
 
 class Clock:

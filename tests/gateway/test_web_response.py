@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from gateway.errors import ApiError
-from gateway.web_response import handed_result, render, render_activation
+from gateway.wire.errors import ApiError
+from gateway.web.response import handed_result, render, render_activation
 
 
 def error_of(call, *args, **kwargs) -> tuple[int, str]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.alarms.feed import AlarmFeeds
-from gateway.models import Identity, NamespaceLimits
+from gateway.events.alarms.feed import AlarmFeeds
+from gateway.wire.models import Identity, NamespaceLimits
 from gateway.store import EntityKind, SqliteStore
 from pool import ActivationStatus
 

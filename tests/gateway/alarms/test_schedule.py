@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 
-from gateway.alarms.schedule import FeedError, make_spec, next_fire_ms, parse_date, update_spec
+from gateway.events.alarms.schedule import FeedError, make_spec, next_fire_ms, parse_date, update_spec
 
 NOW = 1_800_000_000_000  # 2027-01-15T08:00:00Z
 MINUTE = 60_000

@@ -8,8 +8,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from gateway.alarms.schedule import make_spec
-from gateway.alarms.scheduler import AlarmScheduler
+from gateway.events.alarms.schedule import make_spec
+from gateway.events.alarms.scheduler import AlarmScheduler
 from gateway.store import Alarm, EntityKind, SqliteStore
 
 SECOND = 1000
