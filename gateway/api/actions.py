@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.api.collection import delete_entity, existing_for_put, list_response, write_entity
-from gateway.wire.codec import decode, decode_object, json_response, read_body
+from gateway.wire.codec import decode, decode_object, json_response, read_body, request_id
 from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
 from gateway.config import Config
 from gateway.invoke.controller import Controller, Invocation
@@ -24,7 +24,6 @@ from gateway.wire.errors import (
     ApiError,
     warning,
 )
-from gateway.edge.envelope import request_id
 from gateway.wire.models import (
     STATUS_CODES,
     Action,

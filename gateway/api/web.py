@@ -7,12 +7,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.wire.codec import read_raw_body
+from gateway.wire.codec import read_raw_body, request_id
 from gateway.entities.auth import Authenticator, identity_of
 from gateway.config import Config
 from gateway.invoke.controller import Controller
 from gateway.wire.errors import NOT_FOUND, RESPONSE_NOT_READY, WEB_AUTH_FAILED, WEB_PROCESSING_ERROR, ApiError
-from gateway.edge.envelope import request_id
 from gateway.wire.models import Identity
 from gateway.entities.resolve import ResolvedAction, resolve_action
 from gateway.store import Store

@@ -11,6 +11,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.wire.codec import request_id
 from gateway.wire.errors import METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND, ApiError, internal_error
 from gateway.wire.models import ErrorBody, encoder
 from gateway.store import StoreError
@@ -30,10 +31,6 @@ def error_response(status: int, message: str, request_id: str, headers: dict[str
     """The one place an error body is built."""
     body = encoder.encode(ErrorBody(error=message, code=request_id))
     return Response(body, status_code=status, headers=headers, media_type="application/json")
-
-
-def request_id(request: Request) -> str:
-    return request.scope["state"]["request_id"]
 
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:

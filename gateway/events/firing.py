@@ -5,18 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gateway.entities.auth import authorize, authorize_package
 from gateway.wire.errors import ApiError
 from gateway.wire.models import Identity, ReducedRule, RuleActivated, RuleFailed, Trigger, encoder
 from gateway.invoke.records import activation_row, trigger_record
 from gateway.entities.resolve import resolve_action
+from gateway.invoke.controller import Controller
 from gateway.store import Store
 from gateway.entities.triggers import active_rules
-
-if TYPE_CHECKING:
-    from gateway.invoke.controller import Controller
 
 
 async def fire_trigger(
@@ -26,19 +24,20 @@ async def fire_trigger(
     trigger: Trigger,
     payload: dict[str, Any],
     headers: dict[str, str],
-) -> tuple[str | None, int]:
-    """Fire `trigger` for `identity`; return the trigger activation id (None when no rule is active)
-    and how many rules were active.
+) -> str | None:
+    """Fire `trigger` for `identity`; return the trigger activation id, None when no rule is active.
 
     Each active rule's action is invoked non-blocking as `identity` would invoke it over the REST API
     (entitlement, then the invoke throttles, then the lookup), with the trigger's parameters <
     `{"__ow_headers": headers}` < `payload` as arguments. The trigger record (stored before this
     returns) has the payload as its result and one JSON log line per rule, in the trigger's rule order.
-    The fire throttle is the caller's (`Controller.admit_fire`).
+    The fire throttle is the caller's (`Controller.admit_fire`). A fire that ends is reported to the
+    controller's observer with how many rules were active.
     """
     rules = active_rules(trigger)
     if not rules:
-        return None, 0
+        controller.observer.trigger_fired(0)
+        return None
     start_ms = time.time_ns() // 1_000_000
     arguments = {p.key: p.value for p in trigger.parameters} | {"__ow_headers": headers} | payload
     lines = await asyncio.gather(
@@ -48,7 +47,8 @@ async def fire_trigger(
     record = trigger_record(identity, trigger, activation_id, payload, list(lines), start_ms=start_ms)
     store.put_activation(activation_row(record, trigger.namespace))
     await store.flush()  # durable before its id is answered (StoreError: 503)
-    return activation_id, len(rules)
+    controller.observer.trigger_fired(len(rules))
+    return activation_id
 
 
 async def _activate_rule(

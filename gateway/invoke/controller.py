@@ -17,8 +17,7 @@ import msgspec
 
 from gateway.wire import errors
 from gateway.config import LimitsConfig
-from gateway.events.firing import fire_trigger
-from gateway.wire.models import Action, ActivationRecord, Identity, Trigger, encoder
+from gateway.wire.models import Action, ActivationRecord, Identity, encoder
 from gateway.invoke.observer import GatewayObserver
 from gateway.invoke.records import INTERNAL_ERROR, activation_row, build_record, failed_record, internal_error_record
 from gateway.entities.resolve import ResolvedAction
@@ -92,6 +91,11 @@ class Controller:
         self._api_host = api_host
         self._observer = observer or GatewayObserver()
         self._activations: set[asyncio.Task[tuple[ActivationRecord, PoolError | None]]] = set()
+
+    @property
+    def observer(self) -> GatewayObserver:
+        """Where the gateway's work is reported; trigger firing (`gateway/events/firing.py`) reports there too."""
+        return self._observer
 
     def admit(self, identity: Identity) -> Admission:
         """Count one invocation against the namespace's per-minute and concurrent throttles.
@@ -202,17 +206,6 @@ class Controller:
         except StoreError as error:
             return str(error)
         return None
-
-    async def fire(
-        self, identity: Identity, trigger: Trigger, payload: dict[str, Any], headers: dict[str, str]
-    ) -> str | None:
-        """Fire `trigger` (`firing.fire_trigger`); the trigger activation id, None when no rule is active.
-
-        The fire throttle is counted by the caller first (`admit_fire`).
-        """
-        activation_id, active_rules = await fire_trigger(self._store, self, identity, trigger, payload, headers)
-        self._observer.trigger_fired(active_rules)
-        return activation_id
 
     async def drain(self) -> None:
         """Wait for every activation in flight to end and be stored."""

@@ -22,6 +22,11 @@ def json_response(value: Any, status: int = 200, headers: dict[str, str] | None 
     return Response(encoder.encode(value), status_code=status, headers=headers, media_type=JSON)
 
 
+def request_id(request: Request) -> str:
+    """The request's id, as the request envelope (`gateway/edge/envelope.py`) put it in the scope."""
+    return request.scope["state"]["request_id"]
+
+
 async def read_body(request: Request, max_bytes: int) -> bytes:
     """The request body, or `b""` when it is empty or blank.
 

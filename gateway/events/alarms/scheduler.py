@@ -7,10 +7,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import msgspec
 
+from gateway.events.firing import fire_trigger
+from gateway.invoke.controller import Controller
 from gateway.events.alarms.schedule import ONCE, AlarmSpec, next_fire_ms
 from gateway.entities.auth import identity_of
 from gateway.wire.errors import ApiError
@@ -18,8 +19,6 @@ from gateway.wire.models import encoder, trigger_decoder
 from gateway.store import Alarm, EntityKind, Store, StoreError
 from gateway.entities.triggers import unlinked
 
-if TYPE_CHECKING:
-    from gateway.invoke.controller import Controller
 
 log = logging.getLogger("whisklet.alarms")
 
@@ -113,7 +112,7 @@ class AlarmScheduler:
         try:
             self._controller.admit_fire(identity)
             trigger = trigger_decoder.decode(entity.doc)
-            activation_id = await self._controller.fire(identity, trigger, dict(spec.payload), {})
+            activation_id = await fire_trigger(self._store, self._controller, identity, trigger, dict(spec.payload), {})
         except ApiError as error:
             log.warning("firing trigger %s/%s failed: %s", namespace, name, error.message)
         else:

@@ -1,4 +1,4 @@
-"""The alarm scheduler against a real store and a controller that records fires."""
+"""The alarm scheduler against a real store and a controller that records the rules' invocations."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import pytest
 
 from gateway.events.alarms.schedule import make_spec
 from gateway.events.alarms.scheduler import AlarmScheduler
+from gateway.invoke.controller import Admission, Invocation
+from gateway.invoke.observer import GatewayObserver
 from gateway.store import Alarm, EntityKind, SqliteStore
+from gateway.wire.models import Action, ActionLimits, Exec, encoder
 
 SECOND = 1000
 TRIGGER = {"namespace": "guest", "name": "tick", "version": "0.0.1", "publish": False, "parameters": [],
@@ -18,16 +21,31 @@ TRIGGER = {"namespace": "guest", "name": "tick", "version": "0.0.1", "publish": 
            "rules": {"guest/r": {"action": {"path": "guest", "name": "a"}, "status": "active"}}}
 
 
+ACTION = Action(namespace="guest", name="a", version="0.0.1", publish=False,
+                exec=Exec(kind="nodejs:20", code="function main(){}"), parameters=[], annotations=[],
+                limits=ActionLimits(timeout=5000, memory=256), updated=1)
+
+
 class RecordingController:
+    """Records each invocation a fire starts: the rule's action and the payload it got (without `__ow_headers`)."""
+
     def __init__(self):
+        self.observer = GatewayObserver()
         self.fires: list[tuple[str, dict]] = []
 
     def admit_fire(self, identity):
         pass
 
-    async def fire(self, identity, trigger, payload, headers):
-        self.fires.append((f"{identity.namespace}/{trigger.name}", payload))
-        return "0" * 32
+    def admit(self, identity):
+        return Admission(identity.namespace)
+
+    def release(self, admission):
+        admission.released = True
+
+    async def invoke(self, identity, action, payload, **_):
+        arguments = {key: value for key, value in payload.items() if key != "__ow_headers"}
+        self.fires.append((f"{action.namespace}/{action.name}", arguments))
+        return Invocation("0" * 32, None)
 
 
 class Clock:
@@ -44,6 +62,7 @@ async def store(tmp_path: Path):
     await store.open()
     await store.create_subject("guest", "6b3e8a1c-0d2f-4c55-9a7e-2f1d3c4b5a69", "k" * 64)
     await store.put_entity(EntityKind.TRIGGER, "guest", "tick", msgspec.json.encode(TRIGGER), 1, None)
+    await store.put_entity(EntityKind.ACTION, "guest", "a", encoder.encode(ACTION), 1, None)
     yield store
     await store.close()
 
@@ -64,7 +83,7 @@ async def test_a_due_alarm_fires_its_trigger_with_its_payload_and_moves_on(store
     spec = make_spec("alarm", {"cron": "* * * * * *", "trigger_payload": {"a": 1}}, clock.now_ms)
     await add_alarm(store, spec, clock.now_ms)
     await run_briefly(store, clock, controller)
-    assert controller.fires == [("guest/tick", {"a": 1})]
+    assert controller.fires == [("guest/a", {"a": 1})]  # the trigger's one rule started its action
     assert (await store.get_alarm("guest/tick")).next_fire == clock.now_ms + SECOND
 
 

@@ -27,7 +27,7 @@ class FakeController(Controller):
     """
 
     def __init__(self, store: SqliteStore | None = None) -> None:
-        self._store = store  # what the inherited `fire` reads rules' actions from
+        self._store = store
         self._observer = GatewayObserver()
         self.throttle: ApiError | None = None
         self.fires = 0
