@@ -1,4 +1,4 @@
-"""Web action responses (gateway/web_response.py): which value is rendered, and how, per extension."""
+"""Web action responses (gateway/web/response.py): which value is rendered, and how, per extension."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Web actions as pure functions (gateway/web.py): the URL, the annotations, the input by content type."""
+"""Web actions as pure functions (gateway/web/request.py): the URL, the annotations, the input by content type."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request bodies decoded under the nesting bound (gateway/jsonbody.py)."""
+"""Request bodies decoded under the nesting bound (gateway/wire/jsonbody.py)."""
 
 from __future__ import annotations
 
