@@ -1,7 +1,7 @@
 """Web actions as pure functions: the URL names the action, the request becomes its input.
 
 openwhisk-api.md §4.1 and §4.3. No Starlette here: `gateway/api/web.py` feeds these functions, and
-`gateway/web_response.py` turns the activation's result into the response. Errors are `ApiError`s
+`gateway/web/response.py` turns the activation's result into the response. Errors are `ApiError`s
 with OpenWhisk's messages.
 """
 
@@ -198,7 +198,7 @@ def _text(body: bytes, charset: str | None) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
-# Content types, shared with gateway/web_response.py
+# Content types, shared with gateway/web/response.py
 
 
 def parse_media_type(content_type: str) -> tuple[str, str | None]:

@@ -27,7 +27,7 @@ SYSTEM_NAMESPACE = "whisk.system"
 _SOURCES = Path(__file__).resolve().parent
 
 FEED_CODE = (
-    "// The alarms feeds run inside Whisklet itself (gateway/alarms/), not in a container.\n"
+    "// The alarms feeds run inside Whisklet itself (gateway/events/alarms/), not in a container.\n"
     "function main() { return {error: 'This feed action is served by Whisklet; this code never runs.'}; }\n"
 )
 
