@@ -12,11 +12,11 @@ from starlette.types import Lifespan
 
 from gateway.api import routes
 from gateway.config import Config
-from gateway.controller import Controller
-from gateway.entities import RUNTIMES
-from gateway.metrics import Metrics, RequestMetrics, metrics_route
-from gateway.middleware import RequestEnvelope, on_http_exception
-from gateway.models import Runtime
+from gateway.invoke.controller import Controller
+from gateway.entities.actions import RUNTIMES
+from gateway.edge.metrics import Metrics, RequestMetrics, metrics_route
+from gateway.edge.envelope import RequestEnvelope, on_http_exception
+from gateway.wire.models import Runtime
 from gateway.store import Store
 
 

@@ -12,11 +12,11 @@ import uvloop
 
 from gateway.config import Config, ConfigError, load_config
 from gateway.datadir import owner_only_dir
-from gateway.errors import ApiError
-from gateway.models import NamespaceLimits, encoder
-from gateway.namespaces import NamespaceExists, create_namespace
+from gateway.wire.errors import ApiError
+from gateway.wire.models import NamespaceLimits, encoder
+from gateway.entities.namespaces import NamespaceExists, create_namespace
 from gateway.store import SqliteStore, StoreError
-from gateway.throttle import namespace_limit
+from gateway.invoke.admission import namespace_limit
 from pool import SandboxError, build_runtime_image
 
 

@@ -15,7 +15,7 @@ import uvicorn
 
 from gateway.app import build_app
 from gateway.config import Config
-from gateway.http import bounded_http
+from gateway.edge.http import bounded_http
 from gateway.service import Started, running
 
 log = logging.getLogger("whisklet")

@@ -14,17 +14,17 @@ from pathlib import Path
 
 import msgspec
 
-from gateway.alarms.feed import AlarmFeeds
-from gateway.alarms.scheduler import AlarmScheduler
+from gateway.events.alarms.feed import AlarmFeeds
+from gateway.events.alarms.scheduler import AlarmScheduler
 from gateway.app import Services
-from gateway.catalog import install_catalog
+from gateway.entities.catalog import install_catalog
 from gateway.config import Config
-from gateway.controller import Controller
+from gateway.invoke.controller import Controller
 from gateway.datadir import owner_only_dir, owner_only_file
-from gateway.metrics import Metrics
-from gateway.namespaces import Credential, ensure_guest, write_wskprops
+from gateway.edge.metrics import Metrics
+from gateway.entities.namespaces import Credential, ensure_guest, write_wskprops
 from gateway.store import SqliteStore, StoreError
-from gateway.throttle import MinuteCounter, Throttle
+from gateway.invoke.admission import MinuteCounter, Throttle
 from pool import Pool, open_driver
 
 log = logging.getLogger("whisklet")

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from starlette.routing import BaseRoute
 
 from gateway.api import actions, activations, info, namespaces, packages, rules, triggers, web
-from gateway.auth import Authenticator
+from gateway.entities.auth import Authenticator
 from gateway.config import Config
-from gateway.controller import Controller
-from gateway.models import Runtime
+from gateway.invoke.controller import Controller
+from gateway.wire.models import Runtime
 from gateway.store import Store
 
 

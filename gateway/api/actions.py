@@ -12,20 +12,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.api.collection import delete_entity, existing_for_put, list_response, write_entity
-from gateway.api.wire import decode, decode_object, json_response, read_body
-from gateway.auth import Authenticator, authorize, authorize_package, resolve_namespace
+from gateway.wire.codec import decode, decode_object, json_response, read_body, request_id
+from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
 from gateway.config import Config
-from gateway.controller import Controller, Invocation
-from gateway.entities import SEQUENCE, create_action, summarize, update_action, without_code
-from gateway.errors import (
+from gateway.invoke.controller import Controller, Invocation
+from gateway.entities.actions import SEQUENCE, create_action, summarize, update_action, without_code
+from gateway.wire.errors import (
     BINDING_OPERATION,
     NOT_FOUND,
     WRONG_COLLECTION,
     ApiError,
     warning,
 )
-from gateway.middleware import request_id
-from gateway.models import (
+from gateway.wire.models import (
     STATUS_CODES,
     Action,
     ActivationId,
@@ -34,9 +33,9 @@ from gateway.models import (
     action_decoder,
     action_put_decoder,
 )
-from gateway.names import entity_name, flag, wait_ms
-from gateway.resolve import QualifiedName, get_package, resolve_action, resolve_package
-from gateway.sequences import check_components
+from gateway.entities.names import entity_name, flag, wait_ms
+from gateway.entities.resolve import QualifiedName, get_package, resolve_action, resolve_package
+from gateway.invoke.sequences import check_components
 from gateway.store import Entity, EntityKind, Store
 
 HTTP_STATUS = {0: 200, 1: 502, 2: 502, 3: 500}  # by activation status code: blocking invoke responses

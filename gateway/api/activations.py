@@ -7,11 +7,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.wire import json_response
-from gateway.auth import Authenticator, authorize, resolve_namespace
-from gateway.errors import NOT_FOUND, ApiError
-from gateway.models import STATUS_CODES, ActivationLogs, ActivationRecord, ActivationSummary, record_decoder
-from gateway.names import activation_id, activation_query
+from gateway.wire.codec import json_response
+from gateway.entities.auth import Authenticator, authorize, resolve_namespace
+from gateway.wire.errors import NOT_FOUND, ApiError
+from gateway.wire.models import STATUS_CODES, ActivationLogs, ActivationRecord, ActivationSummary, record_decoder
+from gateway.entities.names import activation_id, activation_query
 from gateway.store import ActivationRow, Store
 
 

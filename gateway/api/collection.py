@@ -8,10 +8,10 @@ from typing import Any
 import msgspec
 from starlette.responses import Response
 
-from gateway.api.wire import json_response
-from gateway.errors import ALREADY_EXISTS, CONFLICT, NOT_FOUND, WRONG_COLLECTION, ApiError
-from gateway.models import encoder
-from gateway.names import page
+from gateway.wire.codec import json_response
+from gateway.wire.errors import ALREADY_EXISTS, CONFLICT, NOT_FOUND, WRONG_COLLECTION, ApiError
+from gateway.wire.models import encoder
+from gateway.entities.names import page
 from gateway.store import Conflict, Entity, EntityKind, Store
 
 

@@ -6,11 +6,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.wire import json_response
-from gateway.auth import Authenticator, authorize, resolve_namespace
+from gateway.wire.codec import json_response
+from gateway.entities.auth import Authenticator, authorize, resolve_namespace
 from gateway.config import LimitsConfig
-from gateway.models import EffectiveLimits, Identity
-from gateway.throttle import namespace_limit
+from gateway.wire.models import EffectiveLimits, Identity
+from gateway.invoke.admission import namespace_limit
 
 
 def effective_limits(identity: Identity, bounds: LimitsConfig) -> EffectiveLimits:

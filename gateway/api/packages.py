@@ -10,10 +10,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.api.collection import count_response, delete_entity, existing_for_put, write_entity
-from gateway.api.wire import decode, json_response, read_body
-from gateway.auth import Authenticator, authorize, authorize_package, resolve_namespace
+from gateway.wire.codec import decode, json_response, read_body
+from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
 from gateway.config import LimitsConfig
-from gateway.errors import (
+from gateway.wire.errors import (
     BINDING_DOES_NOT_EXIST,
     BINDING_TO_BINDING,
     DEFAULT_PACKAGE_RESERVED,
@@ -23,7 +23,7 @@ from gateway.errors import (
     forbidden,
     package_not_empty,
 )
-from gateway.models import (
+from gateway.wire.models import (
     Binding,
     BindingPut,
     Identity,
@@ -32,9 +32,9 @@ from gateway.models import (
     package_decoder,
     package_put_decoder,
 )
-from gateway.names import entity_name, flag, namespace_name, page
-from gateway.packages import DEFAULT_PACKAGE, create_package, detail, summarize, update_package
-from gateway.resolve import get_package
+from gateway.entities.names import entity_name, flag, namespace_name, page
+from gateway.entities.packages import DEFAULT_PACKAGE, create_package, detail, summarize, update_package
+from gateway.entities.resolve import get_package
 from gateway.store import Entity, EntityKind, Store
 
 MAX_PACKAGE_ACTIONS = 10_000  # the actions a package GET or a forced DELETE deals with

@@ -16,9 +16,9 @@ from starlette.routing import Route
 
 from gateway.api.triggers import get_trigger
 from gateway.api.collection import existing_for_put, list_response, remove_entity, write_entity
-from gateway.api.wire import decode, json_response, read_body
-from gateway.auth import Authenticator, authorize, authorize_package, resolve_namespace
-from gateway.errors import (
+from gateway.wire.codec import decode, json_response, read_body
+from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
+from gateway.wire.errors import (
     CONFLICT,
     NOT_FOUND,
     RULE_NEEDS_TRIGGER_AND_ACTION,
@@ -29,7 +29,7 @@ from gateway.errors import (
     malformed,
     rule_reference_missing,
 )
-from gateway.models import (
+from gateway.wire.models import (
     Identity,
     Rule,
     Trigger,
@@ -39,10 +39,10 @@ from gateway.models import (
     rule_status_decoder,
     trigger_decoder,
 )
-from gateway.names import entity_name, flag
-from gateway.resolve import QualifiedName, resolve_action
+from gateway.entities.names import entity_name, flag
+from gateway.entities.resolve import QualifiedName, resolve_action
 from gateway.store import Conflict, Entity, EntityKind, Store
-from gateway.triggers import (
+from gateway.entities.triggers import (
     ACTIVE,
     INACTIVE,
     create_rule,

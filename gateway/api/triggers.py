@@ -10,15 +10,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.api.collection import delete_entity, existing_for_put, list_response, write_entity
-from gateway.api.wire import decode, decode_object, json_response, read_body
-from gateway.auth import Authenticator, authorize, resolve_namespace
+from gateway.wire.codec import decode, decode_object, json_response, read_body
+from gateway.entities.auth import Authenticator, authorize, resolve_namespace
 from gateway.config import LimitsConfig
-from gateway.controller import Controller
-from gateway.errors import NOT_FOUND, WRONG_COLLECTION, ApiError
-from gateway.models import ActivationId, Identity, Trigger, trigger_decoder, trigger_put_decoder
-from gateway.names import entity_name, flag
+from gateway.events.firing import fire_trigger
+from gateway.invoke.controller import Controller
+from gateway.wire.errors import NOT_FOUND, WRONG_COLLECTION, ApiError
+from gateway.wire.models import ActivationId, Identity, Trigger, trigger_decoder, trigger_put_decoder
+from gateway.entities.names import entity_name, flag
 from gateway.store import Entity, EntityKind, Store
-from gateway.triggers import create_trigger, summarize_trigger, update_trigger
+from gateway.entities.triggers import create_trigger, summarize_trigger, update_trigger
 
 HIDDEN_HEADERS = frozenset({"authorization"})  # never handed to rule actions in `__ow_headers`
 
@@ -83,7 +84,7 @@ def routes(bounds: LimitsConfig, store: Store, controller: Controller, authentic
         payload = decode_object(await read_body(request, bounds.payload_max_bytes))
         _, trigger = await get_trigger(store, namespace, name)
         headers = {key: value for key, value in request.headers.items() if key not in HIDDEN_HEADERS}
-        activation_id = await controller.fire(identity, trigger, payload, headers)
+        activation_id = await fire_trigger(store, controller, identity, trigger, payload, headers)
         if activation_id is None:
             return Response(status_code=204)
         return json_response(ActivationId(activation_id), 202, {"x-openwhisk-activation-id": activation_id})

@@ -7,16 +7,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.wire import read_raw_body
-from gateway.auth import Authenticator, identity_of
+from gateway.wire.codec import read_raw_body, request_id
+from gateway.entities.auth import Authenticator, identity_of
 from gateway.config import Config
-from gateway.controller import Controller
-from gateway.errors import NOT_FOUND, RESPONSE_NOT_READY, WEB_AUTH_FAILED, WEB_PROCESSING_ERROR, ApiError
-from gateway.middleware import request_id
-from gateway.models import Identity
-from gateway.resolve import ResolvedAction, resolve_action
+from gateway.invoke.controller import Controller
+from gateway.wire.errors import NOT_FOUND, RESPONSE_NOT_READY, WEB_AUTH_FAILED, WEB_PROCESSING_ERROR, ApiError
+from gateway.wire.models import Identity
+from gateway.entities.resolve import ResolvedAction, resolve_action
 from gateway.store import Store
-from gateway.web import (
+from gateway.web.request import (
     REQUIRE_AUTH_HEADER,
     WebRequest,
     WebTarget,
@@ -28,7 +27,7 @@ from gateway.web import (
     parse_target,
     whisk_auth_satisfied,
 )
-from gateway.web_response import WebResponse, render_activation
+from gateway.web.response import WebResponse, render_activation
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 

@@ -7,9 +7,9 @@ import re
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.metrics import Metrics
-from gateway.models import ActivationRecord, ActivationResponse, KeyValue
-from gateway.observer import ThrottleReason
+from gateway.edge.metrics import Metrics
+from gateway.wire.models import ActivationRecord, ActivationResponse, KeyValue
+from gateway.invoke.observer import ThrottleReason
 from pool import PoolSnapshot, StockSnapshot
 from tests.config.dashboard import DASHBOARD, dashboard_queries, label_names, metric_names
 

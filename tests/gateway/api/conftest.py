@@ -10,10 +10,10 @@ import pytest
 
 from gateway.app import Services, build_app
 from gateway.config import Config
-from gateway.controller import Admission, Controller, Invocation
-from gateway.errors import ApiError
-from gateway.models import Action, Identity
-from gateway.observer import GatewayObserver
+from gateway.invoke.controller import Admission, Controller, Invocation
+from gateway.wire.errors import ApiError
+from gateway.wire.models import Action, Identity
+from gateway.invoke.observer import GatewayObserver
 from gateway.store import SqliteStore
 
 GUEST = ("23bc46b1-71f6-4ed5-8c54-816aa4f8c502", "123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP")
@@ -27,7 +27,7 @@ class FakeController(Controller):
     """
 
     def __init__(self, store: SqliteStore | None = None) -> None:
-        self._store = store  # what the inherited `fire` reads rules' actions from
+        self._store = store
         self._observer = GatewayObserver()
         self.throttle: ApiError | None = None
         self.fires = 0

@@ -4,9 +4,9 @@ import base64
 import json
 
 import pytest
-from gateway.controller import Invocation
-from gateway.errors import ApiError, too_many_concurrent
-from gateway.models import ActivationRecord, ActivationResponse
+from gateway.invoke.controller import Invocation
+from gateway.wire.errors import ApiError, too_many_concurrent
+from gateway.wire.models import ActivationRecord, ActivationResponse
 from gateway.store import EntityKind
 
 ACTIONS = "/api/v1/namespaces/_/actions"

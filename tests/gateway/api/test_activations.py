@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from msgspec import UNSET
 
-from gateway.models import ActivationRecord, ActivationResponse, KeyValue, encoder
+from gateway.wire.models import ActivationRecord, ActivationResponse, KeyValue, encoder
 from gateway.store import ActivationRow
 
 ACTIVATIONS = "/api/v1/namespaces/_/activations"

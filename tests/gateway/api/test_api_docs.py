@@ -9,11 +9,11 @@ from starlette.routing import Route
 
 from gateway.app import Services, build_app
 from gateway.config import Config
-from gateway.openapi import DOCUMENT_FILE, main
+from gateway.wire.openapi import DOCUMENT_FILE, main
 
 
 def test_the_committed_document_is_what_the_structs_generate():
-    assert main(["--check"]) == 0, "run: python -m gateway.openapi"
+    assert main(["--check"]) == 0, "run: python -m gateway.wire.openapi"
 
 
 def documented() -> set[tuple[str, str]]:

@@ -14,9 +14,9 @@ import pytest
 
 from gateway.app import Services, build_app
 from gateway.config import Config, LimitsConfig
-from gateway.controller import Controller
+from gateway.invoke.controller import Controller
 from gateway.store import SqliteStore
-from gateway.throttle import MinuteCounter, Throttle
+from gateway.invoke.admission import MinuteCounter, Throttle
 from pool import Pool, PoolConfig
 from tests.pool.fake_driver import FakeDriver
 

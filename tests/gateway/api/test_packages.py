@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.controller import merge_arguments
-from gateway.errors import ApiError
+from gateway.invoke.controller import merge_arguments
+from gateway.wire.errors import ApiError
 
 API = "/api/v1/namespaces"
 PACKAGES = f"{API}/_/packages"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from gateway.controller import Invocation
-from gateway.errors import too_many_per_minute
+from gateway.invoke.controller import Invocation
+from gateway.wire.errors import too_many_per_minute
 
 API = "/api/v1/namespaces/_"
 TRIGGERS = f"{API}/triggers"

@@ -7,9 +7,9 @@ import msgspec
 import pytest
 
 from gateway.app import Services, build_app
-from gateway.controller import Invocation
-from gateway.errors import too_many_per_minute
-from gateway.models import ActivationRecord, ActivationResponse
+from gateway.invoke.controller import Invocation
+from gateway.wire.errors import too_many_per_minute
+from gateway.wire.models import ActivationRecord, ActivationResponse
 
 ACTIONS = "/api/v1/namespaces/_/actions"
 WEB = "/api/v1/web/guest/default"

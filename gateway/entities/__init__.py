@@ -1,0 +1,1 @@
+"""Entity semantics without HTTP: actions, packages, triggers, rules, names, namespaces, auth."""

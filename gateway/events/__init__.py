@@ -1,0 +1,1 @@
+"""Events: trigger fires, their rules' activations and the alarm feeds."""

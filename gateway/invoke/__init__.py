@@ -1,0 +1,1 @@
+"""One activation, top to bottom: admission, the controller, sequences, records."""

@@ -1,0 +1,85 @@
+"""Admission: the namespace throttles on invocations and fires per calendar minute, and activations in flight."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from msgspec import UNSET, UnsetType
+
+from gateway.wire import errors
+from gateway.invoke.observer import GatewayObserver, ThrottleReason
+
+
+def namespace_limit(override: int | UnsetType, default: int) -> int:
+    """A namespace's own limit when it has one (0 too: then nothing is admitted), else the system's."""
+    return default if override is UNSET else override
+
+
+@dataclass(slots=True)
+class _Window:
+    minute: int = -1
+    count: int = 0
+
+
+@dataclass(slots=True)
+class MinuteCounter:
+    """Counts events per namespace in fixed calendar-minute windows, as OpenWhisk does.
+
+    Rejected events count too, so a client hammering past the limit stays rejected for the minute.
+    """
+
+    clock_ms: Callable[[], int]
+    _windows: dict[str, _Window] = field(default_factory=dict)
+
+    def hit(self, namespace: str) -> int:
+        """Count one event and return the count in the current window, this one included."""
+        minute = self.clock_ms() // 60_000
+        window = self._windows.get(namespace)
+        if window is None:
+            window = self._windows[namespace] = _Window()
+        if window.minute != minute:
+            window.minute, window.count = minute, 0
+            if len(self._windows) > 10_000:
+                self._forget_before(minute)
+        window.count += 1
+        return window.count
+
+    def _forget_before(self, minute: int) -> None:
+        for namespace in [ns for ns, w in self._windows.items() if w.minute < minute]:
+            del self._windows[namespace]
+
+
+@dataclass(slots=True)
+class Throttle:
+    """Admits or rejects (429) invocations and fires of a namespace; tells `observer` of each rejection."""
+
+    invocations: MinuteCounter
+    fires: MinuteCounter
+    in_flight: dict[str, int] = field(default_factory=dict)
+    observer: GatewayObserver = field(default_factory=GatewayObserver)
+
+    def admit_invocation(self, namespace: str, per_minute: int, concurrent: int) -> None:
+        """Count one invocation; raise 429 when a limit is exceeded, else hold a concurrency slot."""
+        count = self.invocations.hit(namespace)
+        if count > per_minute:
+            self.observer.throttled(ThrottleReason.INVOCATIONS_PER_MINUTE)
+            raise errors.too_many_per_minute(count, per_minute)
+        running = self.in_flight.get(namespace, 0)
+        if running >= concurrent:
+            self.observer.throttled(ThrottleReason.CONCURRENT_INVOCATIONS)
+            raise errors.too_many_concurrent(running, concurrent)
+        self.in_flight[namespace] = running + 1
+
+    def release_invocation(self, namespace: str) -> None:
+        running = self.in_flight.get(namespace, 0) - 1
+        if running > 0:
+            self.in_flight[namespace] = running
+        else:
+            self.in_flight.pop(namespace, None)
+
+    def admit_fire(self, namespace: str, per_minute: int) -> None:
+        count = self.fires.hit(namespace)
+        if count > per_minute:
+            self.observer.throttled(ThrottleReason.FIRES_PER_MINUTE)
+            raise errors.too_many_per_minute(count, per_minute)

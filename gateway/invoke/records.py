@@ -1,0 +1,223 @@
+"""Activation records: built in one place from a run's outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+
+from gateway.wire.models import Action, ActivationRecord, ActivationResponse, Identity, KeyValue, Trigger, encoder
+from gateway.store import ActivationRow
+from pool import ActivationStatus, RunResult
+
+
+def build_record(
+    identity: Identity,
+    action: Action,
+    activation_id: str,
+    outcome: RunResult,
+    *,
+    wait_ms: int,
+    cause: str | None = None,
+    binding: str | None = None,
+) -> ActivationRecord:
+    """The record of an activation that ran. `cause` is the enclosing sequence's activation id (the
+    record is then `causedBy: sequence`); `binding` is `ns/binding` when invoked through one."""
+    annotations = _run_annotations(
+        action, timed_out=outcome.timed_out, init_ms=outcome.init_ms, wait_ms=wait_ms, cause=cause, binding=binding
+    )
+    if outcome.cold_start:
+        annotations.append(KeyValue("coldStart", True))
+    return _action_record(
+        identity, action, activation_id,
+        start_ms=outcome.start_ms,
+        end_ms=outcome.end_ms,
+        response=response(outcome.status, msgspec.Raw(outcome.result), outcome.size),
+        logs=outcome.logs,
+        annotations=annotations,
+        cause=cause,
+    )
+
+
+def failed_record(
+    identity: Identity,
+    action: Action,
+    activation_id: str,
+    message: str,
+    *,
+    start_ms: int,
+    end_ms: int,
+    cause: str | None = None,
+    binding: str | None = None,
+) -> ActivationRecord:
+    """The record of an activation that never reached a container: a `whisk internal error`."""
+    return _action_record(
+        identity, action, activation_id,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        response=response(ActivationStatus.INTERNAL_ERROR, {"error": message}, None),
+        logs=[],
+        annotations=_run_annotations(
+            action, timed_out=False, init_ms=None, wait_ms=end_ms - start_ms, cause=cause, binding=binding
+        ),
+        cause=cause,
+    )
+
+
+def _action_record(
+    identity: Identity,
+    action: Action,
+    activation_id: str,
+    *,
+    start_ms: int,
+    end_ms: int,
+    response: ActivationResponse,
+    logs: list[str],
+    annotations: list[KeyValue],
+    cause: str | None,
+) -> ActivationRecord:
+    return ActivationRecord(
+        namespace=identity.namespace,
+        name=action.name,
+        version=action.version,
+        subject=identity.subject,
+        activationId=activation_id,
+        start=start_ms,
+        end=end_ms,
+        duration=end_ms - start_ms,
+        response=response,
+        logs=logs,
+        annotations=annotations,
+        cause=cause or UNSET,
+    )
+
+
+def _run_annotations(
+    action: Action, *, timed_out: bool, init_ms: int | None, wait_ms: int, cause: str | None, binding: str | None
+) -> list[KeyValue]:
+    """The annotations OpenWhisk sets on an action's record; `initTime` only when `/init` ran."""
+    return [
+        KeyValue("limits", msgspec.to_builtins(action.limits)),
+        KeyValue("path", action.fully_qualified_name),
+        KeyValue("kind", action.exec.kind),
+        KeyValue("timeout", timed_out),
+        *_caused_by(cause),
+        *([KeyValue("initTime", init_ms)] if init_ms is not None else []),
+        KeyValue("waitTime", wait_ms),
+        *_binding(binding),
+    ]
+
+
+def sequence_record(
+    identity: Identity,
+    sequence: Action,
+    activation_id: str,
+    *,
+    components: list[ActivationRecord],
+    response: ActivationResponse,
+    start_ms: int,
+    end_ms: int,
+    wait_ms: int,
+    cause: str | None = None,
+    binding: str | None = None,
+) -> ActivationRecord:
+    """A sequence's record: `logs` = its components' activation ids in order, `duration` = the sum of
+    theirs, `limits.memory` = the largest among them (the sequence's own when none ran), `topmost`
+    unless it is itself a component (`cause`), and the last component's `response`."""
+    memory = max((_memory_mb(record) for record in components), default=sequence.limits.memory)
+    limits = msgspec.structs.replace(sequence.limits, memory=memory, concurrency=1)
+    return ActivationRecord(
+        namespace=identity.namespace,
+        name=sequence.name,
+        version=sequence.version,
+        subject=identity.subject,
+        activationId=activation_id,
+        start=start_ms,
+        end=end_ms,
+        duration=sum(record.duration or 0 for record in components),
+        response=response,
+        logs=[record.activationId for record in components],
+        annotations=[
+            KeyValue("topmost", cause is None),
+            KeyValue("path", sequence.fully_qualified_name),
+            KeyValue("kind", "sequence"),
+            *_caused_by(cause),
+            KeyValue("limits", msgspec.to_builtins(limits)),
+            KeyValue("waitTime", wait_ms),
+            *_binding(binding),
+        ],
+        cause=cause or UNSET,
+    )
+
+
+def trigger_record(
+    identity: Identity,
+    trigger: Trigger,
+    activation_id: str,
+    payload: dict[str, Any],
+    rule_logs: list[str],
+    *,
+    start_ms: int,
+) -> ActivationRecord:
+    """A trigger fire's record: the payload as result, one JSON log line per activated rule, and no
+    `end` or `duration`."""
+    return ActivationRecord(
+        namespace=identity.namespace,
+        name=trigger.name,
+        version=trigger.version,
+        subject=identity.subject,
+        activationId=activation_id,
+        start=start_ms,
+        response=response(ActivationStatus.SUCCESS, payload, None),
+        logs=rule_logs,
+    )
+
+
+def _caused_by(cause: str | None) -> list[KeyValue]:
+    return [] if cause is None else [KeyValue("causedBy", "sequence")]
+
+
+def _binding(binding: str | None) -> list[KeyValue]:
+    return [] if binding is None else [KeyValue("binding", binding)]
+
+
+def _memory_mb(record: ActivationRecord) -> int:
+    for item in record.annotations:
+        if item.key == "limits" and isinstance(item.value, dict):
+            return int(item.value.get("memory", 0))
+    return 0
+
+
+def response(status: ActivationStatus, result: object, size: int | None) -> ActivationResponse:
+    return ActivationResponse(
+        status=status.text, success=status is ActivationStatus.SUCCESS, result=result, size=size
+    )
+
+
+INTERNAL_ERROR = (
+    "Whisklet failed while recording this activation's outcome; its result and logs are lost. "
+    "The server log has the details; please report it."
+)
+
+
+def internal_error_record(record: ActivationRecord) -> ActivationRecord:
+    """`record` with its result and logs replaced by a `whisk internal error`: what is stored when
+    building or encoding the real record failed, so that the activation still has one."""
+    return msgspec.structs.replace(
+        record, response=response(ActivationStatus.INTERNAL_ERROR, {"error": INTERNAL_ERROR}, None), logs=[]
+    )
+
+
+def activation_row(record: ActivationRecord, entity_path: str) -> ActivationRow:
+    """The stored row; `entity_path` is the action's path (`ns` or `ns/pkg`) for the `name` filter."""
+    _, _, package = entity_path.partition("/")
+    name = f"{package}/{record.name}" if package else record.name
+    return ActivationRow(
+        activation_id=record.activationId,
+        namespace=record.namespace,
+        name=name,
+        start=record.start,
+        end=record.end or 0,
+        doc=encoder.encode(record),
+    )
