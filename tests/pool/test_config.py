@@ -52,3 +52,13 @@ def test_the_driver_in_use_replaces_auto() -> None:
 def test_an_out_of_range_setting_names_the_key(key: str, value: float) -> None:
     with pytest.raises(ValueError, match=f"pool.{key}"):
         PoolConfig(**{key: value})
+
+
+def test_the_shipped_configuration_leaves_the_tuning_to_the_driver() -> None:
+    from gateway.config import load_config  # the defaults file, config/whisklet.toml
+
+    for name, tuning in (("sandbox", SANDBOX), ("docker", DOCKER)):
+        config = load_config(environ={}).pool.for_driver(name)
+        assert (config.max_parallel_creates, config.headroom, config.cold_start_ratio) == (
+            tuning.max_parallel_creates, tuning.headroom, tuning.cold_start_ratio
+        )
