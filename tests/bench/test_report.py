@@ -37,3 +37,15 @@ def test_the_report_has_its_plots_and_a_summary_with_the_ratios(tmp_path):
     assert "| step 2 | 5.00 | 5.00 | 3.00 | 3.00 | 75% | 50.0% (15) | 36 | 30 | 135 | 503: 3 | 3.50 | 80 | 4 | 1.5 / 2 |" in text
     assert "p50 0.40 ms" in text
     assert all(f"]({name})" in text for name in PLOTS)
+
+
+def test_the_step_at_the_goals_share_of_the_ceiling_is_not_counted_below_it(tmp_path):
+    ceiling = Ceiling(cycles=48, parallel=4, seconds=1.2394)  # 38.73/s: the 0.8x step rounds down to 30.98/s
+    assert round(0.8 * ceiling.per_s, 2) < 0.8 * ceiling.per_s
+    results = [result(0, round(0.6 * ceiling.per_s, 2), 23.0, 0.0), result(1, round(0.8 * ceiling.per_s, 2), 30.0, 0.5)]
+    rows = [{**dict.fromkeys(COLUMNS, 1.0), "t": 1000.0 + t} for t in range(30)]
+    run = Run(profile="full", driver="sandbox", command="python -m bench", machine={}, ceiling=ceiling,
+              ceiling_after=ceiling, round_trips_ms=[], server_env={}, started="2024-01-01 00:00", seconds=90.0)
+    text = write(results, rows, run, tmp_path).read_text()
+    assert "below 0.8 of the ceiling (the goal: < 1 %): **0.0%**" in text
+    assert "below the ceiling: **28.3%**" in text  # (0 x 230 + 0.5 x 300) / 530
