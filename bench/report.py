@@ -162,7 +162,7 @@ def summary(results: list[StepResult], rows: list[dict[str, float]], run: Run) -
         # a step's rate is rounded to 0.01/s: the step at exactly `share` of the ceiling is not below it
         under = [r for r in steps if r.step.rate < share * ceiling - 0.01 and r.cold_start_ratio is not None]
         if under:
-            starts = sum(r.cold_start_ratio * r.activations_per_s * r.step.seconds for r in under)  # type: ignore[operator]
+            starts = sum((r.cold_start_ratio or 0.0) * r.activations_per_s * r.step.seconds for r in under)
             total = sum(r.activations_per_s * r.step.seconds for r in under)
             lines.append(
                 f"- Cold-start ratio while the offered rate is {label}: **{starts / total:.1%}** "
