@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,9 @@ class StepResult:
     pool_peak: int = 0  # most containers at once: prewarmed + leased + creating
     prewarmed_peak: int = 0
     target_peak: int = 0
+    prewarmed_median: float = 0.0  # the prewarmed stock, median of the step's scrapes
+    create_ms_median: float = 0.0  # the pool's creation time estimate, median of the step's scrapes
+    cold_starts: int = 0  # activations that waited for a sandbox
     cpu_cores: float = 0.0  # the Whisklet process's CPU use
 
 
@@ -108,5 +112,8 @@ def step_result(step: Step, requests: list[Request], rows: list[dict[str, float]
         pool_peak=int(max((r["prewarmed"] + r["leased"] + r["creating"] for r in during), default=0)),
         prewarmed_peak=int(max((r["prewarmed"] for r in during), default=0)),
         target_peak=int(max((r["target"] for r in during), default=0)),
+        prewarmed_median=statistics.median([r["prewarmed"] for r in during]) if during else 0.0,
+        create_ms_median=statistics.median([r["create_estimate_s"] * 1000 for r in during]) if during else 0.0,
+        cold_starts=round(delta("cold_starts")),
         cpu_cores=delta("cpu_s") / step.seconds,
     )

@@ -75,8 +75,9 @@ class Scraper:
                 began = time.time()
                 try:
                     response = client.get(self.url)
-                    self.rows.append({"t": began, **figures(response.text)})
-                except httpx.HTTPError:
+                    if response.status_code == 200:  # an overloaded server's 503 text is no metrics
+                        self.rows.append({"t": began, **figures(response.text)})
+                except (httpx.HTTPError, ValueError):
                     pass  # a missed scrape leaves a gap; the server may be busy or stopping
                 self._stop.wait(max(0.0, self.interval_s - (time.time() - began)))
 

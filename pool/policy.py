@@ -33,8 +33,19 @@ def smoothed(previous_s: float | None, sample_s: float, weight: float = 0.2) -> 
     return previous_s + weight * (sample_s - previous_s)
 
 
+def planning_rate(steady_per_s: float, burst_per_s: float) -> float:
+    """The arrival rate the prewarm target plans for: the steady estimate (`pool.rate_window_s`), or the
+    short-window one (`pool.burst_window_s`) while a burst or a rate still rising runs past it."""
+    return max(steady_per_s, burst_per_s)
+
+
 def prewarm_target(
-    arrival_per_s: float, create_s: float, headroom: float, minimum: int, cold_start_ratio: float = 0.01
+    arrival_per_s: float,
+    create_s: float,
+    headroom: float,
+    minimum: int,
+    cold_start_ratio: float = 0.01,
+    parallel_creates: int | None = None,
 ) -> int:
     """Prewarmed containers to keep so that at most `cold_start_ratio` of arrivals find the pool empty.
 
@@ -44,11 +55,47 @@ def prewarm_target(
     `arrival_per_s * create_s * headroom` (Little's law; `headroom` covers a rate still rising or a
     creation time still growing); the target is the smallest count they reach with probability at
     most `cold_start_ratio`. Below one expected arrival in twenty creation times the minimum suffices.
+
+    With `parallel_creates` given, replacements also wait for a creation slot: the target is at least
+    what that queue needs at the rate as estimated (`slot_queue_reached`, no headroom: it is a tail
+    already), which grows without bound as the arrivals approach what the slots can create.
     """
     expected = arrival_per_s * create_s * headroom
     if expected < 0.05:
         return minimum
-    return max(minimum, poisson_reached(expected, cold_start_ratio))
+    target = poisson_reached(expected, cold_start_ratio)
+    if parallel_creates is not None:
+        target = max(target, slot_queue_reached(arrival_per_s * create_s, parallel_creates, cold_start_ratio))
+    return max(minimum, target)
+
+
+SATURATED = 1_000_000
+"""`slot_queue_reached` when the slots cannot keep up at all: more than any memory budget allows."""
+
+
+def slot_queue_reached(offered: float, slots: int, probability: float) -> int:
+    """The smallest n such that at least n replacements are outstanding (being created or waiting for
+    one of `slots` creation slots) with probability <= `probability`, for `offered` = arrivals per
+    creation time (M/M/c: beyond `slots` outstanding the count's tail falls geometrically by
+    `offered / slots`, from Erlang C's probability that all slots are busy). `SATURATED` when
+    `offered >= slots`; 0 when the slots are rarely all busy (the Poisson rule covers that)."""
+    utilisation = offered / slots
+    if utilisation >= 1:
+        return SATURATED
+    busy = erlang_c(offered, slots)
+    if busy <= probability:
+        return 0
+    return slots + math.ceil(math.log(probability / busy) / math.log(utilisation))
+
+
+def erlang_c(offered: float, slots: int) -> float:
+    """The probability that an arrival finds all `slots` busy (M/M/c), for `offered` < `slots`."""
+    term = total = 1.0  # offered**k / k!, summed for k < slots
+    for k in range(1, slots):
+        term *= offered / k
+        total += term
+    last = term * offered / slots / (1 - offered / slots)
+    return last / (total + last)
 
 
 def poisson_reached(mean: float, probability: float) -> int:

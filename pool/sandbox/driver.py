@@ -12,6 +12,16 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 
+@dataclass(frozen=True, slots=True)
+class PoolTuning:
+    """What a driver declares to the pool's sizing, measured for it: the pool configuration's 0s
+    (`max_parallel_creates`, `headroom`, `cold_start_ratio`) become these (`pool/config.py`)."""
+
+    max_parallel_creates: int  # sandboxes created at once
+    headroom: float  # arrivals expected per creation time = headroom x arrival rate x creation time
+    cold_start_ratio: float  # the share of arrivals the prewarmed target lets find the pool empty
+
+
 class RunnerOutput(Protocol):
     """What the runner writes to stdout and stderr, as the gateway receives it.
 

@@ -22,10 +22,11 @@ def test_a_step_counts_its_own_requests_activations_and_cold_starts():
     requests = [Request(100.0 + n / 2, "invoke blocking", 10.0 + n, 200, True) for n in range(20)]
     requests += [Request(105.0, "invoke blocking", 5000.0, 503, False), Request(111.0, "invoke blocking", 1.0, 200, True)]
     rows = [scrape(100.0, activations=50, succeeded=50, cold_starts=5, prewarmed=3, target=4, cpu_s=1.0,
-                   containers_created=40),
-            scrape(105.0, activations=60, succeeded=60, cold_starts=6, prewarmed=1, leased=2, creating=3, target=6),
+                   containers_created=40, create_estimate_s=0.05),
+            scrape(105.0, activations=60, succeeded=60, cold_starts=6, prewarmed=1, leased=2, creating=3, target=6,
+                   create_estimate_s=0.09),
             scrape(110.0, activations=70, succeeded=69, cold_starts=7, prewarmed=2, target=5, cpu_s=2.0,
-                   containers_created=61)]
+                   containers_created=61, create_estimate_s=0.07)]
     result = step_result(step, requests, rows)
     assert result.attempted_per_s == 2.1
     assert result.ok_per_s == 2.0
@@ -36,6 +37,7 @@ def test_a_step_counts_its_own_requests_activations_and_cold_starts():
     assert result.refused == {503: 1}
     assert result.latency_ms[50] in (19.0, 20.0) and result.latency_ms[99] == 29.0
     assert (result.pool_peak, result.prewarmed_peak, result.target_peak) == (6, 3, 6)
+    assert (result.prewarmed_median, round(result.create_ms_median), result.cold_starts) == (2, 70, 2)
     assert result.cpu_cores == 0.1
 
 

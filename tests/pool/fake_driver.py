@@ -58,6 +58,7 @@ class FakeDriver:
     created: list[Sandbox] = field(default_factory=list)
     destroyed: list[Sandbox] = field(default_factory=list)
     orphans: int = 0
+    calls: list[str] = field(default_factory=list)  # "create" and each request path, in the order they came
     _servers: dict[str, asyncio.AbstractServer] = field(default_factory=dict)
     _connections: dict[str, list[asyncio.StreamWriter]] = field(default_factory=dict)
     _seq: int = 0
@@ -67,6 +68,7 @@ class FakeDriver:
         return len(self._servers)
 
     async def create(self, memory_mb: int) -> Sandbox:
+        self.calls.append("create")
         if self.engine_down:
             raise EngineUnavailable("cannot reach the fake engine")
         await asyncio.sleep(self.create_delay_s)
@@ -124,6 +126,7 @@ class FakeDriver:
                 length = next(int(h.split(":")[1]) for h in headers if h.lower().startswith("content-length"))
                 body = json.loads(await reader.readexactly(length)) if length else {}
                 path = request_line.split()[1]
+                self.calls.append(path)
                 if path == "/run":
                     output.write("stdout", b"running\n")
                     await asyncio.sleep(self.run_delay_s)

@@ -1,10 +1,14 @@
 import math
 
 from pool.policy import (
+    SATURATED,
     ArrivalRate,
     creations_to_start,
+    erlang_c,
     expected_wait_s,
+    planning_rate,
     prewarm_target,
+    slot_queue_reached,
     smoothed,
     surplus_to_destroy,
 )
@@ -111,3 +115,55 @@ def test_expected_wait_counts_creations_in_parallel_batches():
 
 def test_no_wait_is_expected_before_any_creation_time_is_known():
     assert expected_wait_s(100, create_s=None, parallel_creates=3) == 0.0
+
+
+def test_a_burst_moves_the_short_window_estimate_long_before_the_steady_one():
+    steady, burst = ArrivalRate(), ArrivalRate()
+    for i in range(100):  # 2 per second for 50 s, then 10 arrivals within 0.2 s
+        steady, burst = steady.observe(i * 0.5, 10.0), burst.observe(i * 0.5, 1.0)
+    for i in range(10):
+        steady, burst = steady.observe(50 + i * 0.02, 10.0), burst.observe(50 + i * 0.02, 1.0)
+    assert planning_rate(steady.read(50.2, 10.0), burst.read(50.2, 1.0)) == burst.read(50.2, 1.0) > 9
+    assert steady.read(50.2, 10.0) < 3.5
+
+
+def test_the_planned_rate_is_the_steady_one_once_a_burst_has_passed():
+    assert planning_rate(steady_per_s=5.0, burst_per_s=0.5) == 5.0
+    assert planning_rate(steady_per_s=5.0, burst_per_s=12.0) == 12.0
+
+
+def test_all_slots_busy_is_erlang_c():
+    assert erlang_c(0.5, 1) == 0.5  # one slot: busy with probability = utilisation
+    assert abs(erlang_c(2.0, 4) - 0.1739) < 1e-4  # the textbook M/M/4 figure at half load
+    assert erlang_c(3.9, 4) > erlang_c(3.0, 4) > erlang_c(1.0, 4)
+
+
+def test_slots_rarely_all_busy_leave_the_target_to_the_poisson_rule():
+    assert slot_queue_reached(0.5, slots=4, probability=0.01) == 0
+
+
+def test_the_slot_queue_tail_falls_geometrically_past_the_slots():
+    offered, slots = 3.2, 4
+    n = slot_queue_reached(offered, slots, probability=0.01)
+    busy, utilisation = erlang_c(offered, slots), offered / slots
+    assert busy * utilisation ** (n - slots) <= 0.01 < busy * utilisation ** (n - 1 - slots)
+
+
+def test_slots_that_cannot_keep_up_saturate_the_target():
+    assert slot_queue_reached(4.0, slots=4, probability=0.01) == SATURATED
+    assert prewarm_target(40.0, create_s=0.1, headroom=1.5, minimum=2, parallel_creates=4) == SATURATED
+
+
+def test_near_the_slots_capacity_the_queue_rule_keeps_more_than_poisson():
+    # 33 arrivals/s, 0.11 s per create, 4 at a time: 3.6 of the 4 slots busy on average.
+    poisson = prewarm_target(33.0, create_s=0.11, headroom=1.5, minimum=2)
+    queued = prewarm_target(33.0, create_s=0.11, headroom=1.5, minimum=2, parallel_creates=4)
+    assert queued > 2 * poisson
+    more_slots = prewarm_target(33.0, create_s=0.11, headroom=1.5, minimum=2, parallel_creates=8)
+    assert poisson <= more_slots < queued
+
+
+def test_at_low_load_the_slots_change_nothing():
+    assert prewarm_target(8.0, create_s=0.06, headroom=1.5, minimum=2, parallel_creates=4) == prewarm_target(
+        8.0, create_s=0.06, headroom=1.5, minimum=2
+    )

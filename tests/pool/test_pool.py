@@ -100,6 +100,26 @@ async def test_pool_grows_with_the_arrival_rate_and_shrinks_back(driver):
     await pool.stop(grace_s=1)
 
 
+async def test_a_burst_raises_the_prewarmed_target_before_the_steady_rate_moves(driver):
+    driver.create_delay_s = 0.05
+    pool = await started(driver, min_prewarm=1, rate_window_s=10.0, burst_window_s=0.5)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 1)
+    await asyncio.gather(*(pool.run(job(n)) for n in range(20)))
+    stock = pool.snapshot().stocks[0]
+    assert stock.arrival_per_s < 2.5  # the 10 s estimate has barely moved
+    assert stock.target > 5  # ...but the pool prepares for another burst like it
+    await pool.stop(grace_s=1)
+
+
+async def test_a_warm_lease_starts_its_replacement_before_its_activation_reaches_the_runner(driver):
+    pool = await started(driver, min_prewarm=1)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 1)
+    driver.calls.clear()
+    await pool.run(job())
+    assert driver.calls.index("create") < driver.calls.index("/init")
+    await pool.stop(grace_s=1)
+
+
 async def test_memory_budget_caps_the_containers(driver):
     driver.create_delay_s = 0.05
     pool = await started(driver, min_prewarm=10, memory_budget_mb=512)
@@ -170,7 +190,8 @@ async def test_waiting_too_long_for_a_container_is_overload(driver):
 async def test_an_activation_that_would_wait_past_the_queue_timeout_is_refused_at_once(driver):
     driver.create_delay_s = 0.3
     pool = await started(driver, min_prewarm=0, max_parallel_creates=1, queue_timeout_s=1.0)
-    await pool.run(job())  # a cold start: the pool learns how long a creation takes
+    await pool.run(job(memory_mb=512))  # a cold start: the pool learns how long a creation takes
+    # (one size throughout: the arrival it just saw has the pool prewarm that size in the only slot)
     outcomes = await asyncio.gather(*(pool.run(job(n, memory_mb=512)) for n in range(8)), return_exceptions=True)
     refused = [o for o in outcomes if isinstance(o, PoolOverloaded)]
     ran = [o for o in outcomes if not isinstance(o, Exception)]
