@@ -96,6 +96,7 @@ def install(stamps_file: Path) -> None:
     _after(pool.Pool, "_lease", "lease")
     _after(client.RunnerConnection, "open", "connect")
     _after(client.RunnerConnection, "request", lambda args: args[2].lstrip("/"))  # init, run
+    _after(client.RunnerConnection, "close", "close")
     _after(logs.LogCollector, "finish", "logs")
     _after_sync(controller, "build_record", "record build")
     _after_sync(controller.Controller, "_stored", "record put")

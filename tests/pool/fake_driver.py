@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,8 @@ class FakeDriver:
             server.close()
             sandbox.output.close()
             for writer in self._connections.pop(sandbox.name, []):
+                # at once, as the kernel closes a killed process's sockets: not on the next loop turn
+                writer.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
                 writer.close()
 
     async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
