@@ -57,11 +57,13 @@ class FakeDriver:
     oom_on_run: bool = False
     sentinels: bool = True  # False: a runner whose output never says it is complete
     created: list[Sandbox] = field(default_factory=list)
+    requests: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # per sandbox: (connection number, path)
     destroyed: list[Sandbox] = field(default_factory=list)
     orphans: int = 0
     _servers: dict[str, asyncio.AbstractServer] = field(default_factory=dict)
     _connections: dict[str, list[asyncio.StreamWriter]] = field(default_factory=dict)
     _seq: int = 0
+    _accepted: dict[str, int] = field(default_factory=dict)
 
     @property
     def alive(self) -> int:
@@ -96,6 +98,16 @@ class FakeDriver:
                 writer.close()  # a killed container breaks its connections
             self.destroyed.append(sandbox)
 
+    def connections(self, sandbox: Sandbox) -> int:
+        """How many connections the sandbox's runner has accepted so far."""
+        return self._accepted.get(sandbox.name, 0)
+
+    def hang_up(self, sandbox: Sandbox) -> None:
+        """The runner closes the connections it holds, and keeps answering new ones."""
+        for writer in self._connections.pop(sandbox.name, []):
+            writer.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+            writer.close()
+
     def kill(self, sandbox: Sandbox) -> None:
         """The container dies behind the pool's back (killed from outside, engine restart): its runner
         stops answering, but the engine still knows it until it is destroyed."""
@@ -120,6 +132,7 @@ class FakeDriver:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str, output: FakeOutput) -> None:
         self._connections.setdefault(name, []).append(writer)
+        number = self._accepted[name] = self._accepted.get(name, 0) + 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -127,6 +140,7 @@ class FakeDriver:
                 length = next(int(h.split(":")[1]) for h in headers if h.lower().startswith("content-length"))
                 body = json.loads(await reader.readexactly(length)) if length else {}
                 path = request_line.split()[1]
+                self.requests.setdefault(name, []).append((number, path))
                 if path == "/run":
                     output.write("stdout", b"running\n")
                     await asyncio.sleep(self.run_delay_s)
