@@ -1,12 +1,12 @@
 """Where one activation's wall time goes: `whisklet serve` with monotonic stamps at each stage.
 
-    python -m bench.stages [--activations 60] [--pace 0.3]
+    python -m bench.stages [--activations 60] [--pace 0.3] [--driver sandbox|docker|auto]
     python -m bench.stages --serve STAMPS_FILE serve --port P --data-dir D
 
 A profiling tool, not part of Whisklet. `--serve` wraps the hot path's functions (from outside, so the
 code measured is the code shipped), runs `whisklet serve`, and appends one JSON line per HTTP request
 to STAMPS_FILE: `[path, [[stage, ns since the request arrived], ...]]` in the order the stages ended.
-Without it, it starts such a server (4 prewarmed sandboxes), sends `--activations` warm blocking
+Without it, it starts such a server (4 prewarmed sandboxes of `--driver`'s kind), sends `--activations` warm blocking
 `result=true` invokes `--pace` seconds apart, and prints each stage's median and p90 (the time from
 the previous stage's end to its own). Bounded in requests and time; loopback only.
 """
@@ -98,6 +98,7 @@ def install(stamps_file: Path) -> None:
     _after(pool.Pool, "_lease", "lease")
     _after(client.RunnerConnection, "open", "connect")
     _after(client.RunnerConnection, "request", lambda args: args[2].lstrip("/"))  # init, run
+    _after(client.RunnerConnection, "close", "close")
     _after(logs.LogCollector, "finish", "logs")
     _after_sync(controller, "build_record", "record build")
     _after_sync(controller.Controller, "_stored", "record put")
@@ -123,7 +124,7 @@ def summarize(path: Path, prefix: str = "/api/v1/namespaces/") -> dict[str, tupl
     }
 
 
-def measure(activations: int, pace_s: float) -> dict[str, tuple[float, float, int]]:
+def measure(activations: int, pace_s: float, driver: str = "auto") -> dict[str, tuple[float, float, int]]:
     import os
     import re
     import subprocess
@@ -137,7 +138,8 @@ def measure(activations: int, pace_s: float) -> dict[str, tuple[float, float, in
 
     with tempfile.TemporaryDirectory(prefix="wl-stages-", dir="/tmp") as tmp:
         stamps, port = Path(tmp) / "stamps.jsonl", free_port()
-        env = {**os.environ, **LIMITS, "WHISKLET_POOL_MIN_PREWARM": "4", "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **LIMITS, "WHISKLET_POOL_MIN_PREWARM": "4", "PYTHONUNBUFFERED": "1",
+               "WHISKLET_POOL_DRIVER": driver}
         command = [sys.executable, "-m", "bench.stages", "--serve", str(stamps),
                    "serve", "--port", str(port), "--data-dir", f"{tmp}/data"]
         server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -177,8 +179,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--activations", type=int, default=60)
     parser.add_argument("--pace", type=float, default=0.3, help="seconds between activations (keeps the pool warm)")
+    parser.add_argument("--driver", default="auto", help="pool.driver of the server: sandbox, docker or auto")
     args = parser.parse_args()
-    for stage, (p50, p90, count) in measure(args.activations, args.pace).items():
+    for stage, (p50, p90, count) in measure(args.activations, args.pace, args.driver).items():
         print(f"{stage:<20} p50 {p50:7.3f} ms  p90 {p90:7.3f} ms  n={count}", flush=True)
     return 0
 

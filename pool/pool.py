@@ -96,7 +96,9 @@ class Pool:
     """Keeps prewarmed sandboxes per memory size and runs each job in one of its own.
 
     1. A sandbox leaves the idle set in the same synchronous step that chooses it; it serves one
-       job and is then destroyed, in the background, `_RETIRE_AFTER_S` after the job ended.
+       job and is then destroyed, in the background, `_RETIRE_AFTER_S` after the job ended. Its job
+       runs over a connection the pool opened as soon as the sandbox was created, before any tenant
+       code ran in it (a new one if that one is no longer `quiet`, see `activate`).
     2. Creation and destruction happen in background tasks, off the activation's path, with bounded
        parallelism. An activation waits for a creation (a cold start) only when its stock is empty;
        one that would expect to wait longer than `queue_timeout_s` (`policy.expected_wait_s`) is
@@ -128,6 +130,7 @@ class Pool:
         self._create_s: float | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._leased: set[Sandbox] = set()
+        self._connections: dict[Sandbox, RunnerConnection] = {}  # opened at creation, used by its job
         self._retiring: dict[Sandbox, asyncio.TimerHandle] = {}  # used, destroyed `_RETIRE_AFTER_S` later
         self._destroy_slots = asyncio.Semaphore(_MAX_PARALLEL_DESTROYS)
         self._destroying = 0
@@ -189,7 +192,8 @@ class Pool:
                 wait_ms = round((self._clock() - submitted) * 1000)
                 try:
                     return await activate(
-                        sandbox, job, wait_ms=wait_ms, cold_start=cold, exit_reason=self._driver.exit_reason
+                        sandbox, job, wait_ms=wait_ms, cold_start=cold, exit_reason=self._driver.exit_reason,
+                        connection=self._connections.pop(sandbox, None),
                     )
                 except SandboxLost as lost:
                     log.warning("activation %s: %s; taking another container", job.activation_id, lost)
@@ -347,6 +351,7 @@ class Pool:
         try:
             async with asyncio.timeout(self._config.create_timeout_s):
                 sandbox = await self._driver.create(stock.memory_mb)
+                await self._connect(sandbox)
         except (SandboxError, TimeoutError) as error:
             stock.creating -= 1
             self._creation_failed(error)
@@ -401,7 +406,21 @@ class Pool:
             if not waiter.done():
                 waiter.set_exception(error)
 
+    async def _connect(self, sandbox: Sandbox) -> None:
+        """Open the connection the sandbox's job will use, now, before any tenant code runs in it;
+        a sandbox that cannot be connected to is destroyed and its creation counts as failed."""
+        try:
+            self._connections[sandbox] = await RunnerConnection.open(sandbox.socket_path)
+        except BaseException as error:
+            self._spawn(self._destroy(sandbox))
+            if isinstance(error, RunnerGone):
+                raise SandboxError(f"sandbox {sandbox.name} answered its warm-up but not a connection: {error}") from error
+            raise
+
     async def _destroy(self, sandbox: Sandbox) -> None:
+        connection = self._connections.pop(sandbox, None)
+        if connection is not None:
+            await connection.close()
         self._destroying += 1
         try:
             async with self._destroy_slots:

@@ -228,7 +228,8 @@ class SqliteStore:
     3. `put_activation` puts the row in `_pending` (by activation id) and returns at once. A row stays
        pending, visible to reads, until the transaction that writes it commits. The flusher task writes
        everything pending, `max_batch` rows per transaction, `flush_interval_s` after the first pending
-       row, or at once when `max_batch` rows are pending or `flush()` is waiting.
+       row, or at once when `max_batch` rows are pending, `flush()` is waiting, or the row replaces a
+       journal row never committed (`journal`'s: a blocking caller flushes next).
     4. Backpressure: `put_activation` never drops a row. It returns True once `max_pending` rows are
        pending (the database is slow or failing); the caller must then `await flush()` before putting
        more, which waits for the write or raises `StoreError` if it fails.
@@ -596,10 +597,12 @@ class SqliteStore:
         if not (isinstance(row.start, int) and isinstance(row.end, int) and isinstance(row.doc, bytes)):
             raise TypeError(f"activation {row.activation_id}: start and end must be int and doc bytes")
         self._pending[row.activation_id] = row
-        self._accepted.pop(row.activation_id, None)  # its journal row need not be written any more
+        # its journal row need not be written any more; one never committed is a blocking caller's,
+        # who flushes next: the commit starts now, while the caller is still being woken
+        blocking = self._accepted.pop(row.activation_id, None) is not None
         self._put_seq += 1
         self._wake.set()
-        if len(self._pending) >= self._max_batch and not self._failing:  # failing: keep the backoff
+        if (blocking or len(self._pending) >= self._max_batch) and not self._failing:  # failing: keep the backoff
             self._hurry.set()
         return len(self._pending) >= self._max_pending
 

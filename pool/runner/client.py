@@ -6,6 +6,7 @@ httpx costs ~1.5 ms a request over the same socket; this costs ~0.2 ms (DESIGN.m
 from __future__ import annotations
 
 import asyncio
+import select
 from dataclasses import dataclass
 
 _DRAIN_CHUNK = 1 << 16
@@ -48,7 +49,8 @@ class RunnerConnection:
     3. Nothing here times out: callers wrap calls in `asyncio.timeout`. A cancelled request leaves the
        connection unusable, so close it.
     4. Calling `close` again, or after the runner died, is harmless; it never waits on the runner
-       (a connection left unusable is aborted, not flushed).
+       (a connection left unusable is aborted, not flushed) nor for the transport to finish closing.
+    5. `quiet` asks the kernel, not the event loop, whether a connection kept idle is still good.
     """
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -85,16 +87,24 @@ class RunnerConnection:
         self._usable = keep_alive
         return reply
 
+    def quiet(self) -> bool:
+        """Whether the connection can take a request: the runner has not closed its end nor sent
+        anything unasked. Asked of the kernel (a zero-timeout poll), so a runner killed a moment ago is
+        seen as gone before the event loop has read its end of the stream."""
+        if not self._usable or self._reader.at_eof() or self._writer.is_closing():
+            return False
+        poll = select.poll()
+        poll.register(self._writer.get_extra_info("socket").fileno(), select.POLLIN | select.POLLRDHUP)
+        return not poll.poll(0)
+
     async def close(self) -> None:
+        # Not awaiting the transport's own close: it ends on the next turn of the event loop, and an
+        # activation need not wait for it (its reply and its logs are in already).
         if self._usable:
             self._writer.close()
         else:  # a request was cut short: what is left unsent must not hold the close up
             self._writer.transport.abort()
         self._usable = False
-        try:
-            await self._writer.wait_closed()
-        except OSError:
-            pass
 
     async def _read_reply(self, max_body_bytes: int | None) -> tuple[RunnerReply, bool]:
         head = await self._reader.readuntil(b"\r\n\r\n")

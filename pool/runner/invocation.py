@@ -66,20 +66,21 @@ async def activate(
     wait_ms: int,
     cold_start: bool,
     exit_reason: Callable[[Sandbox], Awaitable[SandboxExit]],
+    connection: RunnerConnection | None = None,
 ) -> RunResult:
     """Run `job` on `sandbox`, which the caller destroys afterwards whatever happens here.
 
-    Raises `SandboxLost` when the runner cannot be reached at all: then nothing of the job ran.
+    `connection`, when given, is one opened to the runner before any tenant code ran in the sandbox
+    (the pool keeps one per prewarmed sandbox); it is used if it is still `quiet`, else a new one is
+    opened, and it is closed here either way. Raises `SandboxLost` when the runner cannot be reached
+    at all: then nothing of the job ran.
     """
     timeout_s = job.timeout_ms / 1000
     start_ms = _now_ms()
     init_ms = 0
     size: int | None = None
     timed_out = False
-    try:
-        connection = await RunnerConnection.open(sandbox.socket_path)
-    except RunnerGone as gone:
-        raise SandboxLost(f"the runner of {sandbox.name} is gone: {gone}") from gone
+    connection = await _connected(sandbox, connection)
     # What the runner wrote so far waits in the output stream: nothing is lost by starting to read now.
     collector = LogCollector(sandbox.output, job.log_limit_bytes)
     try:
@@ -120,6 +121,18 @@ async def activate(
 
 
 _ExitReason = Callable[[Sandbox], Awaitable[SandboxExit]]
+
+
+async def _connected(sandbox: Sandbox, kept: RunnerConnection | None) -> RunnerConnection:
+    """`kept` if it can still take a request, else a new connection (no tenant code has run yet)."""
+    if kept is not None:
+        if kept.quiet():
+            return kept
+        await kept.close()
+    try:
+        return await RunnerConnection.open(sandbox.socket_path)
+    except RunnerGone as gone:
+        raise SandboxLost(f"the runner of {sandbox.name} is gone: {gone}") from gone
 
 
 async def _init(

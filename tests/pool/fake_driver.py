@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,12 +57,14 @@ class FakeDriver:
     oom_on_run: bool = False
     sentinels: bool = True  # False: a runner whose output never says it is complete
     created: list[Sandbox] = field(default_factory=list)
+    requests: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # per sandbox: (connection number, path)
     destroyed: list[Sandbox] = field(default_factory=list)
     orphans: int = 0
     calls: list[str] = field(default_factory=list)  # "create" and each request path, in the order they came
     _servers: dict[str, asyncio.AbstractServer] = field(default_factory=dict)
     _connections: dict[str, list[asyncio.StreamWriter]] = field(default_factory=dict)
     _seq: int = 0
+    _accepted: dict[str, int] = field(default_factory=dict)
 
     @property
     def alive(self) -> int:
@@ -97,6 +100,16 @@ class FakeDriver:
                 writer.close()  # a killed container breaks its connections
             self.destroyed.append(sandbox)
 
+    def connections(self, sandbox: Sandbox) -> int:
+        """How many connections the sandbox's runner has accepted so far."""
+        return self._accepted.get(sandbox.name, 0)
+
+    def hang_up(self, sandbox: Sandbox) -> None:
+        """The runner closes the connections it holds, and keeps answering new ones."""
+        for writer in self._connections.pop(sandbox.name, []):
+            writer.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+            writer.close()
+
     def kill(self, sandbox: Sandbox) -> None:
         """The container dies behind the pool's back (killed from outside, engine restart): its runner
         stops answering, but the engine still knows it until it is destroyed."""
@@ -105,6 +118,8 @@ class FakeDriver:
             server.close()
             sandbox.output.close()
             for writer in self._connections.pop(sandbox.name, []):
+                # at once, as the kernel closes a killed process's sockets: not on the next loop turn
+                writer.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
                 writer.close()
 
     async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
@@ -119,6 +134,7 @@ class FakeDriver:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str, output: FakeOutput) -> None:
         self._connections.setdefault(name, []).append(writer)
+        number = self._accepted[name] = self._accepted.get(name, 0) + 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -127,6 +143,7 @@ class FakeDriver:
                 body = json.loads(await reader.readexactly(length)) if length else {}
                 path = request_line.split()[1]
                 self.calls.append(path)
+                self.requests.setdefault(name, []).append((number, path))
                 if path == "/run":
                     output.write("stdout", b"running\n")
                     await asyncio.sleep(self.run_delay_s)

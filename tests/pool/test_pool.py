@@ -46,6 +46,27 @@ async def test_pool_prewarms_its_minimum_at_start(driver):
     await pool.stop(grace_s=1)
 
 
+async def test_a_job_runs_over_the_connection_opened_when_its_sandbox_was_created(driver):
+    pool = await started(driver, min_prewarm=1)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 1)
+    sandbox = driver.created[0]
+    assert driver.connections(sandbox) == 1  # before any job could have been given to it
+    assert (await pool.run(job())).status is ActivationStatus.SUCCESS
+    assert driver.requests[sandbox.name] == [(1, "/init"), (1, "/run")]
+    await pool.stop(grace_s=1)
+
+
+async def test_a_job_whose_kept_connection_the_runner_closed_runs_over_a_new_one(driver):
+    pool = await started(driver, min_prewarm=1)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 1)
+    sandbox = driver.created[0]
+    driver.hang_up(sandbox)
+    outcome = await pool.run(job())
+    assert outcome.status is ActivationStatus.SUCCESS, outcome.result
+    assert driver.requests[sandbox.name] == [(2, "/init"), (2, "/run")]
+    await pool.stop(grace_s=1)
+
+
 async def test_each_activation_gets_a_container_of_its_own_that_is_destroyed(driver):
     pool = await started(driver, min_prewarm=2)
     await until(lambda: pool.snapshot().stocks[0].prewarmed == 2)

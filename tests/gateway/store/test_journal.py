@@ -105,3 +105,22 @@ async def test_limits_changed_by_another_process_are_seen_without_a_restart(stor
             break
         await asyncio.sleep(0.02)
     assert (await store.get_subject_by_uuid("uuid-1")).limits == b'{"firesPerMinute":1}'
+
+
+def committed_records(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return [r[0] for r in db.execute("SELECT activation_id FROM activations")]
+
+
+async def until(condition, timeout_s: float = 5.0) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_a_blocking_activations_record_is_committed_without_waiting_for_a_flush(store):
+    store.journal(row("a" * 32, "interrupted"))  # a blocking activation: journal row queued, not committed
+    store.put_activation(row("a" * 32, "success"))
+    await until(lambda: committed_records(store.path) == ["a" * 32])  # the flush interval is 60 s
+    assert journal_rows(store.path) == []
+

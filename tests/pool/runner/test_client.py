@@ -245,3 +245,30 @@ async def test_close_after_a_cut_short_request_does_not_wait_for_a_runner_that_s
         for writer in accepted:
             writer.close()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+async def held_connection(path: str) -> tuple[RunnerConnection, asyncio.StreamWriter, asyncio.Server]:
+    """A connection to a server that only holds its end: (the connection, the server's end, the server)."""
+    accepted: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue(maxsize=1)
+    server = await asyncio.start_unix_server(lambda r, w: accepted.put_nowait(w), path)
+    conn = await RunnerConnection.open(path)
+    async with asyncio.timeout(5):
+        return conn, await accepted.get(), server
+
+
+@pytest.mark.parametrize("runner_does", ["nothing", "close", "send unasked"])
+async def test_a_kept_connection_is_quiet_until_the_runner_closes_it_or_sends_unasked(runner_does: str) -> None:
+    directory = tempfile.mkdtemp(prefix="whisklet-client-")
+    conn, end, server = await held_connection(os.path.join(directory, "runner.sock"))
+    try:
+        if runner_does == "close":  # as a killed runner's kernel does: at once, before the loop reads it
+            end.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+        elif runner_does == "send unasked":
+            end.write(b"HTTP/1.1 200 OK\r\n")  # sent at once: nothing is queued before it
+        assert conn.quiet() is (runner_does == "nothing")
+        await conn.close()
+        assert not conn.quiet()
+    finally:
+        server.close()
+        end.close()
+        shutil.rmtree(directory, ignore_errors=True)
