@@ -29,7 +29,7 @@ from pool.runtime.nodejs.files import (
     RUNNER_UID,
 )
 from pool.sandbox.docker.errors import engine_errors
-from pool.sandbox.driver import Sandbox, SandboxError, SandboxExit
+from pool.sandbox.driver import ResourceUse, Sandbox, SandboxError, SandboxExit
 from pool.sandbox.hostdir import (
     NAME_PREFIX,
     SOCKET_NAME,
@@ -38,6 +38,7 @@ from pool.sandbox.hostdir import (
     remove_leftover_dirs,
 )
 from pool.sandbox.readiness import wait_for_runner
+from pool.sandbox.usage import v1_cpu_ms, v1_use
 
 log = logging.getLogger("whisklet.pool")
 
@@ -51,6 +52,7 @@ _REMOVE_PARALLELISM = 4
 _MAX_SOCKET_PATH = 107  # sun_path is 108 bytes, NUL included
 _HOST_DIR_WORKERS = 2  # the driver's own threads for host-directory work: tenants cannot stall the default executor
 _STREAM_NAMES = {1: "stdout", 2: "stderr"}
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 class AttachedOutput:
@@ -127,6 +129,7 @@ class DockerDriver:
         exit_grace_s: float = 1.0,
         scope: str = "1",
         streams: aiodocker.Docker | None = None,
+        cgroup_root: Path = CGROUP_ROOT,
     ) -> None:
         self._docker = docker
         self._streams = streams or docker
@@ -146,6 +149,9 @@ class DockerDriver:
         self._scope = scope
         self._launching: dict[str, asyncio.Future[str]] = {}
         self._discards: set[asyncio.Future[None]] = set()
+        self._cgroups = _cgroupfs_v1(cgroup_root)
+        self._ready_cpu_ms: dict[str, float] = {}
+        self._usage_reader = ThreadPoolExecutor(1, thread_name_prefix="whisklet-container-usage")
         socket_path = self._run_dir / (NAME_PREFIX + "0" * 12) / SOCKET_NAME
         if len(os.fsencode(socket_path)) > _MAX_SOCKET_PATH:
             raise ValueError(f"run_dir {str(run_dir)!r} is too long for a Unix socket path under it; use a shorter one")
@@ -160,6 +166,7 @@ class DockerDriver:
         try:
             container_id = await asyncio.shield(launch)
             await self._wait_for_runner(container_id, name, host_dir / SOCKET_NAME)
+            await self._mark_ready(container_id)
         except BaseException as exc:
             discard = asyncio.ensure_future(self._discard(name, launch))
             self._discards.add(discard)
@@ -181,11 +188,32 @@ class DockerDriver:
 
     async def destroy(self, sandbox: Sandbox) -> None:
         """Kill and remove the container, close its output, then remove its host directory. Harmless to repeat."""
+        self._ready_cpu_ms.pop(sandbox.id, None)
         try:
             await self._remove(sandbox.id, f"destroying {sandbox.name}")
         finally:
             self._close_output(sandbox.name)
             await self._in_host_dir_thread(remove_host_dir, self._run_dir / sandbox.name)
+
+    async def resource_use(self, sandbox: Sandbox) -> ResourceUse | None:
+        """CPU time since the container became ready and its peak memory, read from its cgroupfs v1
+        directories (`cpuacct/docker/<id>`, `memory/docker/<id>`); None on any other cgroup setup
+        (systemd driver, cgroup v2: not read, the engine's stats API costs far more than two file reads)."""
+        ready_cpu_ms = self._ready_cpu_ms.get(sandbox.id)
+        if self._cgroups is None or ready_cpu_ms is None:
+            return None
+        cpuacct, memory = (hierarchy / sandbox.id for hierarchy in self._cgroups)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._usage_reader, v1_use, cpuacct, memory, ready_cpu_ms)
+
+    async def _mark_ready(self, container_id: str) -> None:
+        """Read the CPU time the runtime's start-up used: `resource_use` counts from here."""
+        if self._cgroups is None:
+            return
+        cpuacct = self._cgroups[0] / container_id
+        ready_cpu_ms = await asyncio.get_running_loop().run_in_executor(self._usage_reader, v1_cpu_ms, cpuacct)
+        if ready_cpu_ms is not None:
+            self._ready_cpu_ms[container_id] = ready_cpu_ms
 
     async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
         """Why the runner stopped answering, as far as the engine knows.
@@ -348,3 +376,8 @@ class DockerDriver:
             await self._in_host_dir_thread(remove_host_dir, self._run_dir / name)
 
 
+def _cgroupfs_v1(root: Path) -> tuple[Path, Path] | None:
+    """The engine's v1 `cpuacct` and `memory` parents (its cgroupfs driver, default parent `docker`),
+    None where they are absent (systemd cgroup driver, cgroup v2)."""
+    hierarchies = (root / "cpuacct" / "docker", root / "memory" / "docker")
+    return hierarchies if all(path.is_dir() for path in hierarchies) else None

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from pool.sandbox.driver import ResourceUse
+from pool.sandbox.usage import read_int, v1_cpu_ms, v1_use
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT = "whisklet"
 _V1_HIERARCHIES = ("memory", "pids", "cpuacct")
@@ -49,7 +52,9 @@ class CgroupLayout(Protocol):
     1. `create` makes the sandbox's cgroups with its limits set; on failure it removes what it made.
     2. `procs_files` are the files a process writes its own pid to, to join them before it execs.
     3. `kill` SIGKILLs every process in them but `spare`; `empty` says whether any is left.
-    4. `usage` reads OOM kills, CPU time and peak memory (None once removed); `remove` deletes the sandbox's cgroups and is
+    4. `cpu_ms` reads the CPU time used so far (one file), `use` the CPU time since a `cpu_ms` reading and
+       the peak memory (two files): what an activation used, read when its run ended. Both None once removed.
+    5. `usage` reads OOM kills, CPU time and peak memory (None once removed); `remove` deletes the sandbox's cgroups and is
        harmless to repeat. `sweep` removes every sandbox cgroup of this scope, killing what is inside; `release` removes the scope's own
        directories once they hold no sandbox.
     """
@@ -61,6 +66,10 @@ class CgroupLayout(Protocol):
     def kill(self, name: str, spare: int | None = None) -> None: ...
 
     def empty(self, name: str) -> bool: ...
+
+    def cpu_ms(self, name: str) -> float | None: ...
+
+    def use(self, name: str, ready_cpu_ms: float) -> ResourceUse | None: ...
 
     def usage(self, name: str) -> CgroupUsage | None: ...
 
@@ -116,14 +125,20 @@ class CgroupV1:
     def empty(self, name: str) -> bool:
         return all(not _pids(scope / name) for scope in self._scopes)
 
+    def cpu_ms(self, name: str) -> float | None:
+        return v1_cpu_ms(self._scopes[2] / name)
+
+    def use(self, name: str, ready_cpu_ms: float) -> ResourceUse | None:
+        return v1_use(self._scopes[2] / name, self._scopes[0] / name, ready_cpu_ms)
+
     def usage(self, name: str) -> CgroupUsage | None:
         memory, _, cpuacct = (scope / name for scope in self._scopes)
         if not memory.is_dir():
             return None
         return CgroupUsage(
             oom_kills=_keyed(memory / "memory.oom_control").get("oom_kill", 0),
-            cpu_ms=(_int(cpuacct / "cpuacct.usage") or 0) / 1e6,
-            peak_memory_bytes=_int(memory / "memory.max_usage_in_bytes"),
+            cpu_ms=v1_cpu_ms(cpuacct) or 0.0,
+            peak_memory_bytes=read_int(memory / "memory.max_usage_in_bytes"),
         )
 
     def remove(self, name: str) -> None:
@@ -176,14 +191,25 @@ class CgroupV2:
         events = _keyed(self._scope / name / "cgroup.events")
         return events.get("populated", 0) == 0
 
+    def cpu_ms(self, name: str) -> float | None:
+        usage_us = _keyed(self._scope / name / "cpu.stat").get("usage_usec")
+        return None if usage_us is None else usage_us / 1e3
+
+    def use(self, name: str, ready_cpu_ms: float) -> ResourceUse | None:
+        cpu_ms = self.cpu_ms(name)
+        if cpu_ms is None:
+            return None
+        peak = read_int(self._scope / name / "memory.peak")  # absent before Linux 5.19
+        return ResourceUse(cpu_ms=max(0.0, cpu_ms - ready_cpu_ms), peak_memory_bytes=peak)
+
     def usage(self, name: str) -> CgroupUsage | None:
         directory = self._scope / name
         if not directory.is_dir():
             return None
         return CgroupUsage(
             oom_kills=_keyed(directory / "memory.events").get("oom_kill", 0),
-            cpu_ms=_keyed(directory / "cpu.stat").get("usage_usec", 0) / 1e3,
-            peak_memory_bytes=_int(directory / "memory.peak"),
+            cpu_ms=self.cpu_ms(name) or 0.0,
+            peak_memory_bytes=read_int(directory / "memory.peak"),
         )
 
     def remove(self, name: str) -> None:
@@ -247,11 +273,6 @@ def _read(path: Path) -> str | None:
         return path.read_text()
     except FileNotFoundError:
         return None
-
-
-def _int(path: Path) -> int | None:
-    text = _read(path)
-    return int(text) if text and text.strip().isdigit() else None
 
 
 def _keyed(path: Path) -> dict[str, int]:
