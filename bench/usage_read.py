@@ -3,9 +3,8 @@
     python -m bench.usage_read [--reads 500]
 
 For each driver, one prewarmed sandbox runs hello world once, then `resource_use` is awaited `--reads`
-times in a row: the wall time of one await (the activation waits this long between its logs and its
-record) and the event loop's own CPU per read (the process's CPU time over the reads, the driver's
-reader thread included). Bounded; loopback only; the sandboxes are destroyed at the end.
+times in a row: the wall time of one await (what the activation waits between its logs and its record)
+and the process's CPU per read. Bounded; loopback only; the sandboxes are destroyed at the end.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import msgspec
 
 from pool.runner import messages
 from pool.activation import ActivationStatus, Job, RunResult
-from pool.sandbox.driver import ResourceUse, Sandbox, SandboxError, SandboxExit, SandboxLost
+from pool.sandbox.driver import Sandbox, SandboxError, SandboxExit, SandboxLost
 from pool.runner.logs import SENTINEL_WAIT_S, LogCollector, log_line
 from pool.runner.outcome import INIT_SLACK_BYTES, error_result, interpret_init, interpret_run
 from pool.runner.client import RunnerConnection, RunnerGone
@@ -66,7 +66,6 @@ async def activate(
     wait_ms: int,
     cold_start: bool,
     exit_reason: Callable[[Sandbox], Awaitable[SandboxExit]],
-    resource_use: Callable[[Sandbox], Awaitable[ResourceUse | None]] | None = None,
 ) -> RunResult:
     """Run `job` on `sandbox`, which the caller destroys afterwards whatever happens here.
 
@@ -98,10 +97,8 @@ async def activate(
     end_ms = _now_ms()
     if init_ms == 0 and status is ActivationStatus.DEVELOPER_ERROR:
         init_ms = end_ms - start_ms
-    # After a timeout the runner is still busy: its sentinels would never come. The sandbox's resource
-    # use is read meanwhile: the driver's thread then adds nothing to the activation's time.
-    (logs, complete), use = await asyncio.gather(
-        collector.finish(0 if timed_out else SENTINEL_WAIT_S), _read_use(sandbox, resource_use))
+    # After a timeout the runner is still busy: its sentinels would never come.
+    logs, complete = await collector.finish(0 if timed_out else SENTINEL_WAIT_S)
     if status is ActivationStatus.DEVELOPER_ERROR:
         if any(_V8_OUT_OF_MEMORY in line for line in logs) and not timed_out:
             result = error_result(messages.OUT_OF_MEMORY)
@@ -119,7 +116,6 @@ async def activate(
         cold_start=cold_start,
         timed_out=timed_out,
         logs=logs,
-        resource_use=use,
     )
 
 
@@ -167,18 +163,6 @@ async def _run(
     size = reply.size if reply.size is not None else len(reply.body)
     status, result = interpret_run(reply.status, reply.body, job.result_limit_bytes, size=size)
     return status, result, size
-
-
-async def _read_use(
-    sandbox: Sandbox, resource_use: Callable[[Sandbox], Awaitable[ResourceUse | None]] | None
-) -> ResourceUse | None:
-    """What the sandbox used, None when the driver cannot tell (never raises)."""
-    if resource_use is None:
-        return None
-    try:
-        return await resource_use(sandbox)
-    except (SandboxError, OSError):
-        return None
 
 
 async def _exit_result(sandbox: Sandbox, exit_reason: _ExitReason, otherwise: str) -> bytes:

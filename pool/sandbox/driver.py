@@ -91,9 +91,10 @@ class SandboxDriver(Protocol):
     3. `remove_orphans` removes every sandbox this driver's label marks as Whisklet's, whoever started it.
     4. Every engine error surfaces as `SandboxError` (or `EngineUnavailable`), never the client's own type.
     5. `resource_use` reads, when its activation's run has ended and before it is destroyed, the CPU time
-       the sandbox used since it became ready and its peak memory (`ResourceUse`): a couple of small
-       file reads on the driver's own threads. None where the driver cannot know (a Docker engine whose
-       cgroups are not cgroupfs v1, a sandbox already gone). Never from anything the tenant can write.
+       the sandbox used since it became ready and its peak memory (`ResourceUse`): two reads of cgroup
+       counters opened when it became ready, which never wait (`pool/sandbox/usage.py`). None where the
+       driver cannot know (a Docker engine whose cgroups are not cgroupfs v1, a sandbox already gone).
+       Never from anything the tenant can write.
     6. The sandbox's host directory is hostile once tenant code ran: the driver's own work there (the
        socket check before the warm-up, removal) never follows a link, never blocks on what it finds,
        and never runs on the event loop's default executor.

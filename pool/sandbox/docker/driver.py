@@ -13,9 +13,10 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiodocker
 import aiohttp
@@ -38,7 +39,7 @@ from pool.sandbox.hostdir import (
     remove_leftover_dirs,
 )
 from pool.sandbox.readiness import wait_for_runner
-from pool.sandbox.usage import v1_cpu_ms, v1_use
+from pool.sandbox.usage import UsageCounters, cpu_ms_v1
 
 log = logging.getLogger("whisklet.pool")
 
@@ -53,6 +54,7 @@ _MAX_SOCKET_PATH = 107  # sun_path is 108 bytes, NUL included
 _HOST_DIR_WORKERS = 2  # the driver's own threads for host-directory work: tenants cannot stall the default executor
 _STREAM_NAMES = {1: "stdout", 2: "stderr"}
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+_T = TypeVar("_T")
 
 
 class AttachedOutput:
@@ -150,8 +152,7 @@ class DockerDriver:
         self._launching: dict[str, asyncio.Future[str]] = {}
         self._discards: set[asyncio.Future[None]] = set()
         self._cgroups = _cgroupfs_v1(cgroup_root)
-        self._ready_cpu_ms: dict[str, float] = {}
-        self._usage_reader = ThreadPoolExecutor(1, thread_name_prefix="whisklet-container-usage")
+        self._counters: dict[str, UsageCounters] = {}
         socket_path = self._run_dir / (NAME_PREFIX + "0" * 12) / SOCKET_NAME
         if len(os.fsencode(socket_path)) > _MAX_SOCKET_PATH:
             raise ValueError(f"run_dir {str(run_dir)!r} is too long for a Unix socket path under it; use a shorter one")
@@ -188,7 +189,8 @@ class DockerDriver:
 
     async def destroy(self, sandbox: Sandbox) -> None:
         """Kill and remove the container, close its output, then remove its host directory. Harmless to repeat."""
-        self._ready_cpu_ms.pop(sandbox.id, None)
+        if (counters := self._counters.pop(sandbox.id, None)) is not None:
+            counters.close()
         try:
             await self._remove(sandbox.id, f"destroying {sandbox.name}")
         finally:
@@ -196,24 +198,21 @@ class DockerDriver:
             await self._in_host_dir_thread(remove_host_dir, self._run_dir / sandbox.name)
 
     async def resource_use(self, sandbox: Sandbox) -> ResourceUse | None:
-        """CPU time since the container became ready and its peak memory, read from its cgroupfs v1
-        directories (`cpuacct/docker/<id>`, `memory/docker/<id>`); None on any other cgroup setup
-        (systemd driver, cgroup v2: not read, the engine's stats API costs far more than two file reads)."""
-        ready_cpu_ms = self._ready_cpu_ms.get(sandbox.id)
-        if self._cgroups is None or ready_cpu_ms is None:
-            return None
-        cpuacct, memory = (hierarchy / sandbox.id for hierarchy in self._cgroups)
-        return await asyncio.get_running_loop().run_in_executor(
-            self._usage_reader, v1_use, cpuacct, memory, ready_cpu_ms)
+        """CPU time since the container became ready and its peak memory, from its cgroupfs v1 counters
+        (`cpuacct/docker/<id>`, `memory/docker/<id>`); None on any other cgroup setup (systemd driver,
+        cgroup v2: not read; the engine's stats API costs far more than two counter reads)."""
+        counters = self._counters.get(sandbox.id)
+        return None if counters is None else counters.read()  # two preads: see pool/sandbox/usage.py
 
     async def _mark_ready(self, container_id: str) -> None:
-        """Read the CPU time the runtime's start-up used: `resource_use` counts from here."""
+        """Open the container's usage counters: `resource_use` counts its CPU time from here."""
         if self._cgroups is None:
             return
-        cpuacct = self._cgroups[0] / container_id
-        ready_cpu_ms = await asyncio.get_running_loop().run_in_executor(self._usage_reader, v1_cpu_ms, cpuacct)
-        if ready_cpu_ms is not None:
-            self._ready_cpu_ms[container_id] = ready_cpu_ms
+        cpuacct, memory = (hierarchy / container_id for hierarchy in self._cgroups)
+        counters = await self._in_host_dir_thread(
+            UsageCounters.open, cpuacct / "cpuacct.usage", cpu_ms_v1, memory / "memory.max_usage_in_bytes")
+        if counters is not None:
+            self._counters[container_id] = counters
 
     async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
         """Why the runner stopped answering, as far as the engine knows.
@@ -261,6 +260,9 @@ class DockerDriver:
         await asyncio.gather(*in_flight, *self._discards)
         for name in list(self._outputs):
             self._close_output(name)
+        for counters in self._counters.values():
+            counters.close()
+        self._counters.clear()
         # The host-directory threads stay: a creation that finished during `close` may still be destroyed.
 
     def _config(self, memory_mb: int, host_dir: Path) -> dict[str, Any]:
@@ -360,8 +362,8 @@ class DockerDriver:
         if output is not None:
             output.close()
 
-    async def _in_host_dir_thread(self, work: Any, *args: Any) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._host_dirs, work, *args)
+    async def _in_host_dir_thread(self, work: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._host_dirs, work, *args)
 
     async def _discard(self, name: str, launch: asyncio.Future[str]) -> None:
         """Remove a half-created sandbox once its launch has settled; never raises, so that the

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pool.sandbox.driver import ResourceUse
-from pool.sandbox.usage import read_int, v1_cpu_ms, v1_use
+from pool.sandbox.usage import UsageCounters, cpu_ms_v1, cpu_ms_v2, read_int
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT = "whisklet"
@@ -52,8 +51,8 @@ class CgroupLayout(Protocol):
     1. `create` makes the sandbox's cgroups with its limits set; on failure it removes what it made.
     2. `procs_files` are the files a process writes its own pid to, to join them before it execs.
     3. `kill` SIGKILLs every process in them but `spare`; `empty` says whether any is left.
-    4. `cpu_ms` reads the CPU time used so far (one file), `use` the CPU time since a `cpu_ms` reading and
-       the peak memory (two files): what an activation used, read when its run ended. Both None once removed.
+    4. `counters` opens the sandbox's CPU and peak-memory counters once it is ready (`UsageCounters`: what
+       an activation used is read from them when its run ends); None once removed.
     5. `usage` reads OOM kills, CPU time and peak memory (None once removed); `remove` deletes the sandbox's cgroups and is
        harmless to repeat. `sweep` removes every sandbox cgroup of this scope, killing what is inside; `release` removes the scope's own
        directories once they hold no sandbox.
@@ -67,9 +66,7 @@ class CgroupLayout(Protocol):
 
     def empty(self, name: str) -> bool: ...
 
-    def cpu_ms(self, name: str) -> float | None: ...
-
-    def use(self, name: str, ready_cpu_ms: float) -> ResourceUse | None: ...
+    def counters(self, name: str) -> UsageCounters | None: ...
 
     def usage(self, name: str) -> CgroupUsage | None: ...
 
@@ -125,11 +122,9 @@ class CgroupV1:
     def empty(self, name: str) -> bool:
         return all(not _pids(scope / name) for scope in self._scopes)
 
-    def cpu_ms(self, name: str) -> float | None:
-        return v1_cpu_ms(self._scopes[2] / name)
-
-    def use(self, name: str, ready_cpu_ms: float) -> ResourceUse | None:
-        return v1_use(self._scopes[2] / name, self._scopes[0] / name, ready_cpu_ms)
+    def counters(self, name: str) -> UsageCounters | None:
+        memory, _, cpuacct = (scope / name for scope in self._scopes)
+        return UsageCounters.open(cpuacct / "cpuacct.usage", cpu_ms_v1, memory / "memory.max_usage_in_bytes")
 
     def usage(self, name: str) -> CgroupUsage | None:
         memory, _, cpuacct = (scope / name for scope in self._scopes)
@@ -137,7 +132,7 @@ class CgroupV1:
             return None
         return CgroupUsage(
             oom_kills=_keyed(memory / "memory.oom_control").get("oom_kill", 0),
-            cpu_ms=v1_cpu_ms(cpuacct) or 0.0,
+            cpu_ms=cpu_ms_v1((_read(cpuacct / "cpuacct.usage") or "").encode()) or 0.0,
             peak_memory_bytes=read_int(memory / "memory.max_usage_in_bytes"),
         )
 
@@ -191,16 +186,9 @@ class CgroupV2:
         events = _keyed(self._scope / name / "cgroup.events")
         return events.get("populated", 0) == 0
 
-    def cpu_ms(self, name: str) -> float | None:
-        usage_us = _keyed(self._scope / name / "cpu.stat").get("usage_usec")
-        return None if usage_us is None else usage_us / 1e3
-
-    def use(self, name: str, ready_cpu_ms: float) -> ResourceUse | None:
-        cpu_ms = self.cpu_ms(name)
-        if cpu_ms is None:
-            return None
-        peak = read_int(self._scope / name / "memory.peak")  # absent before Linux 5.19
-        return ResourceUse(cpu_ms=max(0.0, cpu_ms - ready_cpu_ms), peak_memory_bytes=peak)
+    def counters(self, name: str) -> UsageCounters | None:
+        directory = self._scope / name
+        return UsageCounters.open(directory / "cpu.stat", cpu_ms_v2, directory / "memory.peak")  # peak: 5.19+
 
     def usage(self, name: str) -> CgroupUsage | None:
         directory = self._scope / name
@@ -208,7 +196,7 @@ class CgroupV2:
             return None
         return CgroupUsage(
             oom_kills=_keyed(directory / "memory.events").get("oom_kill", 0),
-            cpu_ms=self.cpu_ms(name) or 0.0,
+            cpu_ms=cpu_ms_v2((_read(directory / "cpu.stat") or "").encode()) or 0.0,
             peak_memory_bytes=read_int(directory / "memory.peak"),
         )
 

@@ -56,6 +56,7 @@ from pool.sandbox.namespace.runtime import NODE_IN_TREE
 from pool.sandbox.namespace.seccomp import open_filter
 from pool.sandbox.namespace.snapshot import blob_in_tree, ensure_blob
 from pool.sandbox.readiness import wait_for_runner
+from pool.sandbox.usage import UsageCounters
 
 _POLL_S = 0.002
 _EMPTY_POLL_S = 0.002
@@ -89,7 +90,7 @@ class NamespaceDriver:
        cancellation) it kills and removes what it made and raises `SandboxError`.
     2. `destroy` is harmless to repeat; it records the sandbox's OOM kills, which `exit_reason` reads
        afterwards (the last `_KEPT_USAGES` sandboxes' are kept). `resource_use` reads a live sandbox's
-       CPU time since it became ready (read once then, off the activation's path) and its peak memory.
+       CPU time since it became ready and its peak memory from counters opened then (`UsageCounters`).
     3. `remove_orphans` removes the cgroups (killing what is inside) and host directories that a killed
        Whisklet with the same data directory left; `close` destroys every sandbox still alive and waits
        for the clean-up of creations that failed or were cancelled.
@@ -138,12 +139,10 @@ class NamespaceDriver:
         self._running: dict[str, _Running] = {}
         self._destroying: dict[str, asyncio.Future[CgroupUsage | None]] = {}
         self._usages: OrderedDict[str, CgroupUsage] = OrderedDict()
-        self._ready_cpu_ms: dict[str, float] = {}
+        self._counters: dict[str, UsageCounters] = {}
         self._discards: set[asyncio.Future[None]] = set()
         self._outputs: dict[str, PipeOutput] = {}
         self._threads = ThreadPoolExecutor(_WORKERS, thread_name_prefix="whisklet-sandbox")
-        # its own thread: an activation's read never queues behind other sandboxes' creates and destroys
-        self._usage_reader = ThreadPoolExecutor(1, thread_name_prefix="whisklet-sandbox-usage")
 
     async def create(self, memory_mb: int) -> Sandbox:
         """Start a sandbox and wait until its runner answers `GET /health` with 200."""
@@ -188,13 +187,10 @@ class NamespaceDriver:
                 self._usages.popitem(last=False)
 
     async def resource_use(self, sandbox: Sandbox) -> ResourceUse | None:
-        """CPU time since the sandbox became ready and its peak memory, read from its cgroups now (two
-        small files, on the driver's threads); None once it is destroyed."""
-        ready_cpu_ms = self._ready_cpu_ms.get(sandbox.name)
-        if ready_cpu_ms is None:
-            return None
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._usage_reader, self._cgroups.use, sandbox.name, ready_cpu_ms)
+        """CPU time since the sandbox became ready and its peak memory, read from its cgroups' counters
+        now; None once it is destroyed."""
+        counters = self._counters.get(sandbox.name)
+        return None if counters is None else counters.read()  # two preads: see pool/sandbox/usage.py
 
     async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
         """Why the runner stopped answering: a live runner gets `exit_grace_s` to exit first; OOM kills
@@ -228,13 +224,13 @@ class NamespaceDriver:
             self._tree_fd = -1
         await self._in_thread(self._cgroups.release)
         self._threads.shutdown(wait=False)
-        self._usage_reader.shutdown(wait=False)
 
     async def _mark_ready(self, name: str) -> None:
-        """Read the CPU time the runtime's start-up used: `resource_use` counts from here."""
-        ready_cpu_ms = await self._in_thread(self._cgroups.cpu_ms, name)
-        if ready_cpu_ms is not None:
-            self._ready_cpu_ms[name] = ready_cpu_ms
+        """Open the sandbox's usage counters: `resource_use` counts its CPU time from here, so the
+        runtime's start-up is not charged to the activation."""
+        counters = await self._in_thread(self._cgroups.counters, name)
+        if counters is not None:
+            self._counters[name] = counters
 
     async def _in_thread(self, work: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
@@ -342,7 +338,8 @@ class NamespaceDriver:
 
     async def _destroy(self, name: str) -> CgroupUsage | None:
         running = self._running.pop(name, None)
-        self._ready_cpu_ms.pop(name, None)
+        if (counters := self._counters.pop(name, None)) is not None:
+            counters.close()
         if running is not None and not running.exited.is_set():
             await self._kill(name, running)
         output = self._outputs.pop(name, None)
