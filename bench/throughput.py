@@ -130,7 +130,7 @@ async def settled(served: ServedWhisklet, empty: bool = False) -> None:
         if not busy and (not empty or not gauges.get("prewarmed", 0)):
             return
         await asyncio.sleep(_POLL_S)
-    raise RuntimeError(f"the pool of {served.url} did not settle within {deadline:.0f} s: {gauges}")
+    raise RuntimeError(f"the pool of {served.url} did not settle: {gauges}")
 
 
 async def put_hello(served: ServedWhisklet) -> None:
