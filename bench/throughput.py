@@ -16,8 +16,9 @@ Round after round, so that load drifts (other users of the machine) hit every me
    for Docker the engine's daemons (dockerd + containerd; the per-container shims are not counted);
 4. cold start with no prewarmed sandbox, per driver: a second `whisklet serve` with `pool.min_prewarm = 0`,
    waited on until its pool is empty and idle, then one blocking invoke (create -> result); `--cold` per round.
-Between phases the pool is let settle (no creation or destroy in flight) so that each phase's CPU
-counters include the refills it caused and nothing of the one before. Bounded in count and time; loopback
+Before every phase every server's pool is let settle (no creation or destroy in flight), so that no
+refill runs beside a measurement and each phase's CPU counters include the refills it caused and nothing
+of the one before. The load average (other users of the machine) is printed per round. Bounded in count and time; loopback
 only; every server and sandbox it starts is stopped and removed at the end.
 """
 
@@ -198,7 +199,7 @@ async def sustained_round(server: Served, count: int, in_flight: int) -> None:
     server.activations += count
     server.failures += failures
     notes = await annotations_of(served, ids)
-    server.activation_cpu_ms += [n["cpuTime"] for n in notes if isinstance(n.get("cpuTime"), int)]
+    server.activation_cpu_ms += [cpu_ms for n in notes if isinstance(cpu_ms := n.get("cpuTime"), int)]
     print(f"  {server.driver:<8} through HTTP {per_s:6.1f}/s  p50 {percentile(latencies, 50):6.0f} ms  "
           f"p99 {percentile(latencies, 99):6.0f} ms  failures {failures}", flush=True)
 
@@ -256,10 +257,13 @@ async def measure(servers: dict[str, Served], rounds: int, per_round: int, paral
         for served in (server.sustained, server.cold):
             await put_hello(served)
         await invoke_many(server.sustained, 2 * parallel, parallel)  # warms the gateway's own code paths
+    every = [served for server in servers.values() for served in (server.sustained, server.cold)]
     for round_number in range(1, rounds + 1):
-        print(f"round {round_number}:", flush=True)
+        await asyncio.gather(*(settled(served) for served in every))  # no refill runs beside the next phases
+        print(f"round {round_number} (load average {os.getloadavg()[0]:.1f}):", flush=True)
         bare.append((await bare_node_rate(cycles, parallel))[0])
         print(f"  bare Node {bare[-1]:6.1f}/s", flush=True)
+        await asyncio.gather(*(settled(served) for served in every))
         churn.append((await docker_churn_rate(containers=cycles, parallel=parallel)).per_s)
         print(f"  raw Docker churn {churn[-1]:6.1f}/s", flush=True)
         for server in servers.values():

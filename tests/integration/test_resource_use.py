@@ -5,7 +5,13 @@ Run with the driver `WHISKLET_POOL_DRIVER` names; the Docker driver reads them o
 uses cgroupfs v1 (this machine), so both drivers are expected to annotate here.
 """
 
-from tests.integration.actions import activation, annotations, invoke, put_action, unique
+from tests.integration.actions import (
+    activation,
+    annotations,
+    invoke,
+    put_action,
+    unique,
+)
 
 HELLO = "function main() { return {msg: 'hello world'}; }"
 BURN_CPU = """
