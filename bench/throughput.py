@@ -8,8 +8,9 @@ Round after round, so that load drifts (other users of the machine) hit every me
 2. raw Docker churn (`bench.ceiling`): hardened containers created, started, force-removed;
 3. per driver (`sandbox`, `docker`), one `whisklet serve` each (started once, 4 prewarmed sandboxes):
    `--activations / --rounds` blocking hello-world invokes (`result=true`), `--parallel` in flight on
-   kept-alive connections. Every activation consumes a fresh sandbox, so this is the driver's sustained
-   fresh-activation rate through the whole gateway. Per activation: the gateway's CPU (its process's
+   kept-alive connections, each phase started with the pool back at its minimum. Every activation
+   consumes a fresh sandbox, so this is the driver's sustained fresh-activation rate through the whole
+   gateway (the prewarmed stock the phase used up is not counted as made during it). Per activation: the gateway's CPU (its process's
    `/proc/<pid>/stat`), the sandboxes' CPU (the driver's parent cgroup `cpuacct.usage`, which keeps
    removed children's usage in cgroup v1: start-up included; for Docker the engine's `docker` parent,
    shared with any other container running then), the activations' own `cpuTime` (their records), and
@@ -44,6 +45,7 @@ from tests.serving import ServedWhisklet
 
 ACTION = "throughput-hello"
 DRIVERS = ("sandbox", "docker")
+MIN_PREWARM = 4
 CGROUP = Path("/sys/fs/cgroup/cpuacct")
 ENGINE_DAEMONS = ("dockerd", "containerd")
 _SETTLE_S = 30.0
@@ -59,6 +61,7 @@ class Served:
     sustained: ServedWhisklet
     cold: ServedWhisklet
     rates: list[float] = field(default_factory=list)
+    per_bare: list[float] = field(default_factory=list)  # each round's rate over that round's bare-Node rate
     latencies_ms: list[float] = field(default_factory=list)
     gateway_ms: float = 0.0
     sandboxes_ms: float = 0.0
@@ -122,14 +125,15 @@ async def pool_gauges(served: ServedWhisklet) -> dict[str, float]:
     return gauges
 
 
-async def settled(served: ServedWhisklet, empty: bool = False) -> None:
-    """Wait (bounded) until no sandbox is being created or destroyed (and, if `empty`, none is prewarmed)."""
-    deadline = time.monotonic() + (_EMPTY_S if empty else _SETTLE_S)
+async def settled(served: ServedWhisklet, prewarmed: int | None = None) -> float:
+    """Wait (bounded) until no sandbox is being created or destroyed (and, if given, exactly `prewarmed`
+    are prewarmed: the pool back at its minimum); returns how many are prewarmed."""
+    deadline = time.monotonic() + (_EMPTY_S if prewarmed is not None else _SETTLE_S)
     while time.monotonic() < deadline:
         gauges = await pool_gauges(served)
         busy = gauges.get("creating", 0) + gauges.get("destroying", 0) + gauges.get("leased", 0)
-        if not busy and (not empty or not gauges.get("prewarmed", 0)):
-            return
+        if not busy and (prewarmed is None or gauges.get("prewarmed", 0) == prewarmed):
+            return gauges.get("prewarmed", 0)
         await asyncio.sleep(_POLL_S)
     raise RuntimeError(f"the pool of {served.url} did not settle: {gauges}")
 
@@ -145,7 +149,7 @@ async def put_hello(served: ServedWhisklet) -> None:
 
 
 async def invoke_many(served: ServedWhisklet, count: int, in_flight: int) -> tuple[float, list[float], list[str], int]:
-    """`count` blocking hello-world invokes, `in_flight` at a time: (per second, latencies ms, ids, failures)."""
+    """`count` blocking hello-world invokes, `in_flight` at a time: (seconds, latencies ms, ids, failures)."""
     clients = [Http(served.port, served.auth) for _ in range(in_flight)]
     latencies: list[float] = []
     ids: list[str] = []
@@ -168,7 +172,7 @@ async def invoke_many(served: ServedWhisklet, count: int, in_flight: int) -> tup
     finally:
         for client in clients:
             await client.close()
-    return count / (time.monotonic() - began), latencies, ids, failures
+    return time.monotonic() - began, latencies, ids, failures
 
 
 async def annotations_of(served: ServedWhisklet, ids: list[str]) -> list[dict[str, object]]:
@@ -187,9 +191,11 @@ async def annotations_of(served: ServedWhisklet, ids: list[str]) -> list[dict[st
 async def sustained_round(server: Served, count: int, in_flight: int) -> None:
     served = server.sustained
     assert served.process is not None
-    await settled(served)
+    stock = await settled(served, prewarmed=MIN_PREWARM)
     gateway_s, sandboxes_ms, engine_ms = cpu_s(served.process.pid), server_cpu(server)(), engine_cpu_ms()
-    per_s, latencies, ids, failures = await invoke_many(served, count, in_flight)
+    seconds, latencies, ids, failures = await invoke_many(served, count, in_flight)
+    left = (await pool_gauges(served)).get("prewarmed", 0)
+    per_s = (count - max(0.0, stock - left)) / seconds  # sandboxes made during the phase, not its stock
     await settled(served)
     server.gateway_ms += (cpu_s(served.process.pid) - gateway_s) * 1000
     server.sandboxes_ms += server_cpu(server)() - sandboxes_ms
@@ -212,7 +218,7 @@ async def cold_round(server: Served, probes: int) -> None:
     client = Http(server.cold.port, server.cold.auth)
     try:
         for _ in range(probes):
-            await settled(server.cold, empty=True)
+            await settled(server.cold, prewarmed=0)
             began = time.monotonic()
             status, headers, body = await client.request(
                 "POST", f"{NS}/actions/{ACTION}?blocking=true&result=true", {"name": "cold"})
@@ -228,16 +234,17 @@ async def cold_round(server: Served, probes: int) -> None:
 def summary(servers: dict[str, Served], bare: list[float], churn: list[float], parallel: int, load: tuple[float, float]) -> None:
     bare_per_s, churn_per_s = statistics.median(bare), statistics.median(churn)
     docker = servers.get("docker")
-    docker_per_s = statistics.median(docker.rates) if docker and docker.rates else None
-    print(f"\nmedian over {len(bare)} rounds, {parallel} in parallel, {os.cpu_count()} CPUs, "
-          f"load average {load[0]:.1f} at the start, {load[1]:.1f} at the end:")
+    print(f"\nmedian over {len(bare)} rounds (ratios: of the medians, and the median of each round's own), "
+          f"{parallel} in parallel, {os.cpu_count()} CPUs, load average {load[0]:.1f} at the start, "
+          f"{load[1]:.1f} at the end:")
     print(f"  bare-Node spawn rate (the machine's limit) {bare_per_s:6.1f}/s")
     print(f"  raw Docker churn                           {churn_per_s:6.1f}/s")
     for server in servers.values():
         per_s = statistics.median(server.rates)
-        ratios = f"{per_s / bare_per_s:.2f} x bare Node"
-        if docker_per_s and server is not docker:
-            ratios += f", {per_s / docker_per_s:.1f} x the docker driver"
+        ratios = f"{per_s / bare_per_s:.2f} x bare Node; paired per round {statistics.median(server.per_bare):.2f}"
+        if docker and docker.rates and server is not docker:
+            paired = statistics.median(a / b for a, b in zip(server.rates, docker.rates))
+            ratios += f"; {per_s / statistics.median(docker.rates):.1f} x the docker driver, paired {paired:.1f}"
         engine = f" + engine {server.engine_ms / server.activations:.1f}" if server.driver == "docker" else ""
         own = statistics.median(server.activation_cpu_ms) if server.activation_cpu_ms else float("nan")
         print(f"  {server.driver} driver through HTTP {per_s:6.1f}/s ({ratios}); latency p50 "
@@ -268,6 +275,7 @@ async def measure(servers: dict[str, Served], rounds: int, per_round: int, paral
         print(f"  raw Docker churn {churn[-1]:6.1f}/s", flush=True)
         for server in servers.values():
             await sustained_round(server, per_round, parallel)
+            server.per_bare.append(server.rates[-1] / bare[-1])
         for server in servers.values():
             await cold_round(server, cold)
     summary(servers, bare, churn, parallel, (load_start, os.getloadavg()[0]))
@@ -289,7 +297,8 @@ def main() -> None:
     servers: dict[str, Served] = {}
     try:
         for driver in args.drivers.split(","):
-            servers[driver] = Served(driver, serve(driver, work / driver, 4), serve(driver, work / f"{driver}-cold", 0))
+            servers[driver] = Served(driver, serve(driver, work / driver, MIN_PREWARM),
+                                     serve(driver, work / f"{driver}-cold", 0))
         asyncio.run(measure(servers, rounds, per_round, max(1, args.parallel), max(1, min(args.cycles, 200)),
                             max(1, min(args.cold, 20))))
     finally:
