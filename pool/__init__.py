@@ -3,7 +3,7 @@
 from pool.activation import ActivationStatus, Job, RunResult
 from pool.config import PoolConfig
 from pool.jsonbound import MAX_JSON_DEPTH, json_too_deep
-from pool.sandbox.driver import EngineUnavailable, SandboxError
+from pool.sandbox.driver import EngineUnavailable, ResourceUse, SandboxError
 from pool.sandbox.docker.engine import DockerSettings, build_runtime_image, docker_driver
 from pool.sandbox.factory import DriverUnsupported, OpenDriver, open_driver
 from pool.pool import Pool, PoolError, PoolObserver, PoolOverloaded, PoolSnapshot, PoolUnavailable, StockSnapshot
@@ -28,6 +28,7 @@ __all__ = [
     "PoolOverloaded",
     "PoolSnapshot",
     "PoolUnavailable",
+    "ResourceUse",
     "RunResult",
     "StockSnapshot",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from pool.sandbox.driver import ResourceUse
+
 
 class ActivationStatus(IntEnum):
     """OpenWhisk's four activation outcomes, with their status codes."""
@@ -58,6 +60,8 @@ class RunResult:
     `result` is the JSON of `response.result` (for failures always `{"error": ...}`), `size` the length
     of the runner's reply when there was one. Times are epoch milliseconds; `wait_ms` is the time
     spent waiting for a container, `cold_start` whether that container had to be created for it.
+    `resource_use` is what the sandbox used, read by the pool from its cgroups when the run ended
+    (None where the driver cannot know).
     """
 
     status: ActivationStatus
@@ -70,3 +74,4 @@ class RunResult:
     cold_start: bool
     timed_out: bool
     logs: list[str]
+    resource_use: ResourceUse | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -191,10 +192,11 @@ class Pool:
                 sandbox, cold = await self._lease(job.memory_mb)
                 wait_ms = round((self._clock() - submitted) * 1000)
                 try:
-                    return await activate(
+                    result = await activate(
                         sandbox, job, wait_ms=wait_ms, cold_start=cold, exit_reason=self._driver.exit_reason,
                         connection=self._connections.pop(sandbox, None),
                     )
+                    return await self._with_resource_use(sandbox, result)
                 except SandboxLost as lost:
                     log.warning("activation %s: %s; taking another container", job.activation_id, lost)
                     await self._check_idle()
@@ -208,6 +210,15 @@ class Pool:
             self._runs -= 1
             if self._runs == 0:
                 self._runs_done.set()
+
+    async def _with_resource_use(self, sandbox: Sandbox, result: RunResult) -> RunResult:
+        """`result` with what its sandbox used, read as its run ends and before it is retired."""
+        try:
+            use = await self._driver.resource_use(sandbox)
+        except (SandboxError, OSError) as error:
+            log.warning("reading the resource use of %s failed: %s", sandbox.name, error)
+            return result
+        return result if use is None else dataclasses.replace(result, resource_use=use)
 
     async def _lease(self, memory_mb: int) -> tuple[Sandbox, bool]:
         if self._closing:

@@ -31,6 +31,9 @@ _FAST_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.
 _RUN_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 _CREATE_S = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0)
 _DESTROY_S = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_CPU_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+_MIB = 1024 * 1024
+_MEMORY_BYTES = tuple(mb * _MIB for mb in (32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048))
 
 
 class Metrics(GatewayObserver, PoolObserver):
@@ -64,6 +67,14 @@ class Metrics(GatewayObserver, PoolObserver):
         self.init = Histogram(
             "whisklet_activation_init_seconds", "Time the action's /init took in its container (initTime).",
             buckets=_FAST_S, registry=registry,
+        )
+        self.cpu = Histogram(
+            "whisklet_activation_cpu_seconds", "CPU time the activation's sandbox used (cpuTime), by kind.",
+            ["kind"], buckets=_CPU_S, registry=registry,
+        )
+        self.max_memory = Histogram(
+            "whisklet_activation_max_memory_bytes", "Peak memory of the activation's sandbox (maxMemory), by kind.",
+            ["kind"], buckets=_MEMORY_BYTES, registry=registry,
         )
         self.container_create = Histogram(
             "whisklet_container_create_seconds", "Time to create and start a container until its runner answers.",
@@ -120,6 +131,10 @@ class Metrics(GatewayObserver, PoolObserver):
             self.init.observe(init_ms / 1000)
         if notes.get("coldStart") is True:
             self.cold_starts.inc()
+        if isinstance(cpu_ms := notes.get("cpuTime"), int):
+            self.cpu.labels(kind).observe(cpu_ms / 1000)
+        if isinstance(memory_mb := notes.get("maxMemory"), int):
+            self.max_memory.labels(kind).observe(memory_mb * _MIB)
 
     def throttled(self, reason: ThrottleReason) -> None:
         self.throttles.labels(reason.value).inc()

@@ -9,7 +9,7 @@ from msgspec import UNSET
 
 from gateway.wire.models import Action, ActivationRecord, ActivationResponse, Identity, KeyValue, Trigger, encoder
 from gateway.store import ActivationRow
-from pool import ActivationStatus, RunResult
+from pool import ActivationStatus, ResourceUse, RunResult
 
 
 def build_record(
@@ -29,6 +29,7 @@ def build_record(
     )
     if outcome.cold_start:
         annotations.append(KeyValue("coldStart", True))
+    annotations += _resource_use(outcome.resource_use)
     return _action_record(
         identity, action, activation_id,
         start_ms=outcome.start_ms,
@@ -172,6 +173,20 @@ def trigger_record(
         response=response(ActivationStatus.SUCCESS, payload, None),
         logs=rule_logs,
     )
+
+
+_MIB = 1024 * 1024
+
+
+def _resource_use(use: ResourceUse | None) -> list[KeyValue]:
+    """`cpuTime` (CPU ms since the sandbox became ready) and `maxMemory` (its peak, whole MB, as Lambda's
+    "Max Memory Used"): read by the driver from the sandbox's cgroups; absent when unknown."""
+    if use is None:
+        return []
+    notes = [KeyValue("cpuTime", round(use.cpu_ms))]
+    if use.peak_memory_bytes is not None:
+        notes.append(KeyValue("maxMemory", use.peak_memory_bytes // _MIB))
+    return notes
 
 
 def _caused_by(cause: str | None) -> list[KeyValue]:

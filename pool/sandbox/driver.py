@@ -65,6 +65,19 @@ class SandboxExit:
     exit_code: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class ResourceUse:
+    """What a sandbox used for its activation, read by the driver from the host's cgroup files.
+
+    `cpu_ms` counts from when the sandbox became ready (its runtime's start-up is not charged to the
+    activation); `peak_memory_bytes` is the sandbox's peak since it was created, runtime included (as
+    Lambda's "Max Memory Used"), None where the kernel keeps none (cgroup v2 before Linux 5.19).
+    """
+
+    cpu_ms: float
+    peak_memory_bytes: int | None
+
+
 class SandboxError(Exception):
     """A sandbox could not be created, inspected or destroyed. The message says why."""
 
@@ -87,7 +100,12 @@ class SandboxDriver(Protocol):
        Calling it again, or on a sandbox that already died, is harmless.
     3. `remove_orphans` removes every sandbox this driver's label marks as Whisklet's, whoever started it.
     4. Every engine error surfaces as `SandboxError` (or `EngineUnavailable`), never the client's own type.
-    5. The sandbox's host directory is hostile once tenant code ran: the driver's own work there (the
+    5. `resource_use` reads, when its activation's run has ended and before it is destroyed, the CPU time
+       the sandbox used since it became ready and its peak memory (`ResourceUse`): two reads of cgroup
+       counters opened when it became ready, which never wait (`pool/sandbox/usage.py`). None where the
+       driver cannot know (a Docker engine whose cgroups are not cgroupfs v1, a sandbox already gone).
+       Never from anything the tenant can write.
+    6. The sandbox's host directory is hostile once tenant code ran: the driver's own work there (the
        socket check before the warm-up, removal) never follows a link, never blocks on what it finds,
        and never runs on the event loop's default executor.
     """
@@ -97,6 +115,8 @@ class SandboxDriver(Protocol):
     async def destroy(self, sandbox: Sandbox) -> None: ...
 
     async def exit_reason(self, sandbox: Sandbox) -> SandboxExit: ...
+
+    async def resource_use(self, sandbox: Sandbox) -> ResourceUse | None: ...
 
     async def remove_orphans(self) -> int: ...
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pool.runner.logs import SENTINEL
-from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxError, SandboxExit
+from pool.sandbox.driver import EngineUnavailable, ResourceUse, Sandbox, SandboxError, SandboxExit
 
 
 class FakeOutput:
@@ -56,6 +56,7 @@ class FakeDriver:
     crash_on_run: bool = False
     oom_on_run: bool = False
     sentinels: bool = True  # False: a runner whose output never says it is complete
+    use: ResourceUse | None = None  # what `resource_use` reports for a live sandbox
     created: list[Sandbox] = field(default_factory=list)
     requests: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # per sandbox: (connection number, path)
     destroyed: list[Sandbox] = field(default_factory=list)
@@ -124,6 +125,9 @@ class FakeDriver:
 
     async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
         return SandboxExit(running=False, oom_killed=self.oom_on_run, exit_code=137 if self.oom_on_run else 1)
+
+    async def resource_use(self, sandbox: Sandbox) -> ResourceUse | None:
+        return self.use if sandbox.name in self._servers else None
 
     async def remove_orphans(self) -> int:
         return self.orphans

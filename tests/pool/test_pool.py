@@ -4,7 +4,7 @@ import json
 import pytest
 
 from tests.pool.fake_driver import FakeDriver
-from pool import ActivationStatus, Job, Pool, PoolConfig, PoolOverloaded, PoolUnavailable
+from pool import ActivationStatus, Job, Pool, PoolConfig, PoolOverloaded, PoolUnavailable, ResourceUse
 
 
 def job(n: int = 0, memory_mb: int = 256, timeout_ms: int = 5000) -> Job:
@@ -76,6 +76,16 @@ async def test_each_activation_gets_a_container_of_its_own_that_is_destroyed(dri
     await until(lambda: len(driver.destroyed) == 5)
     assert len({s.name for s in driver.destroyed}) == 5
     await until(lambda: pool.snapshot().stocks[0].prewarmed == 2)
+    await pool.stop(grace_s=1)
+
+
+async def test_an_activation_carries_what_its_sandbox_used_read_before_the_sandbox_is_destroyed(driver):
+    driver.use = ResourceUse(cpu_ms=3.5, peak_memory_bytes=48 * 1024 * 1024)  # reported only while alive
+    pool = await started(driver, min_prewarm=1)
+    result = await pool.run(job())
+    assert result.resource_use == ResourceUse(cpu_ms=3.5, peak_memory_bytes=48 * 1024 * 1024)
+    driver.use = None
+    assert (await pool.run(job(1))).resource_use is None
     await pool.stop(grace_s=1)
 
 

@@ -13,9 +13,10 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiodocker
 import aiohttp
@@ -29,7 +30,7 @@ from pool.runtime.nodejs.files import (
     RUNNER_UID,
 )
 from pool.sandbox.docker.errors import engine_errors
-from pool.sandbox.driver import Sandbox, SandboxError, SandboxExit
+from pool.sandbox.driver import ResourceUse, Sandbox, SandboxError, SandboxExit
 from pool.sandbox.hostdir import (
     NAME_PREFIX,
     SOCKET_NAME,
@@ -38,6 +39,7 @@ from pool.sandbox.hostdir import (
     remove_leftover_dirs,
 )
 from pool.sandbox.readiness import wait_for_runner
+from pool.sandbox.usage import UsageCounters, cpu_ms_v1
 
 log = logging.getLogger("whisklet.pool")
 
@@ -51,6 +53,8 @@ _REMOVE_PARALLELISM = 4
 _MAX_SOCKET_PATH = 107  # sun_path is 108 bytes, NUL included
 _HOST_DIR_WORKERS = 2  # the driver's own threads for host-directory work: tenants cannot stall the default executor
 _STREAM_NAMES = {1: "stdout", 2: "stderr"}
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+_T = TypeVar("_T")
 
 
 class AttachedOutput:
@@ -127,6 +131,7 @@ class DockerDriver:
         exit_grace_s: float = 1.0,
         scope: str = "1",
         streams: aiodocker.Docker | None = None,
+        cgroup_root: Path = CGROUP_ROOT,
     ) -> None:
         self._docker = docker
         self._streams = streams or docker
@@ -146,6 +151,8 @@ class DockerDriver:
         self._scope = scope
         self._launching: dict[str, asyncio.Future[str]] = {}
         self._discards: set[asyncio.Future[None]] = set()
+        self._cgroups = _cgroupfs_v1(cgroup_root)
+        self._counters: dict[str, UsageCounters] = {}
         socket_path = self._run_dir / (NAME_PREFIX + "0" * 12) / SOCKET_NAME
         if len(os.fsencode(socket_path)) > _MAX_SOCKET_PATH:
             raise ValueError(f"run_dir {str(run_dir)!r} is too long for a Unix socket path under it; use a shorter one")
@@ -160,6 +167,7 @@ class DockerDriver:
         try:
             container_id = await asyncio.shield(launch)
             await self._wait_for_runner(container_id, name, host_dir / SOCKET_NAME)
+            await self._mark_ready(container_id)
         except BaseException as exc:
             discard = asyncio.ensure_future(self._discard(name, launch))
             self._discards.add(discard)
@@ -181,11 +189,30 @@ class DockerDriver:
 
     async def destroy(self, sandbox: Sandbox) -> None:
         """Kill and remove the container, close its output, then remove its host directory. Harmless to repeat."""
+        if (counters := self._counters.pop(sandbox.id, None)) is not None:
+            counters.close()
         try:
             await self._remove(sandbox.id, f"destroying {sandbox.name}")
         finally:
             self._close_output(sandbox.name)
             await self._in_host_dir_thread(remove_host_dir, self._run_dir / sandbox.name)
+
+    async def resource_use(self, sandbox: Sandbox) -> ResourceUse | None:
+        """CPU time since the container became ready and its peak memory, from its cgroupfs v1 counters
+        (`cpuacct/docker/<id>`, `memory/docker/<id>`); None on any other cgroup setup (systemd driver,
+        cgroup v2: not read; the engine's stats API costs far more than two counter reads)."""
+        counters = self._counters.get(sandbox.id)
+        return None if counters is None else counters.read()  # two preads: see pool/sandbox/usage.py
+
+    async def _mark_ready(self, container_id: str) -> None:
+        """Open the container's usage counters: `resource_use` counts its CPU time from here."""
+        if self._cgroups is None:
+            return
+        cpuacct, memory = (hierarchy / container_id for hierarchy in self._cgroups)
+        counters = await self._in_host_dir_thread(
+            UsageCounters.open, cpuacct / "cpuacct.usage", cpu_ms_v1, memory / "memory.max_usage_in_bytes")
+        if counters is not None:
+            self._counters[container_id] = counters
 
     async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
         """Why the runner stopped answering, as far as the engine knows.
@@ -233,6 +260,9 @@ class DockerDriver:
         await asyncio.gather(*in_flight, *self._discards)
         for name in list(self._outputs):
             self._close_output(name)
+        for counters in self._counters.values():
+            counters.close()
+        self._counters.clear()
         # The host-directory threads stay: a creation that finished during `close` may still be destroyed.
 
     def _config(self, memory_mb: int, host_dir: Path) -> dict[str, Any]:
@@ -332,8 +362,8 @@ class DockerDriver:
         if output is not None:
             output.close()
 
-    async def _in_host_dir_thread(self, work: Any, *args: Any) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._host_dirs, work, *args)
+    async def _in_host_dir_thread(self, work: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._host_dirs, work, *args)
 
     async def _discard(self, name: str, launch: asyncio.Future[str]) -> None:
         """Remove a half-created sandbox once its launch has settled; never raises, so that the
@@ -348,3 +378,8 @@ class DockerDriver:
             await self._in_host_dir_thread(remove_host_dir, self._run_dir / name)
 
 
+def _cgroupfs_v1(root: Path) -> tuple[Path, Path] | None:
+    """The engine's v1 `cpuacct` and `memory` parents (its cgroupfs driver, default parent `docker`),
+    None where they are absent (systemd cgroup driver, cgroup v2)."""
+    hierarchies = (root / "cpuacct" / "docker", root / "memory" / "docker")
+    return hierarchies if all(path.is_dir() for path in hierarchies) else None

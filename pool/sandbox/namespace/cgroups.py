@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from pool.sandbox.usage import UsageCounters, cpu_ms_v1, cpu_ms_v2, read_int
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT = "whisklet"
 _V1_HIERARCHIES = ("memory", "pids", "cpuacct")
@@ -49,7 +51,9 @@ class CgroupLayout(Protocol):
     1. `create` makes the sandbox's cgroups with its limits set; on failure it removes what it made.
     2. `procs_files` are the files a process writes its own pid to, to join them before it execs.
     3. `kill` SIGKILLs every process in them but `spare`; `empty` says whether any is left.
-    4. `usage` reads OOM kills, CPU time and peak memory (None once removed); `remove` deletes the sandbox's cgroups and is
+    4. `counters` opens the sandbox's CPU and peak-memory counters once it is ready (`UsageCounters`: what
+       an activation used is read from them when its run ends); None once removed.
+    5. `usage` reads OOM kills, CPU time and peak memory (None once removed); `remove` deletes the sandbox's cgroups and is
        harmless to repeat. `sweep` removes every sandbox cgroup of this scope, killing what is inside; `release` removes the scope's own
        directories once they hold no sandbox.
     """
@@ -61,6 +65,8 @@ class CgroupLayout(Protocol):
     def kill(self, name: str, spare: int | None = None) -> None: ...
 
     def empty(self, name: str) -> bool: ...
+
+    def counters(self, name: str) -> UsageCounters | None: ...
 
     def usage(self, name: str) -> CgroupUsage | None: ...
 
@@ -116,14 +122,18 @@ class CgroupV1:
     def empty(self, name: str) -> bool:
         return all(not _pids(scope / name) for scope in self._scopes)
 
+    def counters(self, name: str) -> UsageCounters | None:
+        memory, _, cpuacct = (scope / name for scope in self._scopes)
+        return UsageCounters.open(cpuacct / "cpuacct.usage", cpu_ms_v1, memory / "memory.max_usage_in_bytes")
+
     def usage(self, name: str) -> CgroupUsage | None:
         memory, _, cpuacct = (scope / name for scope in self._scopes)
         if not memory.is_dir():
             return None
         return CgroupUsage(
             oom_kills=_keyed(memory / "memory.oom_control").get("oom_kill", 0),
-            cpu_ms=(_int(cpuacct / "cpuacct.usage") or 0) / 1e6,
-            peak_memory_bytes=_int(memory / "memory.max_usage_in_bytes"),
+            cpu_ms=cpu_ms_v1((_read(cpuacct / "cpuacct.usage") or "").encode()) or 0.0,
+            peak_memory_bytes=read_int(memory / "memory.max_usage_in_bytes"),
         )
 
     def remove(self, name: str) -> None:
@@ -176,14 +186,18 @@ class CgroupV2:
         events = _keyed(self._scope / name / "cgroup.events")
         return events.get("populated", 0) == 0
 
+    def counters(self, name: str) -> UsageCounters | None:
+        directory = self._scope / name
+        return UsageCounters.open(directory / "cpu.stat", cpu_ms_v2, directory / "memory.peak")  # peak: 5.19+
+
     def usage(self, name: str) -> CgroupUsage | None:
         directory = self._scope / name
         if not directory.is_dir():
             return None
         return CgroupUsage(
             oom_kills=_keyed(directory / "memory.events").get("oom_kill", 0),
-            cpu_ms=_keyed(directory / "cpu.stat").get("usage_usec", 0) / 1e3,
-            peak_memory_bytes=_int(directory / "memory.peak"),
+            cpu_ms=cpu_ms_v2((_read(directory / "cpu.stat") or "").encode()) or 0.0,
+            peak_memory_bytes=read_int(directory / "memory.peak"),
         )
 
     def remove(self, name: str) -> None:
@@ -247,11 +261,6 @@ def _read(path: Path) -> str | None:
         return path.read_text()
     except FileNotFoundError:
         return None
-
-
-def _int(path: Path) -> int | None:
-    text = _read(path)
-    return int(text) if text and text.strip().isdigit() else None
 
 
 def _keyed(path: Path) -> dict[str, int]:

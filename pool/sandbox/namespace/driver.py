@@ -42,7 +42,7 @@ from pool.runtime.nodejs.files import (
     RUNNER_UID,
     SEARCH_PATH,
 )
-from pool.sandbox.driver import Sandbox, SandboxError, SandboxExit
+from pool.sandbox.driver import ResourceUse, Sandbox, SandboxError, SandboxExit
 from pool.sandbox.hostdir import (
     NAME_PREFIX,
     SOCKET_NAME,
@@ -56,6 +56,7 @@ from pool.sandbox.namespace.runtime import NODE_IN_TREE
 from pool.sandbox.namespace.seccomp import open_filter
 from pool.sandbox.namespace.snapshot import blob_in_tree, ensure_blob
 from pool.sandbox.readiness import wait_for_runner
+from pool.sandbox.usage import UsageCounters
 
 _POLL_S = 0.002
 _EMPTY_POLL_S = 0.002
@@ -87,8 +88,9 @@ class NamespaceDriver:
 
     1. `create` returns only a sandbox whose runner answered its warm-up request; on any failure (or
        cancellation) it kills and removes what it made and raises `SandboxError`.
-    2. `destroy` is harmless to repeat; it records the sandbox's resource use, which `resource_use`
-       returns (the last `_KEPT_USAGES` sandboxes' are kept).
+    2. `destroy` is harmless to repeat; it records the sandbox's OOM kills, which `exit_reason` reads
+       afterwards (the last `_KEPT_USAGES` sandboxes' are kept). `resource_use` reads a live sandbox's
+       CPU time since it became ready and its peak memory from counters opened then (`UsageCounters`).
     3. `remove_orphans` removes the cgroups (killing what is inside) and host directories that a killed
        Whisklet with the same data directory left; `close` destroys every sandbox still alive and waits
        for the clean-up of creations that failed or were cancelled.
@@ -137,6 +139,7 @@ class NamespaceDriver:
         self._running: dict[str, _Running] = {}
         self._destroying: dict[str, asyncio.Future[CgroupUsage | None]] = {}
         self._usages: OrderedDict[str, CgroupUsage] = OrderedDict()
+        self._counters: dict[str, UsageCounters] = {}
         self._discards: set[asyncio.Future[None]] = set()
         self._outputs: dict[str, PipeOutput] = {}
         self._threads = ThreadPoolExecutor(_WORKERS, thread_name_prefix="whisklet-sandbox")
@@ -155,6 +158,7 @@ class NamespaceDriver:
         try:
             await asyncio.shield(launch)
             await self._wait_for_runner(sandbox)
+            await self._mark_ready(name)
         except BaseException as exc:
             discard = asyncio.ensure_future(self._discard(sandbox, launch))
             self._discards.add(discard)
@@ -182,9 +186,11 @@ class NamespaceDriver:
             while len(self._usages) > _KEPT_USAGES:
                 self._usages.popitem(last=False)
 
-    async def resource_use(self, sandbox: Sandbox) -> CgroupUsage | None:
-        """CPU time, peak memory and OOM kills of a destroyed sandbox (None if unknown); read once."""
-        return self._usages.pop(sandbox.name, None)
+    async def resource_use(self, sandbox: Sandbox) -> ResourceUse | None:
+        """CPU time since the sandbox became ready and its peak memory, read from its cgroups' counters
+        now; None once it is destroyed."""
+        counters = self._counters.get(sandbox.name)
+        return None if counters is None else counters.read()  # two preads: see pool/sandbox/usage.py
 
     async def exit_reason(self, sandbox: Sandbox) -> SandboxExit:
         """Why the runner stopped answering: a live runner gets `exit_grace_s` to exit first; OOM kills
@@ -218,6 +224,13 @@ class NamespaceDriver:
             self._tree_fd = -1
         await self._in_thread(self._cgroups.release)
         self._threads.shutdown(wait=False)
+
+    async def _mark_ready(self, name: str) -> None:
+        """Open the sandbox's usage counters: `resource_use` counts its CPU time from here, so the
+        runtime's start-up is not charged to the activation."""
+        counters = await self._in_thread(self._cgroups.counters, name)
+        if counters is not None:
+            self._counters[name] = counters
 
     async def _in_thread(self, work: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._threads, work, *args)
@@ -325,6 +338,8 @@ class NamespaceDriver:
 
     async def _destroy(self, name: str) -> CgroupUsage | None:
         running = self._running.pop(name, None)
+        if (counters := self._counters.pop(name, None)) is not None:
+            counters.close()
         if running is not None and not running.exited.is_set():
             await self._kill(name, running)
         output = self._outputs.pop(name, None)

@@ -14,7 +14,7 @@ from gateway.edge.metrics import Metrics
 from gateway.wire.models import Action, ActionLimits, Exec, Identity, NamespaceLimits
 from gateway.store import SqliteStore
 from gateway.invoke.admission import MinuteCounter, Throttle
-from pool import Pool, PoolConfig, PoolSnapshot, StockSnapshot
+from pool import Pool, PoolConfig, PoolSnapshot, ResourceUse, StockSnapshot
 from tests.pool.fake_driver import FakeDriver
 
 GUEST = Identity("guest", "guest", "uuid", "uuid:key", NamespaceLimits())
@@ -82,6 +82,29 @@ async def test_an_activation_is_counted_by_kind_and_status_with_its_times(runnin
     assert value(samples, "whisklet_activation_duration_seconds_count", kind="nodejs:20") == 1
     assert value(samples, "whisklet_activation_wait_seconds_count") == 1
     assert value(samples, "whisklet_activation_init_seconds_count") == 1
+
+
+async def test_what_the_sandbox_used_is_annotated_on_the_record_and_exported_as_histograms(running):
+    controller, metrics, driver = running
+    driver.use = ResourceUse(cpu_ms=12.4, peak_memory_bytes=70 * 1024 * 1024 + 5)
+    invocation = await invoke(controller)
+    assert invocation.record is not None
+    notes = {note.key: note.value for note in invocation.record.annotations}
+    assert (notes["cpuTime"], notes["maxMemory"]) == (12, 70)
+    samples = scraped(metrics)
+    assert value(samples, "whisklet_activation_cpu_seconds_count", kind="nodejs:20") == 1
+    assert value(samples, "whisklet_activation_cpu_seconds_sum", kind="nodejs:20") == 0.012
+    assert value(samples, "whisklet_activation_max_memory_bytes_bucket", kind="nodejs:20", le="6.7108864e+07") == 0
+    assert value(samples, "whisklet_activation_max_memory_bytes_bucket", kind="nodejs:20", le="1.00663296e+08") == 1
+
+
+async def test_an_activation_whose_use_is_unknown_has_no_use_annotations_nor_samples(running):
+    controller, metrics, driver = running
+    driver.use = None
+    invocation = await invoke(controller)
+    assert invocation.record is not None
+    assert not {"cpuTime", "maxMemory"} & {note.key for note in invocation.record.annotations}
+    assert ("whisklet_activation_cpu_seconds_count", frozenset({("kind", "nodejs:20")})) not in scraped(metrics)
 
 
 async def test_an_activation_that_waited_for_a_new_container_is_a_cold_start(running):

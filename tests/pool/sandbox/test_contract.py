@@ -154,3 +154,25 @@ async def test_a_new_sandbox_sees_no_file_process_or_socket_an_earlier_one_left(
             await driver.destroy(second)
     finally:
         await driver.destroy(first)
+
+
+BURN_CPU = "function main() { let x = 0; for (let i = 0; i < 3e7; i++) x += Math.sqrt(x + i); return {x}; }"
+HELLO = "function main() { return {msg: 'hello'}; }"
+HOLD_100_MB = "function main() { const b = Buffer.alloc(100 * 1024 * 1024, 1); return {n: b.length}; }"
+
+
+async def test_resource_use_counts_the_activations_cpu_and_the_sandboxs_peak_memory(driver: SandboxDriver) -> None:
+    hello, burner, holder = [await driver.create(256) for _ in range(3)]
+    try:
+        await run_action(hello, HELLO)
+        await run_action(burner, BURN_CPU)
+        await run_action(holder, HOLD_100_MB)
+        idle, busy, big = [await driver.resource_use(s) for s in (hello, burner, holder)]
+    finally:
+        for sandbox in (hello, burner, holder):
+            await driver.destroy(sandbox)
+    assert idle is not None and busy is not None and big is not None
+    assert busy.cpu_ms > 5 * idle.cpu_ms
+    assert big.peak_memory_bytes is not None and big.peak_memory_bytes >= 100 * MIB
+    assert idle.peak_memory_bytes is not None and idle.peak_memory_bytes < big.peak_memory_bytes
+    assert await driver.resource_use(hello) is None  # destroyed: nothing left to read

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pool.sandbox.driver import ResourceUse
 from pool.sandbox.namespace.cgroups import (
     CgroupLimits,
     CgroupV1,
@@ -118,3 +119,32 @@ def test_a_failed_create_never_removes_another_sandboxs_cgroups(tmp_path: Path, 
     with pytest.raises(FileExistsError):
         cgroups.create("whisklet-a", LIMITS)
     assert all(Path(procs).parent.is_dir() for procs in cgroups.procs_files("whisklet-a"))
+
+
+def test_v1_counters_read_cpu_since_ready_and_peak_memory_of_the_sandbox(tmp_path: Path) -> None:
+    root = v1_root(tmp_path)
+    cgroups = CgroupV1(root, "scope1")
+    cgroups.create("whisklet-a", LIMITS)
+    (root / "cpuacct" / "whisklet" / "scope1" / "whisklet-a" / "cpuacct.usage").write_text("40000000\n")
+    (root / "memory" / "whisklet" / "scope1" / "whisklet-a" / "memory.max_usage_in_bytes").write_text("52428800\n")
+    counters = cgroups.counters("whisklet-a")
+    assert counters is not None
+    (root / "cpuacct" / "whisklet" / "scope1" / "whisklet-a" / "cpuacct.usage").write_text("47000000\n")
+    assert counters.read() == ResourceUse(cpu_ms=7.0, peak_memory_bytes=52428800)
+    counters.close()
+    cgroups.remove("whisklet-a")
+    assert cgroups.counters("whisklet-a") is None
+
+
+def test_v2_counters_read_cpu_stat_and_memory_peak_where_the_kernel_has_it(tmp_path: Path) -> None:
+    cgroups = CgroupV2(v2_root(tmp_path), "scope1")
+    cgroups.create("whisklet-a", LIMITS)
+    sandbox = tmp_path / "whisklet" / "scope1" / "whisklet-a"
+    (sandbox / "cpu.stat").write_text("usage_usec 30000\nuser_usec 20000\nsystem_usec 10000\n")
+    before_5_19 = cgroups.counters("whisklet-a")
+    (sandbox / "memory.peak").write_text("73400320\n")
+    counters = cgroups.counters("whisklet-a")
+    assert before_5_19 is not None and counters is not None
+    (sandbox / "cpu.stat").write_text("usage_usec 42500\nuser_usec 30000\nsystem_usec 12500\n")
+    assert before_5_19.read() == ResourceUse(cpu_ms=12.5, peak_memory_bytes=None)
+    assert counters.read() == ResourceUse(cpu_ms=12.5, peak_memory_bytes=73400320)

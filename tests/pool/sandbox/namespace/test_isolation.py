@@ -245,13 +245,15 @@ async def test_runner_output_reaches_the_gateway_through_pipes(driver: Namespace
     assert await output.read() is None
 
 
-async def test_destroy_reports_cpu_time_and_peak_memory(driver: NamespaceDriver) -> None:
+async def test_resource_use_reports_cpu_time_and_peak_memory_of_a_live_sandbox(driver: NamespaceDriver) -> None:
     sandbox = await driver.create(128)
-    await run_action(sandbox, "function main() { const a = Buffer.alloc(32 * 1024 * 1024, 1); return {n: a.length}; }")
-    await driver.destroy(sandbox)
-    use = await driver.resource_use(sandbox)
+    try:
+        await run_action(sandbox, "function main() { const a = Buffer.alloc(32 * 1024 * 1024, 1); return {n: a.length}; }")
+        use = await driver.resource_use(sandbox)
+    finally:
+        await driver.destroy(sandbox)
     assert use is not None
-    assert use.cpu_ms > 0 and use.oom_kills == 0
+    assert use.cpu_ms > 0
     assert use.peak_memory_bytes is not None and use.peak_memory_bytes > 32 * 1024 * 1024
 
 
