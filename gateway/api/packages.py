@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.clock import Clock
 from gateway.api.collection import count_response, delete_entity, existing_for_put, write_entity
 from gateway.wire.codec import decode, json_response, read_body
 from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
@@ -40,7 +40,7 @@ from gateway.store import Entity, EntityKind, Store
 MAX_PACKAGE_ACTIONS = 10_000  # the actions a package GET or a forced DELETE deals with
 
 
-def routes(bounds: LimitsConfig, store: Store, authenticate: Authenticator) -> list[Route]:
+def routes(bounds: LimitsConfig, store: Store, authenticate: Authenticator, clock: Clock) -> list[Route]:
     put_max_bytes = 2 * bounds.parameters_max_bytes + 65536
 
     async def named(request: Request) -> tuple[Identity, str, str]:
@@ -111,7 +111,7 @@ def routes(bounds: LimitsConfig, store: Store, authenticate: Authenticator) -> l
         put = decode(await read_body(request, put_max_bytes), package_put_decoder)
         binding = None if put.binding is msgspec.UNSET or put.binding is None else await binding_target(identity, put.binding)
         existing = await existing_for_put(store, EntityKind.PACKAGE, namespace, name, overwrite)
-        now_ms = int(time.time() * 1000)
+        now_ms = clock.wall_ms()
         if existing is None:
             package = create_package(put, namespace, name, binding or Binding(), bounds=bounds, now_ms=now_ms)
         else:

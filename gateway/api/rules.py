@@ -6,7 +6,6 @@ trigger it links.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import msgspec
@@ -14,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from gateway.clock import Clock
 from gateway.api.triggers import get_trigger
 from gateway.api.collection import existing_for_put, list_response, remove_entity, write_entity
 from gateway.wire.codec import decode, json_response, read_body
@@ -59,7 +59,7 @@ BODY_MAX_BYTES = 1048576
 WRITE_ATTEMPTS = 5  # a trigger changed by a concurrent write is re-read and changed again
 
 
-def routes(store: Store, authenticate: Authenticator) -> list[Route]:
+def routes(store: Store, authenticate: Authenticator, clock: Clock) -> list[Route]:
     async def named(request: Request) -> tuple[Identity, str, str]:
         identity = await authenticate(request)
         namespace = resolve_namespace(identity, request.path_params["ns"])
@@ -87,7 +87,7 @@ def routes(store: Store, authenticate: Authenticator) -> list[Route]:
             entity = await store.get_entity(path, name)
             if entity is None or entity.kind != EntityKind.TRIGGER:
                 return False
-            trigger = msgspec.structs.replace(change(trigger_decoder.decode(entity.doc)), updated=_now_ms())
+            trigger = msgspec.structs.replace(change(trigger_decoder.decode(entity.doc)), updated=clock.wall_ms())
             try:
                 doc = encoder.encode(trigger)
                 await store.put_entity(EntityKind.TRIGGER, path, name, doc, trigger.updated, entity.revision)
@@ -135,7 +135,7 @@ def routes(store: Store, authenticate: Authenticator) -> list[Route]:
         action = _reference(put.action, old and old.action, identity.namespace)
         await check_references(identity, trigger, action)
         key = rule_key(namespace, name)
-        now_ms = _now_ms()
+        now_ms = clock.wall_ms()
         if old is None:
             rule, status = create_rule(put, namespace, name, trigger, action, now_ms=now_ms), ACTIVE
         else:
@@ -184,7 +184,3 @@ def _reference(given: object, old: object, caller_namespace: str) -> QualifiedNa
             raise ApiError(400, RULE_NEEDS_TRIGGER_AND_ACTION)
         given = msgspec.to_builtins(old)
     return rule_reference(given, caller_namespace)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

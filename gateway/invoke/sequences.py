@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
+from gateway.clock import Clock
 from gateway.entities.auth import authorize, authorize_package
 from gateway.entities.actions import SEQUENCE
 from gateway.wire.errors import (
@@ -97,6 +97,7 @@ async def run_sequence(
     *,
     run_component: RunComponent,
     budget: Budget,
+    clock: Clock,
     received_ms: int,
     cause: str | None = None,
     binding: str | None = None,
@@ -109,7 +110,7 @@ async def run_sequence(
     response. All components are resolved (and entitlement checked) before the first runs; a missing
     one is an `application error`, as is going past the atomic action budget.
     """
-    start_ms = _now_ms()
+    start_ms = clock.wall_ms()
     components: list[ActivationRecord] = []
     try:
         resolved = await asyncio.gather(
@@ -149,7 +150,7 @@ async def run_sequence(
         components=components,
         response=outcome,
         start_ms=start_ms,
-        end_ms=_now_ms(),
+        end_ms=clock.wall_ms(),
         wait_ms=max(start_ms - received_ms, 0),
         cause=cause,
         binding=binding,
@@ -161,7 +162,3 @@ def next_input(result: Any) -> Any:
     if isinstance(result, msgspec.Raw):
         result = _decode(result)
     return result if isinstance(result, dict | list) else {}
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

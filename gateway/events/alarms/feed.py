@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
-import time
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
+from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.events.alarms.schedule import CRON, INTERVAL, ONCE, AlarmSpec, FeedError, make_spec, next_fire_ms, update_spec
 from gateway.invoke.controller import BuiltinAction
 from gateway.wire.errors import ApiError
@@ -38,10 +38,10 @@ class AlarmFeeds:
     3. Every change calls `changed()` so the scheduler looks at the alarms again.
     """
 
-    def __init__(self, store: Store, changed: Callable[[], None], clock_ms: Callable[[], int] | None = None) -> None:
+    def __init__(self, store: Store, changed: Callable[[], None], clock: Clock = SYSTEM_CLOCK) -> None:
         self._store = store
         self._changed = changed
-        self._clock_ms = clock_ms or _now_ms
+        self._clock = clock
 
     def actions(self) -> dict[str, BuiltinAction]:
         """The feed actions by fully qualified name, for `Controller(builtins=...)`."""
@@ -59,7 +59,7 @@ class AlarmFeeds:
         trigger = _trigger_name(params.get("triggerName"), identity.namespace)
         await self._check_credential(params.get("authKey"), identity, trigger.namespace)
         key = trigger.fully_qualified_name
-        now_ms = self._clock_ms()
+        now_ms = self._clock.wall_ms()
         if event == "CREATE":
             if await self._store.get_entity(trigger.path, trigger.name) is None:
                 raise FeedError(AUTH_FAILED)
@@ -142,8 +142,4 @@ def _description(trigger: QualifiedName, alarm: Alarm, spec: AlarmSpec) -> dict[
     if alarm.active and not alarm.next_fire:
         status["reason"] = {"kind": "AUTO", "statusCode": None, "message": "The alarm will not fire again."}
     return {"config": config, "status": status}
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 

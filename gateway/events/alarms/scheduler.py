@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable
 
 import msgspec
 
+from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.events.firing import fire_trigger
 from gateway.invoke.controller import Controller
 from gateway.events.alarms.schedule import ONCE, AlarmSpec, next_fire_ms
@@ -42,9 +41,9 @@ class AlarmScheduler:
     4. `start` owns one task; `stop` cancels and awaits it. `wake` makes it look at the store again.
     """
 
-    def __init__(self, store: Store, clock_ms: Callable[[], int] | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock = SYSTEM_CLOCK) -> None:
         self._store = store
-        self._clock_ms = clock_ms or _now_ms
+        self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._controller: Controller | None = None
@@ -67,7 +66,7 @@ class AlarmScheduler:
         while True:
             self._wake.clear()
             try:
-                for alarm in await self._store.due_alarms(self._clock_ms(), DUE_BATCH):
+                for alarm in await self._store.due_alarms(self._clock.wall_ms(), DUE_BATCH):
                     try:
                         await self._fire(alarm)
                     except StoreError:
@@ -78,15 +77,13 @@ class AlarmScheduler:
                 soonest = await self._store.next_alarm_fire()
             except StoreError as error:
                 log.error("%s; retrying in %.0fs", error, RETRY_S)
-                soonest = self._clock_ms() + int(RETRY_S * 1000)
-            delay_s = MAX_SLEEP_S if soonest is None else (soonest - self._clock_ms()) / 1000
+                soonest = self._clock.wall_ms() + int(RETRY_S * 1000)
+            delay_s = MAX_SLEEP_S if soonest is None else (soonest - self._clock.wall_ms()) / 1000
             if delay_s > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(min(delay_s, MAX_SLEEP_S)):
-                        await self._wake.wait()
+                await self._clock.wait(self._wake, min(delay_s, MAX_SLEEP_S))
 
     async def _fire(self, alarm: Alarm) -> None:
-        now_ms = self._clock_ms()
+        now_ms = self._clock.wall_ms()
         spec = _spec_decoder.decode(alarm.spec)
         following = next_fire_ms(spec, max(now_ms, alarm.next_fire))
         if not await self._store.advance_alarm(alarm.trigger, alarm.next_fire, following):
@@ -112,7 +109,7 @@ class AlarmScheduler:
         try:
             self._controller.admit_fire(identity)
             trigger = trigger_decoder.decode(entity.doc)
-            activation_id = await fire_trigger(self._store, self._controller, identity, trigger, dict(spec.payload), {})
+            activation_id = await fire_trigger(self._store, self._controller, self._clock, identity, trigger, dict(spec.payload), {})
         except ApiError as error:
             log.warning("firing trigger %s/%s failed: %s", namespace, name, error.message)
         else:
@@ -137,7 +134,3 @@ class AlarmScheduler:
                 await self._store.put_entity(
                     EntityKind.TRIGGER, namespace, name, encoder.encode(trigger), trigger.updated, entity.revision
                 )
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
