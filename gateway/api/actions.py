@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.clock import Clock
 from gateway.api.collection import delete_entity, existing_for_put, list_response, write_entity
 from gateway.wire.codec import decode, decode_object, json_response, read_body, request_id
 from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
@@ -49,7 +49,12 @@ class Target(QualifiedName):
 
 
 def routes(
-    config: Config, store: Store, controller: Controller, authenticate: Authenticator, runtimes: Mapping[str, Runtime]
+    config: Config,
+    store: Store,
+    controller: Controller,
+    authenticate: Authenticator,
+    runtimes: Mapping[str, Runtime],
+    clock: Clock,
 ) -> list[Route]:
     bounds = config.limits
     put_max_bytes = bounds.code_max_bytes + 2 * bounds.parameters_max_bytes + 65536
@@ -119,7 +124,7 @@ def routes(
         if found.package is not None:
             await require_package(found.namespace, found.package)
         existing = await existing_for_put(store, EntityKind.ACTION, found.path, found.name, overwrite)
-        now_ms = int(time.time() * 1000)
+        now_ms = clock.wall_ms()
         if existing is None:
             action = create_action(put, found.path, found.name, bounds=bounds, now_ms=now_ms, runtimes=runtimes)
         else:
@@ -140,26 +145,22 @@ def routes(
 
     async def invoke_action(request: Request) -> Response:
         found = await target(request)
-        admission = controller.admit(found.identity)
-        try:
+        with controller.admit(found.identity) as admission:
             query = request.query_params
             blocking, result_only = flag(query, "blocking"), flag(query, "result")
             wait = wait_ms(query, bounds.blocking_wait_max_ms)
             payload = decode_object(await read_body(request, bounds.payload_max_bytes))
             resolved = await resolve_action(store, found.namespace, found.package, found.name)
-        except BaseException:
-            controller.release(admission)
-            raise
-        invocation = await controller.invoke(
-            found.identity,
-            resolved.action,
-            payload,
-            admission=admission,
-            blocking=blocking,
-            wait_ms=wait,
-            transaction_id=request_id(request),
-            binding=resolved.binding,
-        )
+            invocation = await controller.invoke(
+                found.identity,
+                resolved.action,
+                payload,
+                admission=admission,
+                blocking=blocking,
+                wait_ms=wait,
+                transaction_id=request_id(request),
+                binding=resolved.binding,
+            )
         return invoke_response(invocation, result_only)
 
     by_method = {

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.clock import Clock
 from gateway.api.collection import delete_entity, existing_for_put, list_response, write_entity
 from gateway.wire.codec import decode, decode_object, json_response, read_body
 from gateway.entities.auth import Authenticator, authorize, resolve_namespace
@@ -34,7 +34,9 @@ async def get_trigger(store: Store, namespace: str, name: str) -> tuple[Entity, 
     return entity, trigger_decoder.decode(entity.doc)
 
 
-def routes(bounds: LimitsConfig, store: Store, controller: Controller, authenticate: Authenticator) -> list[Route]:
+def routes(
+    bounds: LimitsConfig, store: Store, controller: Controller, authenticate: Authenticator, clock: Clock
+) -> list[Route]:
     put_max_bytes = 2 * bounds.parameters_max_bytes + 65536
 
     async def named(request: Request) -> tuple[Identity, str, str]:
@@ -63,7 +65,7 @@ def routes(bounds: LimitsConfig, store: Store, controller: Controller, authentic
         overwrite = flag(request.query_params, "overwrite")
         put = decode(await read_body(request, put_max_bytes), trigger_put_decoder)
         existing = await existing_for_put(store, EntityKind.TRIGGER, namespace, name, overwrite)
-        now_ms = int(time.time() * 1000)
+        now_ms = clock.wall_ms()
         if existing is None:
             trigger = create_trigger(put, namespace, name, bounds=bounds, now_ms=now_ms)
         else:
@@ -84,7 +86,7 @@ def routes(bounds: LimitsConfig, store: Store, controller: Controller, authentic
         payload = decode_object(await read_body(request, bounds.payload_max_bytes))
         _, trigger = await get_trigger(store, namespace, name)
         headers = {key: value for key, value in request.headers.items() if key not in HIDDEN_HEADERS}
-        activation_id = await fire_trigger(store, controller, identity, trigger, payload, headers)
+        activation_id = await fire_trigger(store, controller, clock, identity, trigger, payload, headers)
         if activation_id is None:
             return Response(status_code=204)
         return json_response(ActivationId(activation_id), 202, {"x-openwhisk-activation-id": activation_id})

@@ -93,6 +93,29 @@ async def test_the_concurrency_slot_is_released_when_the_activation_ends(setup):
         await controller.invoke(limited, action(), {}, admission=controller.admit(limited), blocking=True, wait_ms=5000)
 
 
+async def test_a_refused_invoke_releases_its_slot(setup):
+    controller, _, _ = setup
+    limited = Identity("guest", "guest", "uuid", "uuid:key", NamespaceLimits(concurrentInvocations=1))
+    final = action(parameters=[KeyValue("a", 1)], annotations=[KeyValue("final", True)])
+    for _ in range(2):
+        with pytest.raises(ApiError, match="not allowed"), controller.admit(limited) as admission:
+            await controller.invoke(limited, final, {"a": 2}, admission=admission, blocking=True, wait_ms=5000)
+
+
+async def test_a_non_blocking_activation_holds_its_slot_until_it_ends(setup):
+    controller, _, driver = setup
+    driver.run_delay_s = 0.5
+    limited = Identity("guest", "guest", "uuid", "uuid:key", NamespaceLimits(concurrentInvocations=1))
+    with controller.admit(limited) as admission:
+        await controller.invoke(limited, action(), {}, admission=admission, blocking=False, wait_ms=0)
+    with pytest.raises(ApiError) as refused:
+        controller.admit(limited)
+    assert refused.value.status == 429
+    await controller.drain()
+    with controller.admit(limited):
+        pass
+
+
 def test_payload_overrides_parameters():
     merged = merge_arguments(action(parameters=[KeyValue("a", 1), KeyValue("b", 2)]), {"b": 3})
     assert merged == {"a": 1, "b": 3}
