@@ -25,7 +25,6 @@ from gateway.wire.errors import (
     warning,
 )
 from gateway.wire.models import (
-    STATUS_CODES,
     Action,
     ActivationId,
     Identity,
@@ -37,8 +36,14 @@ from gateway.entities.names import entity_name, flag, wait_ms
 from gateway.entities.resolve import QualifiedName, get_package, resolve_action, resolve_package
 from gateway.invoke.sequences import check_components
 from gateway.store import Entity, EntityKind, Store
+from pool import ActivationStatus
 
-HTTP_STATUS = {0: 200, 1: 502, 2: 502, 3: 500}  # by activation status code: blocking invoke responses
+HTTP_STATUS = {  # blocking invoke responses, by activation status
+    ActivationStatus.SUCCESS: 200,
+    ActivationStatus.APPLICATION_ERROR: 502,
+    ActivationStatus.DEVELOPER_ERROR: 502,
+    ActivationStatus.INTERNAL_ERROR: 500,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,10 +194,11 @@ def invoke_response(invocation: Invocation, result_only: bool) -> Response:
     headers = {"x-openwhisk-activation-id": invocation.activation_id}
     if invocation.unstored is not None:  # the result is real; its record is not durable yet
         headers["warning"] = warning(invocation.unstored)
-    record = invocation.record
-    if record is None:
+    ended = invocation.ended
+    if ended is None:
         return json_response(ActivationId(invocation.activation_id), 202, headers)
-    status = HTTP_STATUS[STATUS_CODES[record.response.status]]
+    record = ended.record
+    status = HTTP_STATUS[ended.status]
     result = record.response.result
     if result_only:
         return json_response({} if result is None else result, status, headers)

@@ -101,14 +101,14 @@ def routes(config: Config, store: Store, controller: Controller, authenticate: A
             except ApiError as error:
                 raise _with_headers(error, cors) from None
         headers = [*cors, ("x-openwhisk-activation-id", invocation.activation_id)]
-        record = invocation.record
-        if record is None:
+        ended = invocation.ended
+        if ended is None:
             raise _with_headers(ApiError(202, RESPONSE_NOT_READY), headers)
-        result = record.response.result
+        result = ended.record.response.result
         try:
             if isinstance(result, msgspec.Raw):
                 result = msgspec.json.decode(result)
-            rendered = render_activation(record.response.status, result, target.extension, target.path)
+            rendered = render_activation(ended.status, result, target.extension, target.path)
         except ApiError as error:
             raise _with_headers(error, headers) from None
         except RecursionError:  # the pool bounds a result's nesting; this is the second line of defence

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
@@ -19,7 +19,7 @@ from gateway.wire import errors
 from gateway.config import LimitsConfig
 from gateway.wire.models import Action, ActivationRecord, Identity, encoder
 from gateway.invoke.observer import GatewayObserver
-from gateway.invoke.records import INTERNAL_ERROR, activation_row, build_record, failed_record, internal_error_record
+from gateway.invoke.records import INTERNAL_ERROR, Ended, activation_row, build_record, failed_record, internal_error_record
 from gateway.entities.resolve import ResolvedAction
 from gateway.invoke.sequences import SEQUENCE, Budget, run_sequence
 from gateway.store import ActivationRow, Store, StoreError
@@ -35,11 +35,15 @@ which a network-less container cannot): (invoking identity, arguments) -> (statu
 
 @dataclass(frozen=True, slots=True)
 class Invocation:
-    """What an invoke produced: the activation id, and the record when it finished within the wait."""
+    """What an invoke produced: the activation id, and the ended activation when it finished within the wait."""
 
     activation_id: str
-    record: ActivationRecord | None
+    ended: Ended | None
     unstored: str | None = None  # why the record is not yet durable, when it is not
+
+    @property
+    def record(self) -> ActivationRecord | None:
+        return None if self.ended is None else self.ended.record
 
 
 class Controller:
@@ -79,7 +83,7 @@ class Controller:
         self._api_host = api_host
         self._observer = observer or GatewayObserver()
         self._clock = clock
-        self._activations: set[asyncio.Task[tuple[ActivationRecord, PoolError | None]]] = set()
+        self._activations: set[asyncio.Task[tuple[Ended, PoolError | None]]] = set()
 
     @property
     def observer(self) -> GatewayObserver:
@@ -156,15 +160,15 @@ class Controller:
             return Invocation(activation_id, None)
         try:
             async with asyncio.timeout(wait_ms / 1000):
-                record, no_container = await asyncio.shield(task)
+                ended, no_container = await asyncio.shield(task)
         except TimeoutError:
             return Invocation(activation_id, None, await self._unstored())
         if no_container is not None:
             raise errors.ApiError(503, str(no_container))
         unstored = await self._unstored()
         if action.exec.kind == SEQUENCE:
-            return Invocation(activation_id, record, unstored)
-        return Invocation(activation_id, msgspec.structs.replace(record, logs=[]), unstored)
+            return Invocation(activation_id, ended, unstored)
+        return Invocation(activation_id, replace(ended, record=msgspec.structs.replace(ended.record, logs=[])), unstored)
 
     def _journal_row(
         self, identity: Identity, action: Action, activation_id: str, received_ms: int,
@@ -175,7 +179,7 @@ class Controller:
             identity, action, activation_id, errors.ACTIVATION_INTERRUPTED,
             start_ms=received_ms, end_ms=received_ms, cause=cause, binding=binding,
         )
-        return activation_row(interrupted, binding or action.namespace)
+        return activation_row(interrupted.record, binding or action.namespace)
 
     async def _unstored(self) -> str | None:
         """Commit everything put so far (one group commit); why it is not durable, when it is not
@@ -203,7 +207,7 @@ class Controller:
         binding: str | None = None,
         transaction_id: str = "",
         budget: Budget | None = None,
-    ) -> tuple[ActivationRecord, PoolError | None]:
+    ) -> tuple[Ended, PoolError | None]:
         """Run one activation of `action` with its final `arguments` and store its record; no throttle.
 
         Returns the record and, when no container could be had, the pool's error. A sequence runs its
@@ -214,7 +218,7 @@ class Controller:
         if action.exec.kind == SEQUENCE:
             budget = budget or Budget(self._limits.sequence_max_length, self._limits.sequence_max_length)
 
-            async def component(resolved: ResolvedAction, value: Any, sequence_id: str, left: Budget) -> ActivationRecord:
+            async def component(resolved: ResolvedAction, value: Any, sequence_id: str, left: Budget) -> Ended:
                 if isinstance(value, dict) and resolved.action.exec.kind != SEQUENCE:
                     value = {p.key: p.value for p in resolved.action.parameters} | value
                 record, _ = await self.run(
@@ -238,16 +242,18 @@ class Controller:
         job = self._job(identity, action, arguments, activation_id, transaction_id)
         return await self._activate(identity, action, job, cause, binding, received_ms)
 
-    def _stored(self, record: ActivationRecord, record_path: str) -> ActivationRecord:
+    def _stored(self, ended: Ended, record_path: str) -> Ended:
         try:
-            row = activation_row(record, record_path)
+            row = activation_row(ended.record, record_path)
         except Exception:  # an outcome that cannot be encoded still ends with a record
-            log.exception("activation %s: its record could not be encoded; storing an internal error", record.activationId)
-            record = internal_error_record(record)
-            row = activation_row(record, record_path)
+            log.exception(
+                "activation %s: its record could not be encoded; storing an internal error", ended.record.activationId
+            )
+            ended = internal_error_record(ended)
+            row = activation_row(ended.record, record_path)
         self._store.put_activation(row)
-        self._observer.activation_ended(record)
-        return record
+        self._observer.activation_ended(ended)
+        return ended
 
     async def _activate(
         self,
@@ -257,7 +263,7 @@ class Controller:
         cause: str | None,
         binding: str | None,
         received_ms: int,
-    ) -> tuple[ActivationRecord, PoolError | None]:
+    ) -> tuple[Ended, PoolError | None]:
         """Run the job and store its record; also return the pool's error if it never ran."""
         no_container: PoolError | None = None
         try:
