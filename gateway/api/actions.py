@@ -16,11 +16,10 @@ from gateway.wire.codec import decode, decode_object, json_response, read_body, 
 from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
 from gateway.config import Config
 from gateway.invoke.controller import Controller, Invocation
-from gateway.entities.actions import SEQUENCE, create_action, summarize, update_action, without_code
+from gateway.entities.actions import SEQUENCE, create_action, summarize_action, update_action, without_code
 from gateway.wire.errors import (
     BINDING_OPERATION,
     NOT_FOUND,
-    WRONG_COLLECTION,
     ApiError,
     warning,
 )
@@ -33,7 +32,7 @@ from gateway.wire.models import (
     action_put_decoder,
 )
 from gateway.entities.names import entity_name, flag, wait_ms
-from gateway.entities.resolve import QualifiedName, get_package, resolve_action, resolve_package
+from gateway.entities.resolve import QualifiedName, get_existing, get_package, resolve_action, resolve_package
 from gateway.invoke.sequences import check_components
 from gateway.store import Entity, EntityKind, Store
 from pool import ActivationStatus
@@ -79,11 +78,7 @@ def routes(
         return found
 
     async def fetch(found: Target) -> tuple[Entity, Action]:
-        entity = await store.get_entity(found.path, found.name)
-        if entity is None:
-            raise ApiError(404, NOT_FOUND)
-        if entity.kind != EntityKind.ACTION:
-            raise ApiError(409, WRONG_COLLECTION)
+        entity = await get_existing(store, EntityKind.ACTION, found.path, found.name)
         return entity, action_decoder.decode(entity.doc)
 
     async def require_package(namespace: str, package: str) -> None:
@@ -107,7 +102,7 @@ def routes(
             path = (await resolve_package(store, namespace, package)).path  # a binding lists its package's
         return await list_response(
             store, EntityKind.ACTION, "actions", namespace, request.query_params,
-            lambda row: summarize(action_decoder.decode(row.doc)), path,
+            lambda row: summarize_action(action_decoder.decode(row.doc)), path,
         )
 
     async def get_action(request: Request) -> Response:

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.wire.codec import read_raw_body, request_id
+from gateway.wire.jsonbody import any_decoder
 from gateway.entities.auth import Authenticator, identity_of
 from gateway.config import Config
 from gateway.invoke.controller import Controller
@@ -107,7 +108,7 @@ def routes(config: Config, store: Store, controller: Controller, authenticate: A
         result = ended.record.response.result
         try:
             if isinstance(result, msgspec.Raw):
-                result = msgspec.json.decode(result)
+                result = any_decoder.decode(result)
             rendered = render_activation(ended.status, result, target.extension, target.path)
         except ApiError as error:
             raise _with_headers(error, headers) from None

@@ -299,7 +299,7 @@ class Controller:
             "activation_id": activation_id,
             "transaction_id": transaction_id or activation_id,
         }
-        if identity.authkey and _truthy(action.annotation("provide-api-key", True)):  # no key: web, alarms
+        if identity.authkey and action.annotated("provide-api-key", default=True):  # no key: web, alarms
             context["api_key"] = identity.authkey
         deadline = str(self._clock.wall_ms() + action.limits.timeout)
         env.update({f"__OW_{key.upper()}": value for key, value in context.items()})
@@ -323,7 +323,7 @@ class Controller:
 
 def merge_arguments(action: Action, payload: dict[str, Any]) -> dict[str, Any]:
     """The action's parameters overlaid with `payload`; a `final` action refuses overrides of set values."""
-    if payload and _truthy(action.annotation("final", False)):
+    if payload and action.annotated("final"):
         defined = {p.key for p in action.parameters if p.value is not None}
         if defined & payload.keys():
             raise errors.ApiError(400, errors.RESERVED_PARAMETERS)
@@ -355,7 +355,3 @@ def _env_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return encoder.encode(value).decode()
-
-
-def _truthy(value: Any) -> bool:
-    return value is not False and value is not None and value != "false"

@@ -20,6 +20,7 @@ from gateway.wire.errors import (
     SEQUENCE_TOO_LONG,
     ApiError,
 )
+from gateway.wire.jsonbody import any_decoder
 from gateway.wire.models import Action, Identity
 from gateway.invoke.records import Ended, response, sequence_record
 from gateway.entities.resolve import QualifiedName, ResolvedAction, parse_qualified_name, resolve_action
@@ -27,9 +28,6 @@ from gateway.store import Store
 from pool import ActivationStatus
 
 log = logging.getLogger("whisklet.sequences")
-
-_decode = msgspec.json.Decoder().decode
-
 
 async def resolve_component(store: Store, identity: Identity, component: str) -> ResolvedAction:
     """A component (`/ns[/pkg]/name`) as `identity` may run it: 403 when it may not, 404/409 when it
@@ -166,5 +164,5 @@ async def run_sequence(
 def next_input(result: Any) -> Any:
     """A component's result as the next one's input: an object or an array, else nothing (`{}`)."""
     if isinstance(result, msgspec.Raw):
-        result = _decode(result)
+        result = any_decoder.decode(result)
     return result if isinstance(result, dict | list) else {}

@@ -23,6 +23,7 @@ from gateway.wire.errors import (
     ApiError,
     invalid_media,
 )
+from gateway.wire.jsonbody import any_decoder
 from gateway.wire.models import encoder
 from gateway.web.request import JSON, is_binary, is_json_type, number_text, parse_media_type
 from pool import ActivationStatus, json_too_deep
@@ -37,9 +38,6 @@ _DEFAULT_HTTP_TYPE = "text/html"
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "content-length"})
 """Headers that frame the message or the connection: the gateway sets them; an action's are dropped
 (any case, `Proxy-*` too), or a proxy in front could read two different messages (desync)."""
-
-_any_decoder = msgspec.json.Decoder()
-
 
 @dataclass(frozen=True, slots=True)
 class WebResponse:
@@ -233,7 +231,7 @@ def _legacy_base64_json(body: str) -> bytes | None:
     if json_too_deep(decoded):
         return None
     try:
-        _any_decoder.decode(decoded)
+        any_decoder.decode(decoded)
     except (msgspec.DecodeError, RecursionError):
         return None
     return decoded

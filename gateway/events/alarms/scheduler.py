@@ -11,7 +11,7 @@ import msgspec
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.events.firing import fire_trigger
 from gateway.invoke.controller import Controller
-from gateway.events.alarms.schedule import ONCE, AlarmSpec, next_fire_ms
+from gateway.events.alarms.schedule import ONCE, AlarmSpec, next_fire_ms, spec_decoder
 from gateway.entities.auth import identity_of
 from gateway.wire.errors import ApiError
 from gateway.wire.models import encoder, trigger_decoder
@@ -21,7 +21,6 @@ from gateway.entities.triggers import unlinked
 
 log = logging.getLogger("whisklet.alarms")
 
-_spec_decoder = msgspec.json.Decoder(AlarmSpec)
 
 MAX_SLEEP_S = 60.0  # look again at least this often, whatever the store says
 DUE_BATCH = 100
@@ -84,7 +83,7 @@ class AlarmScheduler:
 
     async def _fire(self, alarm: Alarm) -> None:
         now_ms = self._clock.wall_ms()
-        spec = _spec_decoder.decode(alarm.spec)
+        spec = spec_decoder.decode(alarm.spec)
         following = next_fire_ms(spec, max(now_ms, alarm.next_fire))
         if not await self._store.advance_alarm(alarm.trigger, alarm.next_fire, following):
             return  # changed or deleted meanwhile: the next round sees the new state
