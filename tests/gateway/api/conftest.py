@@ -50,26 +50,11 @@ class FakeController(Controller):
             raise self.throttle
         self.fires += 1
 
-    async def invoke(
-        self,
-        identity: Identity,
-        action: Action,
-        payload: dict[str, Any],
-        *,
-        admission: Admission,
-        blocking: bool,
-        wait_ms: int,
-        cause: str | None = None,
-        transaction_id: str = "",
-        binding: str | None = None,
-    ) -> Invocation:
-        self.calls.append(
-            {"identity": identity, "action": action, "payload": payload, "admission": admission,
-             "blocking": blocking, "wait_ms": wait_ms, "transaction_id": transaction_id, "binding": binding}
-        )
+    async def invoke(self, identity: Identity, action: Action, payload: dict[str, Any], **options: Any) -> Invocation:  # type: ignore[override]
+        self.calls.append({"identity": identity, "action": action, "payload": payload, **options})
         if isinstance(self.outcome, Exception):
             raise self.outcome
-        admission.pass_to(asyncio.get_running_loop().create_future())  # an activation that never ends
+        options["admission"].pass_to(asyncio.get_running_loop().create_future())  # an activation that never ends
         return self.outcome
 
 
