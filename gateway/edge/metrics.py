@@ -2,7 +2,7 @@
 
 Metric names carry base units (seconds, per second); labels come from bounded sets only (route templates,
 methods, status codes, kinds, activation statuses, throttle reasons, container states): never an action
-name, a namespace or an id. `config/grafana/whisklet.json` is built on exactly these names.
+name, a namespace or an id. `config/grafana/dashboards/whisklet.json` is built on exactly these names.
 """
 
 from __future__ import annotations

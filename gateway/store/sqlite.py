@@ -310,8 +310,10 @@ class SqliteStore:
             await self._flusher
         with contextlib.suppress(asyncio.CancelledError):
             await self._watcher
-        with contextlib.suppress(StoreError):
+        try:
             await self._call("closing the store", self._disconnect)  # waits for the readers first
+        except StoreError as exc:
+            error = error or exc  # raised once the store's threads are let go
         self._db = None
         self._executor.shutdown(wait=False)
         self._executor = None

@@ -20,7 +20,7 @@ PROVISIONED_DATASOURCE = DASHBOARD.parents[1] / "provisioning" / "datasources" /
 def exported() -> dict[str, set[str]]:
     """Sample names of a real `Metrics` exposition after one event of each kind, with their label names."""
     metrics = Metrics()
-    metrics.watch_pool(lambda: PoolSnapshot((StockSnapshot(256, 2, 1, 1, 0, 2, 0.5),), 1, 5, 3, 1, 0, 0.6, True))
+    metrics.watch_pool(lambda: PoolSnapshot((StockSnapshot(256, 2, 1, 1, 0, 2, 0.5),), 1, 1, 0.6, True))
     record = ActivationRecord(
         namespace="guest", name="hello", version="0.0.1", subject="guest", activationId="0" * 32, start=1, end=11,
         duration=10, response=ActivationResponse(status="success", success=True),
