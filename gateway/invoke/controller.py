@@ -158,11 +158,11 @@ class Controller:
         task.add_done_callback(self._activations.discard)
         if not blocking:
             return Invocation(activation_id, None)
-        try:
-            async with asyncio.timeout(wait_ms / 1000):
-                ended, no_container = await asyncio.shield(task)
-        except TimeoutError:
+        done = asyncio.Event()
+        task.add_done_callback(lambda _: done.set())
+        if not await self._clock.wait(done, wait_ms / 1000):  # the activation goes on; its record follows
             return Invocation(activation_id, None, await self._unstored())
+        ended, no_container = task.result()
         if no_container is not None:
             raise errors.ApiError(503, str(no_container))
         unstored = await self._unstored()
