@@ -35,7 +35,7 @@ from typing import Any
 
 from pool.runner.client import RunnerConnection
 from pool.sandbox.driver import Sandbox, SandboxDriver
-from tests.serving import ServedWhisklet
+from bench.serving import ServedWhisklet
 
 HELLO = "function main(params) { return { msg: 'hello ' + (params.name || 'world') }; }"
 LIMITS = {

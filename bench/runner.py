@@ -40,7 +40,7 @@ from bench.limit import ceiling_for
 from bench.core import LIMITS, socket_round_trips
 from bench.scrape import Scraper
 from pool.sandbox.factory import choose
-from tests.serving import ServedWhisklet, sandbox_names
+from bench.serving import ServedWhisklet, sandbox_names
 
 BENCH = Path(__file__).resolve().parent
 REPORTS = BENCH / "reports"

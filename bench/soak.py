@@ -33,7 +33,7 @@ from pathlib import Path
 import httpx
 
 from bench.core import LIMITS, rss_mb
-from tests.serving import ServedWhisklet, sandbox_names
+from bench.serving import ServedWhisklet, sandbox_names
 
 NS = "/api/v1/namespaces/_"
 ACTIONS = {

@@ -134,7 +134,7 @@ def measure(activations: int, pace_s: float, driver: str = "auto") -> dict[str, 
     import httpx
 
     from bench.core import HELLO, LIMITS
-    from tests.serving import free_port
+    from bench.serving import free_port
 
     with tempfile.TemporaryDirectory(prefix="wl-stages-", dir="/tmp") as tmp:
         stamps, port = Path(tmp) / "stamps.jsonl", free_port()

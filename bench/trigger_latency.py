@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.core import percentile
-from tests.serving import ServedWhisklet
+from bench.serving import ServedWhisklet
 
 NS = "/api/v1/namespaces/_"
 LIMITS = {

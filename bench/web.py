@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from bench.core import HELLO, LIMITS, percentile
-from tests.serving import ServedWhisklet
+from bench.serving import ServedWhisklet
 
 ACTION = "bench-web"
 WARM_UP = 5

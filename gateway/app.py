@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.types import Lifespan
 
 from gateway.api import routes
+from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import Config
 from gateway.invoke.controller import Controller
 from gateway.entities.actions import RUNTIMES
@@ -29,11 +30,12 @@ class Services:
     controller: Controller
     runtimes: Mapping[str, Runtime] = field(default_factory=lambda: RUNTIMES)
     metrics: Metrics = field(default_factory=Metrics)
+    clock: Clock = SYSTEM_CLOCK
 
 
 def build_app(services: Services, lifespan: Lifespan[Starlette] | None = None) -> Starlette:
     app = Starlette(
-        routes=routes(services.config, services.store, services.controller, services.runtimes),
+        routes=routes(services.config, services.store, services.controller, services.runtimes, services.clock),
         middleware=[Middleware(RequestMetrics, metrics=services.metrics), Middleware(RequestEnvelope)],
         exception_handlers={HTTPException: on_http_exception},
         lifespan=lifespan,

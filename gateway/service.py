@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import socket
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import msgspec
 from gateway.events.alarms.feed import AlarmFeeds
 from gateway.events.alarms.scheduler import AlarmScheduler
 from gateway.app import Services
+from gateway.clock import Clock, SystemClock
 from gateway.entities.catalog import install_catalog
 from gateway.config import Config
 from gateway.invoke.controller import Controller
@@ -51,15 +51,16 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
     Shutdown order: activations in flight get `server.shutdown_grace_s` to finish; what still runs
     then has its container destroyed (recorded as a developer error); the store is flushed last.
     """
+    clock = SystemClock()
     data_dir = owner_only_dir(config.data_dir)
-    store = SqliteStore(data_dir / "whisklet.db", flush_interval_s=config.store.flush_interval_ms / 1000)
+    store = SqliteStore(data_dir / "whisklet.db", flush_interval_s=config.store.flush_interval_ms / 1000, clock=clock)
     await store.open()
     try:
         interrupted = await store.recover_interrupted()
         if interrupted:
             log.warning("%d activations were interrupted by the last stop; recorded as whisk internal errors", interrupted)
         guest = await ensure_guest(store)
-        await install_catalog(store, config.limits, _now_ms())
+        await install_catalog(store, config.limits, clock.wall_ms())
         wskprops = data_dir / "wskprops"
         if guest is not None:
             write_wskprops(wskprops, api_host(config), guest)
@@ -73,18 +74,18 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
             pool = Pool(opened.driver, pool_config, default_memory_mb=config.limits.memory_default_mb, observer=metrics)
             metrics.watch_pool(pool.snapshot)
             await pool.start()
-            throttle = Throttle(MinuteCounter(_now_ms), MinuteCounter(_now_ms), observer=metrics)
-            alarms = AlarmScheduler(store)
+            throttle = Throttle(MinuteCounter(clock.wall_ms), MinuteCounter(clock.wall_ms), observer=metrics)
+            alarms = AlarmScheduler(store, clock)
             controller = Controller(
                 store, pool, throttle, config.limits, api_host=api_host(config), observer=metrics,
-                builtins=AlarmFeeds(store, alarms.wake).actions(),
+                builtins=AlarmFeeds(store, alarms.wake, clock).actions(), clock=clock,
             )
-            pruner = asyncio.create_task(_prune_forever(store, config), name="activation-pruner")
+            pruner = asyncio.create_task(_prune_forever(store, config, clock), name="activation-pruner")
             alarms.start(controller)
             try:
                 # The routes name the driver in use, not "auto", and the number of parallel creates it got.
                 served = msgspec.structs.replace(config, pool=pool_config)
-                yield Services(served, store, controller, metrics=metrics), Started(api_host(config), wskprops, guest, opened.name), pool
+                yield Services(served, store, controller, metrics=metrics, clock=clock), Started(api_host(config), wskprops, guest, opened.name), pool
             finally:
                 await alarms.stop()
                 pruner.cancel()
@@ -107,19 +108,15 @@ async def _drain(controller: Controller, pool: Pool, grace_s: float) -> None:
 _PRUNE_EVERY_S = 600.0
 
 
-async def _prune_forever(store: SqliteStore, config: Config) -> None:
+async def _prune_forever(store: SqliteStore, config: Config, clock: Clock) -> None:
     """Remove activation records past the retention period or the count limit, now and every 10 min."""
     retention_ms = round(config.store.activation_retention_days * 86_400_000)
     while True:
         try:
-            removed = await store.prune_activations(_now_ms() - retention_ms, config.store.max_activations)
+            removed = await store.prune_activations(clock.wall_ms() - retention_ms, config.store.max_activations)
         except StoreError as error:
             log.warning("pruning activation records failed: %s", error)
         else:
             if removed:
                 log.info("pruned %d activation records", removed)
         await asyncio.sleep(_PRUNE_EVERY_S)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

@@ -75,10 +75,7 @@ class StockSnapshot:
 class PoolSnapshot:
     stocks: tuple[StockSnapshot, ...]
     destroying: int
-    created: int
-    destroyed: int
     cold_starts: int
-    create_failures: int
     create_s: float
     engine_available: bool
 
@@ -143,7 +140,7 @@ class Pool:
         self._engine_down_reason: str | None = None
         self._retry_at = 0.0
         self._failure_streak = 0
-        self._created = self._destroyed = self._cold_starts = self._create_failures = 0
+        self._cold_starts = 0
         self._runs_done = asyncio.Event()
         self._runs = 0
 
@@ -370,7 +367,6 @@ class Pool:
         stock.creating -= 1
         elapsed = self._clock() - started
         self._create_s = policy.smoothed(self._create_s, elapsed)
-        self._created += 1
         self._failure_streak = 0
         if self._engine_down_reason is not None:
             log.info("the container engine is reachable again")
@@ -393,7 +389,6 @@ class Pool:
         self._wake.set()
 
     def _creation_failed(self, error: BaseException) -> None:
-        self._create_failures += 1
         self._failure_streak += 1
         self._observer.create_failed()
         backoff_s = min(10.0, 0.5 * 2 ** min(self._failure_streak - 1, 5))
@@ -438,7 +433,6 @@ class Pool:
                 started = self._clock()
                 await self._driver.destroy(sandbox)
                 self._observer.container_destroyed(self._clock() - started)
-                self._destroyed += 1
         except EngineUnavailable as error:
             log.warning("destroying container %s failed, retried when the engine is back: %s", sandbox.name, error)
             self._undestroyed.append(sandbox)
@@ -490,10 +484,7 @@ class Pool:
         return PoolSnapshot(
             stocks=stocks,
             destroying=self._destroying + len(self._retiring),
-            created=self._created,
-            destroyed=self._destroyed,
             cold_starts=self._cold_starts,
-            create_failures=self._create_failures,
             create_s=self._create_s or 0.0,
             engine_available=self._engine_down_reason is None,
         )

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving import ServedWhisklet, docker_available
+from bench.serving import ServedWhisklet, docker_available
 
 
 def pytest_collection_modifyitems(config, items):

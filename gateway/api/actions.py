@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -11,21 +10,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.clock import Clock
 from gateway.api.collection import delete_entity, existing_for_put, list_response, write_entity
 from gateway.wire.codec import decode, decode_object, json_response, read_body, request_id
 from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
 from gateway.config import Config
 from gateway.invoke.controller import Controller, Invocation
-from gateway.entities.actions import SEQUENCE, create_action, summarize, update_action, without_code
+from gateway.entities.actions import SEQUENCE, create_action, summarize_action, update_action, without_code
 from gateway.wire.errors import (
     BINDING_OPERATION,
     NOT_FOUND,
-    WRONG_COLLECTION,
     ApiError,
     warning,
 )
 from gateway.wire.models import (
-    STATUS_CODES,
     Action,
     ActivationId,
     Identity,
@@ -34,11 +32,17 @@ from gateway.wire.models import (
     action_put_decoder,
 )
 from gateway.entities.names import entity_name, flag, wait_ms
-from gateway.entities.resolve import QualifiedName, get_package, resolve_action, resolve_package
+from gateway.entities.resolve import QualifiedName, get_existing, get_package, resolve_action, resolve_package
 from gateway.invoke.sequences import check_components
 from gateway.store import Entity, EntityKind, Store
+from pool import ActivationStatus
 
-HTTP_STATUS = {0: 200, 1: 502, 2: 502, 3: 500}  # by activation status code: blocking invoke responses
+HTTP_STATUS = {  # blocking invoke responses, by activation status
+    ActivationStatus.SUCCESS: 200,
+    ActivationStatus.APPLICATION_ERROR: 502,
+    ActivationStatus.DEVELOPER_ERROR: 502,
+    ActivationStatus.INTERNAL_ERROR: 500,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +53,12 @@ class Target(QualifiedName):
 
 
 def routes(
-    config: Config, store: Store, controller: Controller, authenticate: Authenticator, runtimes: Mapping[str, Runtime]
+    config: Config,
+    store: Store,
+    controller: Controller,
+    authenticate: Authenticator,
+    runtimes: Mapping[str, Runtime],
+    clock: Clock,
 ) -> list[Route]:
     bounds = config.limits
     put_max_bytes = bounds.code_max_bytes + 2 * bounds.parameters_max_bytes + 65536
@@ -69,11 +78,7 @@ def routes(
         return found
 
     async def fetch(found: Target) -> tuple[Entity, Action]:
-        entity = await store.get_entity(found.path, found.name)
-        if entity is None:
-            raise ApiError(404, NOT_FOUND)
-        if entity.kind != EntityKind.ACTION:
-            raise ApiError(409, WRONG_COLLECTION)
+        entity = await get_existing(store, EntityKind.ACTION, found.path, found.name)
         return entity, action_decoder.decode(entity.doc)
 
     async def require_package(namespace: str, package: str) -> None:
@@ -97,7 +102,7 @@ def routes(
             path = (await resolve_package(store, namespace, package)).path  # a binding lists its package's
         return await list_response(
             store, EntityKind.ACTION, "actions", namespace, request.query_params,
-            lambda row: summarize(action_decoder.decode(row.doc)), path,
+            lambda row: summarize_action(action_decoder.decode(row.doc)), path,
         )
 
     async def get_action(request: Request) -> Response:
@@ -119,7 +124,7 @@ def routes(
         if found.package is not None:
             await require_package(found.namespace, found.package)
         existing = await existing_for_put(store, EntityKind.ACTION, found.path, found.name, overwrite)
-        now_ms = int(time.time() * 1000)
+        now_ms = clock.wall_ms()
         if existing is None:
             action = create_action(put, found.path, found.name, bounds=bounds, now_ms=now_ms, runtimes=runtimes)
         else:
@@ -140,26 +145,22 @@ def routes(
 
     async def invoke_action(request: Request) -> Response:
         found = await target(request)
-        admission = controller.admit(found.identity)
-        try:
+        with controller.admit(found.identity) as admission:
             query = request.query_params
             blocking, result_only = flag(query, "blocking"), flag(query, "result")
             wait = wait_ms(query, bounds.blocking_wait_max_ms)
             payload = decode_object(await read_body(request, bounds.payload_max_bytes))
             resolved = await resolve_action(store, found.namespace, found.package, found.name)
-        except BaseException:
-            controller.release(admission)
-            raise
-        invocation = await controller.invoke(
-            found.identity,
-            resolved.action,
-            payload,
-            admission=admission,
-            blocking=blocking,
-            wait_ms=wait,
-            transaction_id=request_id(request),
-            binding=resolved.binding,
-        )
+            invocation = await controller.invoke(
+                found.identity,
+                resolved.action,
+                payload,
+                admission=admission,
+                blocking=blocking,
+                wait_ms=wait,
+                transaction_id=request_id(request),
+                binding=resolved.binding,
+            )
         return invoke_response(invocation, result_only)
 
     by_method = {
@@ -188,10 +189,11 @@ def invoke_response(invocation: Invocation, result_only: bool) -> Response:
     headers = {"x-openwhisk-activation-id": invocation.activation_id}
     if invocation.unstored is not None:  # the result is real; its record is not durable yet
         headers["warning"] = warning(invocation.unstored)
-    record = invocation.record
-    if record is None:
+    ended = invocation.ended
+    if ended is None:
         return json_response(ActivationId(invocation.activation_id), 202, headers)
-    status = HTTP_STATUS[STATUS_CODES[record.response.status]]
+    record = ended.record
+    status = HTTP_STATUS[ended.status]
     result = record.response.result
     if result_only:
         return json_response({} if result is None else result, status, headers)

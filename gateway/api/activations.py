@@ -20,7 +20,7 @@ PAGE_MAX_BYTES = 16 * 1024 * 1024
 (one record always fits), so a page may hold fewer than `limit` records; clients go on with `skip`."""
 
 
-def summarize(record: ActivationRecord) -> ActivationSummary:
+def summarize_activation(record: ActivationRecord) -> ActivationSummary:
     """The list view: `statusCode` at the top level, and no `end`, `duration` or `statusCode` while
     `end` is unset or 0 (trigger activations, records not yet ended)."""
     ended = isinstance(record.end, int) and record.end != 0
@@ -73,7 +73,7 @@ def routes(store: Store, authenticate: Authenticator) -> list[Route]:
         )
         if query.docs:
             return json_response([msgspec.Raw(row.doc) for row in rows])
-        return json_response([summarize(record_decoder.decode(row.doc)) for row in rows])
+        return json_response([summarize_activation(record_decoder.decode(row.doc)) for row in rows])
 
     async def get_activation(request: Request) -> Response:
         return json_response(msgspec.Raw((await fetch(request)).doc))

@@ -6,13 +6,28 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
+from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.wire.codec import json_response
 from gateway.wire.errors import ALREADY_EXISTS, CONFLICT, NOT_FOUND, WRONG_COLLECTION, ApiError
-from gateway.wire.models import encoder
-from gateway.entities.names import page
+from gateway.wire.models import Identity, encoder
+from gateway.entities.auth import Authenticator, authorize, resolve_namespace
+from gateway.entities.names import entity_name, page
 from gateway.store import Conflict, Entity, EntityKind, Store
+
+
+async def named(
+    request: Request, authenticate: Authenticator, *, authorized: bool = True
+) -> tuple[Identity, str, str]:
+    """Who asks, and the namespace and entity name `/namespaces/{ns}/<collection>/{name}` names; with
+    `authorized`, 403 unless the caller may act on that entity (else the handler decides)."""
+    identity = await authenticate(request)
+    namespace = resolve_namespace(identity, request.path_params["ns"])
+    name = entity_name(request.path_params["name"])
+    if authorized:
+        authorize(identity, namespace, f"{namespace}/{name}")
+    return identity, namespace, name
 
 
 async def existing_for_put(store: Store, kind: EntityKind, path: str, name: str, overwrite: bool) -> Entity | None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.collection import count_response, delete_entity, existing_for_put, write_entity
+from gateway.clock import Clock
+from gateway.api.collection import count_response, delete_entity, existing_for_put, named, write_entity
 from gateway.wire.codec import decode, json_response, read_body
 from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
 from gateway.config import LimitsConfig
@@ -18,7 +18,6 @@ from gateway.wire.errors import (
     BINDING_TO_BINDING,
     DEFAULT_PACKAGE_RESERVED,
     NOT_FOUND,
-    WRONG_COLLECTION,
     ApiError,
     forbidden,
     package_not_empty,
@@ -33,27 +32,18 @@ from gateway.wire.models import (
     package_put_decoder,
 )
 from gateway.entities.names import entity_name, flag, namespace_name, page
-from gateway.entities.packages import DEFAULT_PACKAGE, create_package, detail, summarize, update_package
-from gateway.entities.resolve import get_package
+from gateway.entities.packages import DEFAULT_PACKAGE, create_package, detail, summarize_package, update_package
+from gateway.entities.resolve import get_existing, get_package
 from gateway.store import Entity, EntityKind, Store
 
 MAX_PACKAGE_ACTIONS = 10_000  # the actions a package GET or a forced DELETE deals with
 
 
-def routes(bounds: LimitsConfig, store: Store, authenticate: Authenticator) -> list[Route]:
+def routes(bounds: LimitsConfig, store: Store, authenticate: Authenticator, clock: Clock) -> list[Route]:
     put_max_bytes = 2 * bounds.parameters_max_bytes + 65536
 
-    async def named(request: Request) -> tuple[Identity, str, str]:
-        identity = await authenticate(request)
-        namespace = resolve_namespace(identity, request.path_params["ns"])
-        return identity, namespace, entity_name(request.path_params["name"])
-
     async def fetch(namespace: str, name: str) -> tuple[Entity, Package]:
-        entity = await store.get_entity(namespace, name)
-        if entity is None:
-            raise ApiError(404, NOT_FOUND)
-        if entity.kind != EntityKind.PACKAGE:
-            raise ApiError(409, WRONG_COLLECTION)
+        entity = await get_existing(store, EntityKind.PACKAGE, namespace, name)
         return entity, package_decoder.decode(entity.doc)
 
     async def actions_of(path: str) -> list:
@@ -69,15 +59,15 @@ def routes(bounds: LimitsConfig, store: Store, authenticate: Authenticator) -> l
             if listing.count:
                 return await count_response(store, EntityKind.PACKAGE, "packages", namespace, listing.skip)
             rows = await store.list_entities(EntityKind.PACKAGE, namespace, limit=listing.limit, skip=listing.skip)
-            return json_response([summarize(package_decoder.decode(row.doc)) for row in rows])
+            return json_response([summarize_package(package_decoder.decode(row.doc)) for row in rows])
         rows = await store.list_entities(EntityKind.PACKAGE, namespace, limit=MAX_PACKAGE_ACTIONS, skip=0)
         shared = [p for p in (package_decoder.decode(row.doc) for row in rows) if p.publish and not p.binding]
         if listing.count:
             return json_response({"packages": max(len(shared) - listing.skip, 0)})
-        return json_response([summarize(p) for p in shared[listing.skip : listing.skip + listing.limit]])
+        return json_response([summarize_package(p) for p in shared[listing.skip : listing.skip + listing.limit]])
 
     async def get_package_detail(request: Request) -> Response:
-        identity, namespace, name = await named(request)
+        identity, namespace, name = await named(request, authenticate, authorized=False)
         await authorize_package(store, identity, namespace, name, f"{namespace}/{name}")
         _, package = await fetch(namespace, name)
         if not package.binding:
@@ -103,7 +93,7 @@ def routes(bounds: LimitsConfig, store: Store, authenticate: Authenticator) -> l
         return Binding(namespace, name)
 
     async def put_package(request: Request) -> Response:
-        identity, namespace, name = await named(request)
+        identity, namespace, name = await named(request, authenticate, authorized=False)
         authorize(identity, namespace, f"{namespace}/{name}")
         if name == DEFAULT_PACKAGE:
             raise ApiError(400, DEFAULT_PACKAGE_RESERVED)
@@ -111,7 +101,7 @@ def routes(bounds: LimitsConfig, store: Store, authenticate: Authenticator) -> l
         put = decode(await read_body(request, put_max_bytes), package_put_decoder)
         binding = None if put.binding is msgspec.UNSET or put.binding is None else await binding_target(identity, put.binding)
         existing = await existing_for_put(store, EntityKind.PACKAGE, namespace, name, overwrite)
-        now_ms = int(time.time() * 1000)
+        now_ms = clock.wall_ms()
         if existing is None:
             package = create_package(put, namespace, name, binding or Binding(), bounds=bounds, now_ms=now_ms)
         else:
@@ -122,7 +112,7 @@ def routes(bounds: LimitsConfig, store: Store, authenticate: Authenticator) -> l
 
     async def delete_package(request: Request) -> Response:
         """A binding always goes; a package with actions only with `force=true`, its actions first."""
-        identity, namespace, name = await named(request)
+        identity, namespace, name = await named(request, authenticate, authorized=False)
         authorize(identity, namespace, f"{namespace}/{name}")
         entity, package = await fetch(namespace, name)
         if not package.binding:

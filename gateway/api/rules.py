@@ -6,7 +6,6 @@ trigger it links.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import msgspec
@@ -14,17 +13,16 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from gateway.clock import Clock
 from gateway.api.triggers import get_trigger
-from gateway.api.collection import existing_for_put, list_response, remove_entity, write_entity
+from gateway.api.collection import existing_for_put, list_response, named, remove_entity, write_entity
 from gateway.wire.codec import decode, json_response, read_body
 from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
 from gateway.wire.errors import (
     CONFLICT,
-    NOT_FOUND,
     RULE_NEEDS_TRIGGER_AND_ACTION,
     RULE_STATUS_INVALID,
     RULE_WITHOUT_TRIGGER,
-    WRONG_COLLECTION,
     ApiError,
     malformed,
     rule_reference_missing,
@@ -39,8 +37,8 @@ from gateway.wire.models import (
     rule_status_decoder,
     trigger_decoder,
 )
-from gateway.entities.names import entity_name, flag
-from gateway.entities.resolve import QualifiedName, resolve_action
+from gateway.entities.names import flag
+from gateway.entities.resolve import QualifiedName, get_existing, resolve_action
 from gateway.store import Conflict, Entity, EntityKind, Store
 from gateway.entities.triggers import (
     ACTIVE,
@@ -59,20 +57,9 @@ BODY_MAX_BYTES = 1048576
 WRITE_ATTEMPTS = 5  # a trigger changed by a concurrent write is re-read and changed again
 
 
-def routes(store: Store, authenticate: Authenticator) -> list[Route]:
-    async def named(request: Request) -> tuple[Identity, str, str]:
-        identity = await authenticate(request)
-        namespace = resolve_namespace(identity, request.path_params["ns"])
-        name = entity_name(request.path_params["name"])
-        authorize(identity, namespace, f"{namespace}/{name}")
-        return identity, namespace, name
-
+def routes(store: Store, authenticate: Authenticator, clock: Clock) -> list[Route]:
     async def fetch(namespace: str, name: str) -> tuple[Entity, Rule]:
-        entity = await store.get_entity(namespace, name)
-        if entity is None:
-            raise ApiError(404, NOT_FOUND)
-        if entity.kind != EntityKind.RULE:
-            raise ApiError(409, WRONG_COLLECTION)
+        entity = await get_existing(store, EntityKind.RULE, namespace, name)
         return entity, rule_decoder.decode(entity.doc)
 
     async def trigger_of(rule: Rule) -> Trigger | None:
@@ -87,7 +74,7 @@ def routes(store: Store, authenticate: Authenticator) -> list[Route]:
             entity = await store.get_entity(path, name)
             if entity is None or entity.kind != EntityKind.TRIGGER:
                 return False
-            trigger = msgspec.structs.replace(change(trigger_decoder.decode(entity.doc)), updated=_now_ms())
+            trigger = msgspec.structs.replace(change(trigger_decoder.decode(entity.doc)), updated=clock.wall_ms())
             try:
                 doc = encoder.encode(trigger)
                 await store.put_entity(EntityKind.TRIGGER, path, name, doc, trigger.updated, entity.revision)
@@ -120,13 +107,13 @@ def routes(store: Store, authenticate: Authenticator) -> list[Route]:
         )
 
     async def get_rule(request: Request) -> Response:
-        _, namespace, name = await named(request)
+        _, namespace, name = await named(request, authenticate)
         _, rule = await fetch(namespace, name)
         return json_response(with_status(rule, rule_status(await trigger_of(rule), rule_key(namespace, name))))
 
     async def put_rule(request: Request) -> Response:
         """Create (linked `active`) or update (status kept, link moved to a new trigger)."""
-        identity, namespace, name = await named(request)
+        identity, namespace, name = await named(request, authenticate)
         overwrite = flag(request.query_params, "overwrite")
         put = decode(await read_body(request, BODY_MAX_BYTES), rule_put_decoder)
         existing = await existing_for_put(store, EntityKind.RULE, namespace, name, overwrite)
@@ -135,7 +122,7 @@ def routes(store: Store, authenticate: Authenticator) -> list[Route]:
         action = _reference(put.action, old and old.action, identity.namespace)
         await check_references(identity, trigger, action)
         key = rule_key(namespace, name)
-        now_ms = _now_ms()
+        now_ms = clock.wall_ms()
         if old is None:
             rule, status = create_rule(put, namespace, name, trigger, action, now_ms=now_ms), ACTIVE
         else:
@@ -149,7 +136,7 @@ def routes(store: Store, authenticate: Authenticator) -> list[Route]:
 
     async def set_status(request: Request) -> Response:
         """`{"status": "active" | "inactive"}`; 200 `OK` whether or not it changed anything."""
-        _, namespace, name = await named(request)
+        _, namespace, name = await named(request, authenticate)
         status = decode(await read_body(request, BODY_MAX_BYTES), rule_status_decoder).status
         if status not in (ACTIVE, INACTIVE):
             raise malformed(RULE_STATUS_INVALID)
@@ -160,7 +147,7 @@ def routes(store: Store, authenticate: Authenticator) -> list[Route]:
         return PlainTextResponse("OK")
 
     async def delete_rule(request: Request) -> Response:
-        _, namespace, name = await named(request)
+        _, namespace, name = await named(request, authenticate)
         entity, rule = await fetch(namespace, name)
         await change_trigger(rule.trigger.path, rule.trigger.name, lambda t: unlinked(t, rule_key(namespace, name)))
         await remove_entity(store, namespace, name, entity.revision)
@@ -184,7 +171,3 @@ def _reference(given: object, old: object, caller_namespace: str) -> QualifiedNa
             raise ApiError(400, RULE_NEEDS_TRIGGER_AND_ACTION)
         given = msgspec.to_builtins(old)
     return rule_reference(given, caller_namespace)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import time
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.api.collection import delete_entity, existing_for_put, list_response, write_entity
+from gateway.clock import Clock
+from gateway.api.collection import delete_entity, existing_for_put, list_response, named, write_entity
 from gateway.wire.codec import decode, decode_object, json_response, read_body
 from gateway.entities.auth import Authenticator, authorize, resolve_namespace
 from gateway.config import LimitsConfig
 from gateway.events.firing import fire_trigger
 from gateway.invoke.controller import Controller
-from gateway.wire.errors import NOT_FOUND, WRONG_COLLECTION, ApiError
-from gateway.wire.models import ActivationId, Identity, Trigger, trigger_decoder, trigger_put_decoder
-from gateway.entities.names import entity_name, flag
+from gateway.wire.models import ActivationId, Trigger, trigger_decoder, trigger_put_decoder
+from gateway.entities.names import flag
+from gateway.entities.resolve import get_existing
 from gateway.store import Entity, EntityKind, Store
 from gateway.entities.triggers import create_trigger, summarize_trigger, update_trigger
 
@@ -26,23 +26,14 @@ HIDDEN_HEADERS = frozenset({"authorization"})  # never handed to rule actions in
 
 async def get_trigger(store: Store, namespace: str, name: str) -> tuple[Entity, Trigger]:
     """The trigger `namespace/name`: 404 when absent, 409 when the name is another kind of entity."""
-    entity = await store.get_entity(namespace, name)
-    if entity is None:
-        raise ApiError(404, NOT_FOUND)
-    if entity.kind != EntityKind.TRIGGER:
-        raise ApiError(409, WRONG_COLLECTION)
+    entity = await get_existing(store, EntityKind.TRIGGER, namespace, name)
     return entity, trigger_decoder.decode(entity.doc)
 
 
-def routes(bounds: LimitsConfig, store: Store, controller: Controller, authenticate: Authenticator) -> list[Route]:
+def routes(
+    bounds: LimitsConfig, store: Store, controller: Controller, authenticate: Authenticator, clock: Clock
+) -> list[Route]:
     put_max_bytes = 2 * bounds.parameters_max_bytes + 65536
-
-    async def named(request: Request) -> tuple[Identity, str, str]:
-        identity = await authenticate(request)
-        namespace = resolve_namespace(identity, request.path_params["ns"])
-        name = entity_name(request.path_params["name"])
-        authorize(identity, namespace, f"{namespace}/{name}")
-        return identity, namespace, name
 
     async def list_triggers(request: Request) -> Response:
         identity = await authenticate(request)
@@ -54,16 +45,16 @@ def routes(bounds: LimitsConfig, store: Store, controller: Controller, authentic
         )
 
     async def get_one(request: Request) -> Response:
-        _, namespace, name = await named(request)
+        _, namespace, name = await named(request, authenticate)
         entity, _ = await get_trigger(store, namespace, name)
         return json_response(msgspec.Raw(entity.doc))
 
     async def put_trigger(request: Request) -> Response:
-        _, namespace, name = await named(request)
+        _, namespace, name = await named(request, authenticate)
         overwrite = flag(request.query_params, "overwrite")
         put = decode(await read_body(request, put_max_bytes), trigger_put_decoder)
         existing = await existing_for_put(store, EntityKind.TRIGGER, namespace, name, overwrite)
-        now_ms = int(time.time() * 1000)
+        now_ms = clock.wall_ms()
         if existing is None:
             trigger = create_trigger(put, namespace, name, bounds=bounds, now_ms=now_ms)
         else:
@@ -73,18 +64,18 @@ def routes(bounds: LimitsConfig, store: Store, controller: Controller, authentic
 
     async def delete_trigger(request: Request) -> Response:
         """The trigger goes; its rules stay, and read `inactive` from then on."""
-        _, namespace, name = await named(request)
+        _, namespace, name = await named(request, authenticate)
         entity, _ = await get_trigger(store, namespace, name)
         return await delete_entity(store, namespace, name, entity.revision)
 
     async def fire(request: Request) -> Response:
         """204 without a body when no rule is active; else 202 with the trigger activation id."""
-        identity, namespace, name = await named(request)
+        identity, namespace, name = await named(request, authenticate)
         controller.admit_fire(identity)
         payload = decode_object(await read_body(request, bounds.payload_max_bytes))
         _, trigger = await get_trigger(store, namespace, name)
         headers = {key: value for key, value in request.headers.items() if key not in HIDDEN_HEADERS}
-        activation_id = await fire_trigger(store, controller, identity, trigger, payload, headers)
+        activation_id = await fire_trigger(store, controller, clock, identity, trigger, payload, headers)
         if activation_id is None:
             return Response(status_code=204)
         return json_response(ActivationId(activation_id), 202, {"x-openwhisk-activation-id": activation_id})

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.wire.codec import read_raw_body, request_id
+from gateway.wire.jsonbody import any_decoder
 from gateway.entities.auth import Authenticator, identity_of
 from gateway.config import Config
 from gateway.invoke.controller import Controller
@@ -65,58 +66,50 @@ def routes(config: Config, store: Store, controller: Controller, authenticate: A
         if subject is None:
             raise ApiError(404, NOT_FOUND)
         owner = identity_of(subject, "")  # the owner's key is stored hashed: no api_key for web activations
-        admission = controller.admit(owner)
         cors: list[tuple[str, str]] = []
-        try:
-            resolved = await exported(target)
-            action = resolved.action
-            if not has_custom_options(action):
-                cors = cors_headers(request.headers)
-                if request.method == "OPTIONS":
-                    controller.release(admission)
-                    return _response(WebResponse(200, []), cors)
-            user = await caller(request)
-            secret = request.headers.get(REQUIRE_AUTH_HEADER)
-            if request.method != "OPTIONS" and not whisk_auth_satisfied(action, user is not None, secret):
-                raise ApiError(401, WEB_AUTH_FAILED)
-            body = await read_raw_body(request, bounds.payload_max_bytes)
-            web_request = WebRequest(
-                method=request.method,
-                headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.scope["headers"]],
-                query_string=request.scope["query_string"].decode("latin-1"),
-                body=body,
-                path=target.path,
-                user=None if user is None else user.namespace,
-            )
-            payload = action_input(web_request, raw=is_raw(action))
-        except ApiError as error:
-            controller.release(admission)
-            raise _with_headers(error, cors) from None
-        except BaseException:
-            controller.release(admission)
-            raise
-        try:
-            invocation = await controller.invoke(
-                owner,
-                action,
-                payload,
-                admission=admission,
-                blocking=True,
-                wait_ms=bounds.blocking_wait_max_ms,
-                transaction_id=request_id(request),
-                binding=resolved.binding,
-            )
-        except ApiError as error:
-            raise _with_headers(error, cors) from None
+        with controller.admit(owner) as admission:
+            try:
+                resolved = await exported(target)
+                action = resolved.action
+                if not has_custom_options(action):
+                    cors = cors_headers(request.headers)
+                    if request.method == "OPTIONS":
+                        return _response(WebResponse(200, []), cors)
+                user = await caller(request)
+                secret = request.headers.get(REQUIRE_AUTH_HEADER)
+                if request.method != "OPTIONS" and not whisk_auth_satisfied(action, user is not None, secret):
+                    raise ApiError(401, WEB_AUTH_FAILED)
+                body = await read_raw_body(request, bounds.payload_max_bytes)
+                web_request = WebRequest(
+                    method=request.method,
+                    headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.scope["headers"]],
+                    query_string=request.scope["query_string"].decode("latin-1"),
+                    body=body,
+                    path=target.path,
+                    user=None if user is None else user.namespace,
+                )
+                payload = action_input(web_request, raw=is_raw(action))
+                invocation = await controller.invoke(
+                    owner,
+                    action,
+                    payload,
+                    admission=admission,
+                    blocking=True,
+                    wait_ms=bounds.blocking_wait_max_ms,
+                    transaction_id=request_id(request),
+                    binding=resolved.binding,
+                )
+            except ApiError as error:
+                raise _with_headers(error, cors) from None
         headers = [*cors, ("x-openwhisk-activation-id", invocation.activation_id)]
-        record = invocation.record
-        if record is None:
+        ended = invocation.ended
+        if ended is None:
             raise _with_headers(ApiError(202, RESPONSE_NOT_READY), headers)
-        result = record.response.result
+        result = ended.record.response.result
         try:
             if isinstance(result, msgspec.Raw):
-                result = msgspec.json.decode(result)
-            rendered = render_activation(record.response.status, result, target.extension, target.path)
+                result = any_decoder.decode(result)
+            rendered = render_activation(ended.status, result, target.extension, target.path)
         except ApiError as error:
             raise _with_headers(error, headers) from None
         except RecursionError:  # the pool bounds a result's nesting; this is the second line of defence

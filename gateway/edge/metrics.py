@@ -2,7 +2,7 @@
 
 Metric names carry base units (seconds, per second); labels come from bounded sets only (route templates,
 methods, status codes, kinds, activation statuses, throttle reasons, container states): never an action
-name, a namespace or an id. `config/grafana/whisklet.json` is built on exactly these names.
+name, a namespace or an id. `config/grafana/dashboards/whisklet.json` is built on exactly these names.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.wire.models import STATUS_CODES, ActivationRecord
+from gateway.invoke.records import Ended
 from gateway.invoke.observer import GatewayObserver, ThrottleReason
-from pool import ActivationStatus, PoolObserver, PoolSnapshot
+from pool import PoolObserver, PoolSnapshot
 
-STATUS_LABELS = {text: ActivationStatus(code).name.lower() for text, code in STATUS_CODES.items()}
 UNMATCHED_ROUTE = "unmatched"
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -119,17 +118,14 @@ class Metrics(GatewayObserver, PoolObserver):
 
     # GatewayObserver
 
-    def activation_ended(self, record: ActivationRecord) -> None:
-        notes = {note.key: note.value for note in record.annotations}
-        kind = str(notes.get("kind", "unknown"))
-        self.activations.labels(kind, STATUS_LABELS.get(record.response.status, "internal_error")).inc()
-        if isinstance(record.duration, int):
-            self.duration.labels(kind).observe(record.duration / 1000)
-        if isinstance(wait_ms := notes.get("waitTime"), int):
-            self.wait.observe(wait_ms / 1000)
-        if isinstance(init_ms := notes.get("initTime"), int):
-            self.init.observe(init_ms / 1000)
-        if notes.get("coldStart") is True:
+    def activation_ended(self, ended: Ended) -> None:
+        self.activations.labels(ended.kind, ended.status.name.lower()).inc()
+        if isinstance(duration_ms := ended.record.duration, int):
+            self.duration.labels(ended.kind).observe(duration_ms / 1000)
+        self.wait.observe(ended.wait_ms / 1000)
+        if ended.init_ms is not None:
+            self.init.observe(ended.init_ms / 1000)
+        if ended.cold_start:
             self.cold_starts.inc()
         if isinstance(cpu_ms := notes.get("cpuTime"), int):
             self.cpu.labels(kind).observe(cpu_ms / 1000)

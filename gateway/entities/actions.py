@@ -35,14 +35,11 @@ from gateway.wire.models import (
     Runtime,
     encoder,
 )
-from gateway.entities.resolve import merge_parameters, parse_qualified_name
+from gateway.entities.resolve import merge_key_values, parse_qualified_name
 
 SEQUENCE = "sequence"
 
 T = TypeVar("T")
-
-unique_keys = merge_parameters
-"""Key/value pairs with unique keys, layers merged in order, in linear time (`resolve.merge_parameters`)."""
 
 RUNTIMES: Mapping[str, Runtime] = MappingProxyType(
     {"nodejs:20": Runtime(kind="nodejs:20", image="whisklet-nodejs:20", default=True)}
@@ -77,7 +74,7 @@ def create_action(
     """
     check_put_sizes(put, bounds)
     exec_ = make_exec(put.exec, runtimes, namespace=path.split("/", 1)[0])
-    annotations = unique_keys(put.annotations or (), [KeyValue("exec", exec_.kind)])
+    annotations = merge_key_values(put.annotations or (), [KeyValue("exec", exec_.kind)])
     if not any(item.key == "provide-api-key" for item in annotations):
         annotations.append(KeyValue("provide-api-key", False))
     action = Action(
@@ -86,7 +83,7 @@ def create_action(
         version=_version(put.version) if put.version else "0.0.1",
         publish=bool(put.publish),
         exec=exec_,
-        parameters=_sequence_parameters(exec_) or unique_keys(put.parameters or ()),
+        parameters=_sequence_parameters(exec_) or merge_key_values(put.parameters or ()),
         annotations=annotations,
         limits=make_limits(put.limits, default_limits(bounds), bounds),
         updated=now_ms,
@@ -108,7 +105,7 @@ def update_action(
     check_put_sizes(put, bounds)
     namespace = old.namespace.split("/", 1)[0]
     exec_ = old.exec if put.exec is UNSET or put.exec is None else make_exec(put.exec, runtimes, namespace=namespace)
-    parameters = old.parameters if put.parameters is UNSET or put.parameters is None else unique_keys(put.parameters)
+    parameters = old.parameters if put.parameters is UNSET or put.parameters is None else merge_key_values(put.parameters)
     if old.exec.kind == SEQUENCE and exec_.kind != SEQUENCE and (put.parameters is UNSET or put.parameters is None):
         parameters = []  # `_actions` meant nothing to the new kind
     removed = set(put.delAnnotations or ())
@@ -117,7 +114,7 @@ def update_action(
         old,
         exec=exec_,
         parameters=_sequence_parameters(exec_) or parameters,
-        annotations=unique_keys(kept, put.annotations or (), [KeyValue("exec", exec_.kind)]),
+        annotations=merge_key_values(kept, put.annotations or (), [KeyValue("exec", exec_.kind)]),
         limits=make_limits(put.limits, old.limits, bounds),
         version=_version(put.version) if put.version else _next_patch(old.version),
         publish=old.publish if put.publish is UNSET or put.publish is None else put.publish,
@@ -153,10 +150,10 @@ def make_exec(put: ExecPut | None | Any, runtimes: Mapping[str, Runtime] = RUNTI
     if not isinstance(put.code, str):
         raise malformed(f"'code' must be a string defined in 'exec' for '{kind}' actions")
     main = put.main.strip() if isinstance(put.main, str) else ""
-    return Exec(kind=kind, code=put.code, binary=is_binary(put.code), main=main or UNSET)
+    return Exec(kind=kind, code=put.code, binary=is_base64_archive(put.code), main=main or UNSET)
 
 
-def is_binary(code: str) -> bool:
+def is_base64_archive(code: str) -> bool:
     """Whether `code` is a base64-encoded archive rather than source text, as OpenWhisk decides it."""
     code = code.strip()
     return len(code) > 0 and len(code) % 4 == 0 and _BASE64.fullmatch(code) is not None
@@ -232,7 +229,7 @@ def next_version(given: str | None | Any, old: str | None) -> str:
     return "0.0.1" if old is None else _next_patch(old)
 
 
-def summarize(action: Action) -> ActionSummary:
+def summarize_action(action: Action) -> ActionSummary:
     """The list view: no code and no kind (clients read the kind from the `exec` annotation)."""
     return ActionSummary(
         namespace=action.namespace,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from gateway.config import LimitsConfig
-from gateway.entities.actions import check_key_values, given_or, next_version, unique_keys
+from gateway.entities.actions import check_key_values, given_or, next_version
 from gateway.wire.errors import PACKAGE_TO_BINDING, ApiError
 from gateway.wire.models import (
     Action,
@@ -17,7 +17,7 @@ from gateway.wire.models import (
     PackagePut,
     PackageSummary,
 )
-from gateway.entities.resolve import merge_parameters
+from gateway.entities.resolve import merge_key_values
 
 DEFAULT_PACKAGE = "default"
 
@@ -31,7 +31,7 @@ def create_package(
     put: PackagePut, namespace: str, name: str, binding: Binding, *, bounds: LimitsConfig, now_ms: int
 ) -> Package:
     """The package (or, with a non-empty `binding`, the binding) a PUT creates."""
-    annotations = unique_keys(put.annotations or ())
+    annotations = merge_key_values(put.annotations or ())
     if binding:
         annotations = [*(a for a in annotations if a.key != "binding"), binding_annotation(binding)]
     package = Package(
@@ -40,7 +40,7 @@ def create_package(
         version=next_version(put.version, None),
         publish=bool(put.publish),
         binding=binding,
-        parameters=unique_keys(put.parameters or ()),
+        parameters=merge_key_values(put.parameters or ()),
         annotations=annotations,
         updated=now_ms,
     )
@@ -59,7 +59,7 @@ def update_package(
     if binding and not old.binding:
         raise ApiError(409, PACKAGE_TO_BINDING)
     binding = binding or old.binding
-    annotations = unique_keys(given_or(put.annotations, old.annotations))
+    annotations = merge_key_values(given_or(put.annotations, old.annotations))
     if binding:
         annotations = [*(a for a in annotations if a.key != "binding"), binding_annotation(binding)]
     package = msgspec.structs.replace(
@@ -67,7 +67,7 @@ def update_package(
         version=next_version(put.version, old.version),
         publish=given_or(put.publish, old.publish),
         binding=binding,
-        parameters=unique_keys(given_or(put.parameters, old.parameters)),
+        parameters=merge_key_values(given_or(put.parameters, old.parameters)),
         annotations=annotations,
         updated=now_ms,
     )
@@ -75,7 +75,7 @@ def update_package(
     return package
 
 
-def summarize(package: Package) -> PackageSummary:
+def summarize_package(package: Package) -> PackageSummary:
     """The list view: `binding` is `false` for a package, `{namespace, name}` for a binding."""
     return PackageSummary(
         namespace=package.namespace,
@@ -91,8 +91,8 @@ def summarize(package: Package) -> PackageSummary:
 def detail(package: Package, actions: list[Action], bound: Package | None = None) -> PackageDetail:
     """`GET /packages/{name}`: the package (for a binding, the binding's own document with the bound
     package's parameters under its own), its actions, and its feeds (actions with a `feed` annotation)."""
-    parameters = package.parameters if bound is None else merge_parameters(bound.parameters, package.parameters)
-    briefs = [(ActionBrief(a.name, a.version, a.annotations), _is_feed(a)) for a in actions]
+    parameters = package.parameters if bound is None else merge_key_values(bound.parameters, package.parameters)
+    briefs = [(ActionBrief(a.name, a.version, a.annotations), a.annotated("feed")) for a in actions]
     return PackageDetail(
         namespace=package.namespace,
         name=package.name,
@@ -105,8 +105,3 @@ def detail(package: Package, actions: list[Action], bound: Package | None = None
         feeds=[brief for brief, feed in briefs if feed],
         updated=package.updated,
     )
-
-
-def _is_feed(action: Action) -> bool:
-    feed = action.annotation("feed")
-    return feed is not None and feed is not False and feed != "false"

@@ -11,7 +11,7 @@ from gateway.wire import errors
 from gateway.wire.errors import NOT_FOUND, WRONG_COLLECTION, ApiError
 from gateway.wire.models import Action, KeyValue, Package, action_decoder, package_decoder
 from gateway.entities.names import entity_name, namespace_name
-from gateway.store import EntityKind, Store
+from gateway.store import Entity, EntityKind, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,7 @@ async def resolve_package(store: Store, namespace: str, name: str) -> ResolvedPa
     bound = await get_package(store, package.binding.namespace, package.binding.name)
     if bound is None or bound.binding:  # a binding's target is never a binding; treat one as missing
         raise ApiError(404, NOT_FOUND)
-    return ResolvedPackage(bound, package, merge_parameters(bound.parameters, package.parameters))
+    return ResolvedPackage(bound, package, merge_key_values(bound.parameters, package.parameters))
 
 
 async def resolve_action(store: Store, namespace: str, package: str | None, name: str) -> ResolvedAction:
@@ -122,24 +122,30 @@ async def resolve_action(store: Store, namespace: str, package: str | None, name
         return ResolvedAction(await get_action(store, namespace, name))
     resolved = await resolve_package(store, namespace, package)
     action = await get_action(store, resolved.path, name)
-    merged = merge_parameters(resolved.parameters, action.parameters)
+    merged = merge_key_values(resolved.parameters, action.parameters)
     action = msgspec.structs.replace(action, parameters=merged)
     binding = None if resolved.binding is None else f"{namespace}/{package}"
     return ResolvedAction(action, binding)
 
 
-async def get_action(store: Store, path: str, name: str) -> Action:
-    """The action stored at `path/name`, as stored (no package parameters). 404/409 as `resolve_action`."""
+async def get_existing(store: Store, kind: EntityKind, path: str, name: str) -> Entity:
+    """The entity of `kind` stored at `path/name`: 404 when there is none, 409 when the name is another
+    kind of entity."""
     entity = await store.get_entity(path, name)
     if entity is None:
         raise ApiError(404, NOT_FOUND)
-    if entity.kind != EntityKind.ACTION:
+    if entity.kind != kind:
         raise ApiError(409, WRONG_COLLECTION)
-    return action_decoder.decode(entity.doc)
+    return entity
 
 
-def merge_parameters(*layers: Iterable[KeyValue]) -> list[KeyValue]:
-    """Key/value layers merged in order: a later layer's key replaces an earlier one in its place, and
+async def get_action(store: Store, path: str, name: str) -> Action:
+    """The action stored at `path/name`, as stored (no package parameters). 404/409 as `resolve_action`."""
+    return action_decoder.decode((await get_existing(store, EntityKind.ACTION, path, name)).doc)
+
+
+def merge_key_values(*layers: Iterable[KeyValue]) -> list[KeyValue]:
+    """Key/value layers (parameters, annotations) merged in order: a later layer's key replaces an earlier one in its place, and
     a key repeated within a layer keeps its first place and its last value. Linear in the number of
     items (one dict), however many layers and repeats: tenants send tens of thousands of them."""
     by_key: dict[str, KeyValue] = {}

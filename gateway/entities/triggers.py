@@ -8,7 +8,8 @@ import msgspec
 from msgspec import UNSET
 
 from gateway.config import LimitsConfig
-from gateway.entities.actions import check_key_values, given_or, next_version, unique_keys
+from gateway.entities.actions import check_key_values, given_or, next_version
+from gateway.entities.resolve import merge_key_values
 from gateway.wire.errors import FEED_NAME_INVALID, RULE_NEEDS_TRIGGER_AND_ACTION, ApiError
 from gateway.wire.models import (
     EntityRef,
@@ -28,7 +29,7 @@ INACTIVE = "inactive"
 
 def create_trigger(put: TriggerPut, namespace: str, name: str, *, bounds: LimitsConfig, now_ms: int) -> Trigger:
     """The trigger a PUT creates; a `feed` annotation must name an entity (`/ns/pkg/feed`)."""
-    annotations = unique_keys(put.annotations or ())
+    annotations = merge_key_values(put.annotations or ())
     for item in annotations:
         if item.key == "feed":
             _check_feed(item.value, namespace)
@@ -37,7 +38,7 @@ def create_trigger(put: TriggerPut, namespace: str, name: str, *, bounds: Limits
         name=name,
         version=next_version(put.version, None),
         publish=bool(put.publish),
-        parameters=unique_keys(put.parameters or ()),
+        parameters=merge_key_values(put.parameters or ()),
         annotations=annotations,
         limits={},
         updated=now_ms,
@@ -52,8 +53,8 @@ def update_trigger(old: Trigger, put: TriggerPut, *, bounds: LimitsConfig, now_m
         old,
         version=next_version(put.version, old.version),
         publish=given_or(put.publish, old.publish),
-        parameters=unique_keys(given_or(put.parameters, old.parameters)),
-        annotations=unique_keys(given_or(put.annotations, old.annotations)),
+        parameters=merge_key_values(given_or(put.parameters, old.parameters)),
+        annotations=merge_key_values(given_or(put.annotations, old.annotations)),
         updated=now_ms,
     )
     check_key_values(trigger.parameters, trigger.annotations, bounds)
@@ -137,7 +138,7 @@ def create_rule(
         name=name,
         version=next_version(put.version, None),
         publish=bool(put.publish),
-        annotations=unique_keys(put.annotations or ()),
+        annotations=merge_key_values(put.annotations or ()),
         trigger=reference(trigger),
         action=reference(action),
         updated=now_ms,
@@ -149,7 +150,7 @@ def update_rule(old: Rule, put: RulePut, trigger: QualifiedName, action: Qualifi
         old,
         version=next_version(put.version, old.version),
         publish=given_or(put.publish, old.publish),
-        annotations=unique_keys(given_or(put.annotations, old.annotations)),
+        annotations=merge_key_values(given_or(put.annotations, old.annotations)),
         trigger=reference(trigger),
         action=reference(action),
         updated=now_ms,

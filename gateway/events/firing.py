@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from typing import Any
 
+from gateway.clock import Clock
 from gateway.entities.auth import authorize, authorize_package
 from gateway.wire.errors import ApiError
 from gateway.wire.models import Identity, ReducedRule, RuleActivated, RuleFailed, Trigger, encoder
@@ -20,6 +20,7 @@ from gateway.entities.triggers import active_rules
 async def fire_trigger(
     store: Store,
     controller: Controller,
+    clock: Clock,
     identity: Identity,
     trigger: Trigger,
     payload: dict[str, Any],
@@ -29,8 +30,8 @@ async def fire_trigger(
 
     Each active rule's action is invoked non-blocking as `identity` would invoke it over the REST API
     (entitlement, then the invoke throttles, then the lookup), with the trigger's parameters <
-    `{"__ow_headers": headers}` < `payload` as arguments. The trigger record (stored before this
-    returns) has the payload as its result and one JSON log line per rule, in the trigger's rule order.
+    `{"__ow_headers": headers}` < `payload` as arguments. The trigger record (timed by `clock`, stored
+    before this returns) has the payload as its result and one JSON log line per rule, in the trigger's rule order.
     The fire throttle is the caller's (`Controller.admit_fire`). A fire that ends is reported to the
     controller's observer with how many rules were active.
     """
@@ -38,7 +39,7 @@ async def fire_trigger(
     if not rules:
         controller.observer.trigger_fired(0)
         return None
-    start_ms = time.time_ns() // 1_000_000
+    start_ms = clock.wall_ms()
     arguments = {p.key: p.value for p in trigger.parameters} | {"__ow_headers": headers} | payload
     lines = await asyncio.gather(
         *(_activate_rule(store, controller, identity, key, rule, arguments) for key, rule in rules.items())
@@ -61,16 +62,12 @@ async def _activate_rule(
             await authorize_package(store, identity, namespace, package, action_name)
         else:
             authorize(identity, namespace, action_name)
-        admission = controller.admit(identity)
-        try:
+        with controller.admit(identity) as admission:
             resolved = await resolve_action(store, namespace, package or None, rule.action.name)
-        except BaseException:
-            controller.release(admission)
-            raise
-        invocation = await controller.invoke(
-            identity, resolved.action, dict(arguments),
-            admission=admission, blocking=False, wait_ms=0, binding=resolved.binding,
-        )
+            invocation = await controller.invoke(
+                identity, resolved.action, dict(arguments),
+                admission=admission, blocking=False, wait_ms=0, binding=resolved.binding,
+            )
     except ApiError as error:
         line: RuleActivated | RuleFailed = RuleFailed(
             statusCode=3 if error.status >= 500 else 1, success=False, error=error.message, rule=key, action=action_name

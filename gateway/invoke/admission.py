@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
 
 from msgspec import UNSET, UnsetType
 
@@ -14,6 +17,50 @@ from gateway.invoke.observer import GatewayObserver, ThrottleReason
 def namespace_limit(override: int | UnsetType, default: int) -> int:
     """A namespace's own limit when it has one (0 too: then nothing is admitted), else the system's."""
     return default if override is UNSET else override
+
+
+class Admission:
+    """A namespace's permission to start one activation: one concurrency slot, released exactly once.
+
+    1. Held in a `with` block: leaving the block releases the slot on every path (return, error,
+       cancellation), unless its ownership was passed on inside it.
+    2. `pass_to(task)` hands the slot to the activation's task: it is released when that task ends,
+       however it ends, and no longer when the block is left.
+    3. The slot is released once; whatever would release it again does nothing.
+    """
+
+    __slots__ = ("namespace", "_release", "_released", "_passed")
+
+    def __init__(self, namespace: str, release: Callable[[str], None]) -> None:
+        self.namespace = namespace
+        self._release = release
+        self._released = False
+        self._passed = False
+
+    @property
+    def released(self) -> bool:
+        return self._released
+
+    def __enter__(self) -> Admission:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if not self._passed:
+            self._end()
+
+    def pass_to(self, task: asyncio.Future[Any]) -> None:
+        """Make `task` the slot's owner: the slot is released when `task` is done."""
+        if self._released:
+            raise RuntimeError(f"the admission of {self.namespace} was released before its activation started")
+        self._passed = True
+        task.add_done_callback(lambda _: self._end())
+
+    def _end(self) -> None:
+        if not self._released:
+            self._released = True
+            self._release(self.namespace)
 
 
 @dataclass(slots=True)

@@ -7,52 +7,43 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any
 
 import msgspec
 
+from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.wire import errors
 from gateway.config import LimitsConfig
 from gateway.wire.models import Action, ActivationRecord, Identity, encoder
 from gateway.invoke.observer import GatewayObserver
-from gateway.invoke.records import INTERNAL_ERROR, activation_row, build_record, failed_record, internal_error_record
+from gateway.invoke.records import INTERNAL_ERROR, Ended, activation_row, build_record, failed_record, internal_error_record
 from gateway.entities.resolve import ResolvedAction
 from gateway.invoke.sequences import SEQUENCE, Budget, run_sequence
 from gateway.store import ActivationRow, Store, StoreError
-from gateway.invoke.admission import Throttle, namespace_limit
+from gateway.invoke.admission import Admission, Throttle, namespace_limit
 from pool import ActivationStatus, Job, Pool, PoolError, RunResult
 
 log = logging.getLogger("whisklet.controller")
-
-T = TypeVar("T")
 
 BuiltinAction = Callable[[Identity, dict[str, Any]], Awaitable[tuple[ActivationStatus, Any]]]
 """An action of the system catalog that the gateway runs in-process (it touches Whisklet's own state,
 which a network-less container cannot): (invoking identity, arguments) -> (status, result)."""
 
 
-@dataclass(slots=True)
-class Admission:
-    """A namespace's permission to start one activation, holding one concurrency slot until released.
-
-    Releasing twice is harmless; an admission that is never handed to `invoke` must be released.
-    """
-
-    namespace: str
-    released: bool = False
-
-
 @dataclass(frozen=True, slots=True)
 class Invocation:
-    """What an invoke produced: the activation id, and the record when it finished within the wait."""
+    """What an invoke produced: the activation id, and the ended activation when it finished within the wait."""
 
     activation_id: str
-    record: ActivationRecord | None
+    ended: Ended | None
     unstored: str | None = None  # why the record is not yet durable, when it is not
+
+    @property
+    def record(self) -> ActivationRecord | None:
+        return None if self.ended is None else self.ended.record
 
 
 class Controller:
@@ -80,6 +71,7 @@ class Controller:
         api_host: str,
         observer: GatewayObserver | None = None,
         builtins: Mapping[str, BuiltinAction] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """`builtins` maps fully qualified action names (`whisk.system/alarms/alarm`) to the in-process
         code that runs them instead of a container."""
@@ -90,7 +82,8 @@ class Controller:
         self._limits = limits
         self._api_host = api_host
         self._observer = observer or GatewayObserver()
-        self._activations: set[asyncio.Task[tuple[ActivationRecord, PoolError | None]]] = set()
+        self._clock = clock
+        self._activations: set[asyncio.Task[tuple[Ended, PoolError | None]]] = set()
 
     @property
     def observer(self) -> GatewayObserver:
@@ -98,24 +91,20 @@ class Controller:
         return self._observer
 
     def admit(self, identity: Identity) -> Admission:
-        """Count one invocation against the namespace's per-minute and concurrent throttles.
+        """Count one invocation against the namespace's per-minute and concurrent throttles; the slot
+        it holds is released as `Admission` says (hold it in a `with` block and hand it to `invoke`).
 
         Raises `ApiError` 429 with OpenWhisk's texts when a throttle is exceeded.
         """
         per_minute = namespace_limit(identity.limits.invocationsPerMinute, self._limits.invocations_per_minute)
         concurrent = namespace_limit(identity.limits.concurrentInvocations, self._limits.concurrent_invocations)
         self._throttle.admit_invocation(identity.namespace, per_minute, concurrent)
-        return Admission(identity.namespace)
+        return Admission(identity.namespace, self._throttle.release_invocation)
 
     def admit_fire(self, identity: Identity) -> None:
         """Count one trigger fire against the namespace's `firesPerMinute`; 429 beyond it."""
         per_minute = namespace_limit(identity.limits.firesPerMinute, self._limits.fires_per_minute)
         self._throttle.admit_fire(identity.namespace, per_minute)
-
-    def release(self, admission: Admission) -> None:
-        if not admission.released:
-            admission.released = True
-            self._throttle.release_invocation(admission.namespace)
 
     async def invoke(
         self,
@@ -144,48 +133,42 @@ class Controller:
         goes on and is stored. The returned record has `logs == []`, as OpenWhisk's blocking responses
         do; the stored one has them.
         """
-        try:
+        with admission:  # released here if the activation never starts, else by its task when it ends
             arguments = merge_arguments(action, payload)
             if action.exec.kind != SEQUENCE and action.fully_qualified_name not in self._builtins:
                 unavailable = self._pool.unavailable_reason(action.limits.memory)
                 if unavailable is not None:
                     raise errors.ApiError(503, unavailable)  # fail fast: nothing could run it
-        except errors.ApiError:
-            self.release(admission)
-            raise
-        if action.exec.kind == SEQUENCE:
-            arguments = payload
-        activation_id = uuid.uuid4().hex
-        received_ms = _now_ms()
-        journal = self._journal_row(identity, action, activation_id, received_ms, cause, binding)
-        try:
+            if action.exec.kind == SEQUENCE:
+                arguments = payload
+            activation_id = uuid.uuid4().hex
+            received_ms = self._clock.wall_ms()
+            journal = self._journal_row(identity, action, activation_id, received_ms, cause, binding)
             if blocking:  # committed with its record, or before a 202 if the wait runs out
                 self._store.journal(journal)
             else:  # the 202's id must survive a crash before the activation starts
                 await self._store.accept(journal)
-        except BaseException:
-            self.release(admission)
-            raise
-        run = self.run(
-            identity, action, arguments, activation_id,
-            received_ms=received_ms, cause=cause, binding=binding, transaction_id=transaction_id,
-        )
-        task = asyncio.create_task(self._admitted(run, admission))
+            run = self.run(
+                identity, action, arguments, activation_id,
+                received_ms=received_ms, cause=cause, binding=binding, transaction_id=transaction_id,
+            )
+            task = asyncio.create_task(run)
+            admission.pass_to(task)
         self._activations.add(task)
         task.add_done_callback(self._activations.discard)
         if not blocking:
             return Invocation(activation_id, None)
-        try:
-            async with asyncio.timeout(wait_ms / 1000):
-                record, no_container = await asyncio.shield(task)
-        except TimeoutError:
+        done = asyncio.Event()
+        task.add_done_callback(lambda _: done.set())
+        if not await self._clock.wait(done, wait_ms / 1000):  # the activation goes on; its record follows
             return Invocation(activation_id, None, await self._unstored())
+        ended, no_container = task.result()
         if no_container is not None:
             raise errors.ApiError(503, str(no_container))
         unstored = await self._unstored()
         if action.exec.kind == SEQUENCE:
-            return Invocation(activation_id, record, unstored)
-        return Invocation(activation_id, msgspec.structs.replace(record, logs=[]), unstored)
+            return Invocation(activation_id, ended, unstored)
+        return Invocation(activation_id, replace(ended, record=msgspec.structs.replace(ended.record, logs=[])), unstored)
 
     def _journal_row(
         self, identity: Identity, action: Action, activation_id: str, received_ms: int,
@@ -196,7 +179,7 @@ class Controller:
             identity, action, activation_id, errors.ACTIVATION_INTERRUPTED,
             start_ms=received_ms, end_ms=received_ms, cause=cause, binding=binding,
         )
-        return activation_row(interrupted, binding or action.namespace)
+        return activation_row(interrupted.record, binding or action.namespace)
 
     async def _unstored(self) -> str | None:
         """Commit everything put so far (one group commit); why it is not durable, when it is not
@@ -224,7 +207,7 @@ class Controller:
         binding: str | None = None,
         transaction_id: str = "",
         budget: Budget | None = None,
-    ) -> tuple[ActivationRecord, PoolError | None]:
+    ) -> tuple[Ended, PoolError | None]:
         """Run one activation of `action` with its final `arguments` and store its record; no throttle.
 
         Returns the record and, when no container could be had, the pool's error. A sequence runs its
@@ -235,23 +218,23 @@ class Controller:
         if action.exec.kind == SEQUENCE:
             budget = budget or Budget(self._limits.sequence_max_length, self._limits.sequence_max_length)
 
-            async def component(resolved: ResolvedAction, value: Any, sequence_id: str, left: Budget) -> ActivationRecord:
+            async def component(resolved: ResolvedAction, value: Any, sequence_id: str, left: Budget) -> Ended:
                 if isinstance(value, dict) and resolved.action.exec.kind != SEQUENCE:
                     value = {p.key: p.value for p in resolved.action.parameters} | value
                 record, _ = await self.run(
-                    identity, resolved.action, value, uuid.uuid4().hex, received_ms=_now_ms(),
+                    identity, resolved.action, value, uuid.uuid4().hex, received_ms=self._clock.wall_ms(),
                     cause=sequence_id, binding=resolved.binding, transaction_id=transaction_id, budget=left,
                 )
                 return record
 
             record = await run_sequence(
                 self._store, identity, action, arguments, activation_id,
-                run_component=component, budget=budget, received_ms=received_ms, cause=cause, binding=binding,
+                run_component=component, budget=budget, clock=self._clock, received_ms=received_ms, cause=cause, binding=binding,
             )
             return self._stored(record, record_path), None
         builtin = self._builtins.get(action.fully_qualified_name)
         if builtin is not None:
-            outcome = await _run_builtin(builtin, identity, arguments, received_ms)
+            outcome = await _run_builtin(builtin, identity, arguments, received_ms, self._clock)
             record = build_record(
                 identity, action, activation_id, outcome, wait_ms=outcome.wait_ms, cause=cause, binding=binding
             )
@@ -259,22 +242,18 @@ class Controller:
         job = self._job(identity, action, arguments, activation_id, transaction_id)
         return await self._activate(identity, action, job, cause, binding, received_ms)
 
-    async def _admitted(self, run: Awaitable[T], admission: Admission) -> T:
+    def _stored(self, ended: Ended, record_path: str) -> Ended:
         try:
-            return await run
-        finally:
-            self.release(admission)
-
-    def _stored(self, record: ActivationRecord, record_path: str) -> ActivationRecord:
-        try:
-            row = activation_row(record, record_path)
+            row = activation_row(ended.record, record_path)
         except Exception:  # an outcome that cannot be encoded still ends with a record
-            log.exception("activation %s: its record could not be encoded; storing an internal error", record.activationId)
-            record = internal_error_record(record)
-            row = activation_row(record, record_path)
+            log.exception(
+                "activation %s: its record could not be encoded; storing an internal error", ended.record.activationId
+            )
+            ended = internal_error_record(ended)
+            row = activation_row(ended.record, record_path)
         self._store.put_activation(row)
-        self._observer.activation_ended(record)
-        return record
+        self._observer.activation_ended(ended)
+        return ended
 
     async def _activate(
         self,
@@ -284,7 +263,7 @@ class Controller:
         cause: str | None,
         binding: str | None,
         received_ms: int,
-    ) -> tuple[ActivationRecord, PoolError | None]:
+    ) -> tuple[Ended, PoolError | None]:
         """Run the job and store its record; also return the pool's error if it never ran."""
         no_container: PoolError | None = None
         try:
@@ -298,13 +277,13 @@ class Controller:
             no_container = error
             record = failed_record(
                 identity, action, job.activation_id, str(error),
-                start_ms=received_ms, end_ms=_now_ms(), cause=cause, binding=binding,
+                start_ms=received_ms, end_ms=self._clock.wall_ms(), cause=cause, binding=binding,
             )
         except Exception:  # a bug, never the tenant's doing: the activation still gets a record, never a 500
             log.exception("activation %s failed inside Whisklet; storing an internal error", job.activation_id)
             record = failed_record(
                 identity, action, job.activation_id, INTERNAL_ERROR,
-                start_ms=received_ms, end_ms=_now_ms(), cause=cause, binding=binding,
+                start_ms=received_ms, end_ms=self._clock.wall_ms(), cause=cause, binding=binding,
             )
         return self._stored(record, binding or action.namespace), no_container
 
@@ -320,9 +299,9 @@ class Controller:
             "activation_id": activation_id,
             "transaction_id": transaction_id or activation_id,
         }
-        if identity.authkey and _truthy(action.annotation("provide-api-key", True)):  # no key: web, alarms
+        if identity.authkey and action.annotated("provide-api-key", default=True):  # no key: web, alarms
             context["api_key"] = identity.authkey
-        deadline = str(_now_ms() + action.limits.timeout)
+        deadline = str(self._clock.wall_ms() + action.limits.timeout)
         env.update({f"__OW_{key.upper()}": value for key, value in context.items()})
         env["__OW_DEADLINE"] = deadline
         env["__OW_API_HOST"] = self._api_host
@@ -344,7 +323,7 @@ class Controller:
 
 def merge_arguments(action: Action, payload: dict[str, Any]) -> dict[str, Any]:
     """The action's parameters overlaid with `payload`; a `final` action refuses overrides of set values."""
-    if payload and _truthy(action.annotation("final", False)):
+    if payload and action.annotated("final"):
         defined = {p.key for p in action.parameters if p.value is not None}
         if defined & payload.keys():
             raise errors.ApiError(400, errors.RESERVED_PARAMETERS)
@@ -353,15 +332,17 @@ def merge_arguments(action: Action, payload: dict[str, Any]) -> dict[str, Any]:
     return arguments
 
 
-async def _run_builtin(builtin: BuiltinAction, identity: Identity, arguments: Any, received_ms: int) -> RunResult:
-    start_ms = _now_ms()
+async def _run_builtin(
+    builtin: BuiltinAction, identity: Identity, arguments: Any, received_ms: int, clock: Clock
+) -> RunResult:
+    start_ms = clock.wall_ms()
     try:
         status, result = await builtin(identity, arguments if isinstance(arguments, dict) else {})
     except Exception:
         log.exception("builtin action failed")
         status, result = ActivationStatus.INTERNAL_ERROR, {"error": errors.BUILTIN_FAILED}
     body = encoder.encode(result)
-    end_ms = _now_ms()
+    end_ms = clock.wall_ms()
     return RunResult(
         status=status, result=body, size=len(body), start_ms=start_ms, end_ms=end_ms, init_ms=0,
         wait_ms=max(start_ms - received_ms, 0), cold_start=False, timed_out=False, logs=[],
@@ -374,11 +355,3 @@ def _env_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return encoder.encode(value).decode()
-
-
-def _truthy(value: Any) -> bool:
-    return value is not False and value is not None and value != "false"
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gateway.wire.models import ActivationRecord
+    from gateway.invoke.records import Ended
 
 
 class ThrottleReason(StrEnum):
@@ -24,8 +24,8 @@ class ThrottleReason(StrEnum):
 class GatewayObserver:
     """Hooks the controller and the throttle call; the defaults do nothing."""
 
-    def activation_ended(self, record: ActivationRecord) -> None:
-        """An activation's record was built (it ran, failed, or never found a container)."""
+    def activation_ended(self, ended: Ended) -> None:
+        """An activation ended and its record was built (it ran, failed, or never found a container)."""
 
     def throttled(self, reason: ThrottleReason) -> None:
         """A request was refused with 429 for `reason`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
@@ -10,6 +11,20 @@ from msgspec import UNSET
 from gateway.wire.models import Action, ActivationRecord, ActivationResponse, Identity, KeyValue, Trigger, encoder
 from gateway.store import ActivationRow
 from pool import ActivationStatus, ResourceUse, RunResult
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """An activation that ended: its record, and the typed facts the record's strings and annotations
+    were rendered from, which metrics, HTTP statuses and web responses read instead of the record."""
+
+    record: ActivationRecord
+    status: ActivationStatus
+    kind: str
+    memory_mb: int
+    wait_ms: int
+    init_ms: int | None = None
+    cold_start: bool = False
 
 
 def build_record(
@@ -21,7 +36,7 @@ def build_record(
     wait_ms: int,
     cause: str | None = None,
     binding: str | None = None,
-) -> ActivationRecord:
+) -> Ended:
     """The record of an activation that ran. `cause` is the enclosing sequence's activation id (the
     record is then `causedBy: sequence`); `binding` is `ns/binding` when invoked through one."""
     annotations = _run_annotations(
@@ -30,7 +45,7 @@ def build_record(
     if outcome.cold_start:
         annotations.append(KeyValue("coldStart", True))
     annotations += _resource_use(outcome.resource_use)
-    return _action_record(
+    record = _action_record(
         identity, action, activation_id,
         start_ms=outcome.start_ms,
         end_ms=outcome.end_ms,
@@ -38,6 +53,9 @@ def build_record(
         logs=outcome.logs,
         annotations=annotations,
         cause=cause,
+    )
+    return Ended(
+        record, outcome.status, action.exec.kind, action.limits.memory, wait_ms, outcome.init_ms, outcome.cold_start
     )
 
 
@@ -51,9 +69,9 @@ def failed_record(
     end_ms: int,
     cause: str | None = None,
     binding: str | None = None,
-) -> ActivationRecord:
+) -> Ended:
     """The record of an activation that never reached a container: a `whisk internal error`."""
-    return _action_record(
+    record = _action_record(
         identity, action, activation_id,
         start_ms=start_ms,
         end_ms=end_ms,
@@ -64,6 +82,7 @@ def failed_record(
         ),
         cause=cause,
     )
+    return Ended(record, ActivationStatus.INTERNAL_ERROR, action.exec.kind, action.limits.memory, end_ms - start_ms)
 
 
 def _action_record(
@@ -115,20 +134,21 @@ def sequence_record(
     sequence: Action,
     activation_id: str,
     *,
-    components: list[ActivationRecord],
+    components: list[Ended],
+    status: ActivationStatus,
     response: ActivationResponse,
     start_ms: int,
     end_ms: int,
     wait_ms: int,
     cause: str | None = None,
     binding: str | None = None,
-) -> ActivationRecord:
+) -> Ended:
     """A sequence's record: `logs` = its components' activation ids in order, `duration` = the sum of
     theirs, `limits.memory` = the largest among them (the sequence's own when none ran), `topmost`
     unless it is itself a component (`cause`), and the last component's `response`."""
-    memory = max((_memory_mb(record) for record in components), default=sequence.limits.memory)
+    memory = max((ended.memory_mb for ended in components), default=sequence.limits.memory)
     limits = msgspec.structs.replace(sequence.limits, memory=memory, concurrency=1)
-    return ActivationRecord(
+    record = ActivationRecord(
         namespace=identity.namespace,
         name=sequence.name,
         version=sequence.version,
@@ -136,9 +156,9 @@ def sequence_record(
         activationId=activation_id,
         start=start_ms,
         end=end_ms,
-        duration=sum(record.duration or 0 for record in components),
+        duration=sum(ended.record.duration or 0 for ended in components),
         response=response,
-        logs=[record.activationId for record in components],
+        logs=[ended.record.activationId for ended in components],
         annotations=[
             KeyValue("topmost", cause is None),
             KeyValue("path", sequence.fully_qualified_name),
@@ -150,6 +170,7 @@ def sequence_record(
         ],
         cause=cause or UNSET,
     )
+    return Ended(record, status, "sequence", memory, wait_ms)
 
 
 def trigger_record(
@@ -197,13 +218,6 @@ def _binding(binding: str | None) -> list[KeyValue]:
     return [] if binding is None else [KeyValue("binding", binding)]
 
 
-def _memory_mb(record: ActivationRecord) -> int:
-    for item in record.annotations:
-        if item.key == "limits" and isinstance(item.value, dict):
-            return int(item.value.get("memory", 0))
-    return 0
-
-
 def response(status: ActivationStatus, result: object, size: int | None) -> ActivationResponse:
     return ActivationResponse(
         status=status.text, success=status is ActivationStatus.SUCCESS, result=result, size=size
@@ -216,12 +230,13 @@ INTERNAL_ERROR = (
 )
 
 
-def internal_error_record(record: ActivationRecord) -> ActivationRecord:
-    """`record` with its result and logs replaced by a `whisk internal error`: what is stored when
+def internal_error_record(ended: Ended) -> Ended:
+    """`ended` with its result and logs replaced by a `whisk internal error`: what is stored when
     building or encoding the real record failed, so that the activation still has one."""
-    return msgspec.structs.replace(
-        record, response=response(ActivationStatus.INTERNAL_ERROR, {"error": INTERNAL_ERROR}, None), logs=[]
+    record = msgspec.structs.replace(
+        ended.record, response=response(ActivationStatus.INTERNAL_ERROR, {"error": INTERNAL_ERROR}, None), logs=[]
     )
+    return replace(ended, record=record, status=ActivationStatus.INTERNAL_ERROR)
 
 
 def activation_row(record: ActivationRecord, entity_path: str) -> ActivationRow:

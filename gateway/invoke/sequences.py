@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
+from gateway.clock import Clock
 from gateway.entities.auth import authorize, authorize_package
 from gateway.entities.actions import SEQUENCE
 from gateway.wire.errors import (
@@ -20,16 +20,14 @@ from gateway.wire.errors import (
     SEQUENCE_TOO_LONG,
     ApiError,
 )
-from gateway.wire.models import Action, ActivationRecord, Identity
-from gateway.invoke.records import response, sequence_record
+from gateway.wire.jsonbody import any_decoder
+from gateway.wire.models import Action, Identity
+from gateway.invoke.records import Ended, response, sequence_record
 from gateway.entities.resolve import QualifiedName, ResolvedAction, parse_qualified_name, resolve_action
 from gateway.store import Store
 from pool import ActivationStatus
 
 log = logging.getLogger("whisklet.sequences")
-
-_decode = msgspec.json.Decoder().decode
-
 
 async def resolve_component(store: Store, identity: Identity, component: str) -> ResolvedAction:
     """A component (`/ns[/pkg]/name`) as `identity` may run it: 403 when it may not, 404/409 when it
@@ -84,7 +82,7 @@ class Budget:
     depth_left: int
 
 
-RunComponent = Callable[[ResolvedAction, Any, str, Budget], Awaitable[ActivationRecord]]
+RunComponent = Callable[[ResolvedAction, Any, str, Budget], Awaitable[Ended]]
 """Runs one component to its stored record: (component, its input, the sequence's activation id, budget)."""
 
 
@@ -97,10 +95,11 @@ async def run_sequence(
     *,
     run_component: RunComponent,
     budget: Budget,
+    clock: Clock,
     received_ms: int,
     cause: str | None = None,
     binding: str | None = None,
-) -> ActivationRecord:
+) -> Ended:
     """Run the components of `sequence` one after another and return the sequence's record.
 
     The first component gets `value` (the request payload; not the sequence's own `_actions`
@@ -109,37 +108,42 @@ async def run_sequence(
     response. All components are resolved (and entitlement checked) before the first runs; a missing
     one is an `application error`, as is going past the atomic action budget.
     """
-    start_ms = _now_ms()
-    components: list[ActivationRecord] = []
+    start_ms = clock.wall_ms()
+    components: list[Ended] = []
     try:
         resolved = await asyncio.gather(
             *(resolve_component(store, identity, name) for name in sequence.exec.components or [])
         )
     except ApiError as error:
         message = SEQUENCE_COMPONENT_MISSING if error.status in (404, 409) else error.message
-        outcome = response(ActivationStatus.APPLICATION_ERROR, {"error": message}, None)
+        status = ActivationStatus.APPLICATION_ERROR
+        outcome = response(status, {"error": message}, None)
     else:
-        outcome = response(ActivationStatus.SUCCESS, value, None)
+        status = ActivationStatus.SUCCESS
+        outcome = response(status, value, None)
         budget.depth_left -= 1
         try:
             for component in resolved:
                 if component.action.exec.kind != SEQUENCE:
                     if budget.atomic_left <= 0:
-                        outcome = response(ActivationStatus.APPLICATION_ERROR, {"error": SEQUENCE_TOO_LONG}, None)
+                        status = ActivationStatus.APPLICATION_ERROR
+                        outcome = response(status, {"error": SEQUENCE_TOO_LONG}, None)
                         break
                     budget.atomic_left -= 1
                 elif budget.depth_left <= 0:
-                    outcome = response(ActivationStatus.APPLICATION_ERROR, {"error": SEQUENCE_TOO_LONG}, None)
+                    status = ActivationStatus.APPLICATION_ERROR
+                    outcome = response(status, {"error": SEQUENCE_TOO_LONG}, None)
                     break
-                record = await run_component(component, value, activation_id, budget)
-                components.append(record)
-                outcome = record.response
-                if not outcome.success:
+                ended = await run_component(component, value, activation_id, budget)
+                components.append(ended)
+                status, outcome = ended.status, ended.record.response
+                if status is not ActivationStatus.SUCCESS:
                     break
                 value = next_input(outcome.result)
         except Exception:
             log.exception("sequence %s (%s) failed", sequence.fully_qualified_name, activation_id)
-            outcome = response(ActivationStatus.INTERNAL_ERROR, {"error": SEQUENCE_FAILED}, None)
+            status = ActivationStatus.INTERNAL_ERROR
+            outcome = response(status, {"error": SEQUENCE_FAILED}, None)
         finally:
             budget.depth_left += 1
     return sequence_record(
@@ -147,9 +151,10 @@ async def run_sequence(
         sequence,
         activation_id,
         components=components,
+        status=status,
         response=outcome,
         start_ms=start_ms,
-        end_ms=_now_ms(),
+        end_ms=clock.wall_ms(),
         wait_ms=max(start_ms - received_ms, 0),
         cause=cause,
         binding=binding,
@@ -159,9 +164,5 @@ async def run_sequence(
 def next_input(result: Any) -> Any:
     """A component's result as the next one's input: an object or an array, else nothing (`{}`)."""
     if isinstance(result, msgspec.Raw):
-        result = _decode(result)
+        result = any_decoder.decode(result)
     return result if isinstance(result, dict | list) else {}
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

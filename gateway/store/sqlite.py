@@ -7,13 +7,13 @@ import contextlib
 import json
 import logging
 import sqlite3
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.datadir import owner_only_file
 from gateway.store.base import Alarm, ActivationRow, Conflict, Entity, EntityKind, StoreError, Subject
 from gateway.store.keys import hash_key
@@ -112,10 +112,6 @@ _ENTITY_HEAD = "SELECT kind, namespace, path, name, COALESCE(head, doc), revisio
 _ALARM = "SELECT trigger, namespace, spec, active, next_fire, changed FROM alarms"
 
 _MISSING = object()  # a cache miss, as opposed to a cached None
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _subject(row: tuple[Any, ...]) -> Subject:
@@ -251,8 +247,10 @@ class SqliteStore:
         max_pending: int = 10000,
         cache_size: int = 4096,
         external_check_s: float = 1.0,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.path = Path(path)
+        self._clock = clock
         self._external_check_s = external_check_s
         self._watcher: asyncio.Task[None] | None = None
         self._seen_data_version = 0
@@ -313,8 +311,10 @@ class SqliteStore:
             await self._flusher
         with contextlib.suppress(asyncio.CancelledError):
             await self._watcher
-        with contextlib.suppress(StoreError):
+        try:
             await self._call("closing the store", self._disconnect)  # waits for the readers first
+        except StoreError as exc:
+            error = error or exc  # raised once the store's threads are let go
         self._db = None
         self._executor.shutdown(wait=False)
         self._executor = None
@@ -428,7 +428,7 @@ class SqliteStore:
     # subjects
 
     async def create_subject(self, namespace: str, uuid: str, key: str, limits: bytes = b"{}") -> Subject:
-        subject = Subject(namespace, uuid, hash_key(key), bytes(limits), _now_ms())
+        subject = Subject(namespace, uuid, hash_key(key), bytes(limits), self._clock.wall_ms())
 
         def insert() -> None:
             try:

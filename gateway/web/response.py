@@ -23,9 +23,10 @@ from gateway.wire.errors import (
     ApiError,
     invalid_media,
 )
+from gateway.wire.jsonbody import any_decoder
 from gateway.wire.models import encoder
 from gateway.web.request import JSON, is_binary, is_json_type, number_text, parse_media_type
-from pool import json_too_deep
+from pool import ActivationStatus, json_too_deep
 
 _MEDIA_TYPE = re.compile(r"\A[\w!#$&^.+-]+/[\w!#$&^.+-]+\Z")
 _HEADER_NAME = re.compile(r"\A[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
@@ -38,9 +39,6 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "te", "trailer", "transfer-e
 """Headers that frame the message or the connection: the gateway sets them; an action's are dropped
 (any case, `Proxy-*` too), or a proxy in front could read two different messages (desync)."""
 
-_any_decoder = msgspec.json.Decoder()
-
-
 @dataclass(frozen=True, slots=True)
 class WebResponse:
     """What to send: `headers` may repeat a name (several `Set-Cookie`); `content_type` None means
@@ -52,25 +50,25 @@ class WebResponse:
     content_type: str | None = None
 
 
-def handed_result(status: str, result: Any) -> Any:
+def handed_result(status: ActivationStatus, result: Any) -> Any:
     """What the extension renders: the result on success, the `error` value of an application error.
 
     A developer or internal error is 400 `There was an error processing your request.`
     """
-    if status == "success":
+    if status is ActivationStatus.SUCCESS:
         return result
-    if status == "application error" and isinstance(result, dict):
+    if status is ActivationStatus.APPLICATION_ERROR and isinstance(result, dict):
         return result.get("error")
     raise ApiError(400, WEB_PROCESSING_ERROR)
 
 
-def render_activation(status: str, result: Any, extension: str, path: str = "") -> WebResponse:
+def render_activation(status: ActivationStatus, result: Any, extension: str, path: str = "") -> WebResponse:
     """The response for an activation that ended with `status` and `result`.
 
     A success's result is rendered with its projection; an application error's `error` value is
     rendered as it is (OpenWhisk ignores the projection then); other errors are 400.
     """
-    return render(handed_result(status, result), extension, path, project=status == "success")
+    return render(handed_result(status, result), extension, path, project=status is ActivationStatus.SUCCESS)
 
 
 def render(result: Any, extension: str, path: str = "", *, project: bool = True) -> WebResponse:
@@ -233,7 +231,7 @@ def _legacy_base64_json(body: str) -> bytes | None:
     if json_too_deep(decoded):
         return None
     try:
-        _any_decoder.decode(decoded)
+        any_decoder.decode(decoded)
     except (msgspec.DecodeError, RecursionError):
         return None
     return decoded

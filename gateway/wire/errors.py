@@ -24,13 +24,10 @@ WRONG_COLLECTION = "Resource by this name exists but is not in this collection."
 ILLEGAL_NAME = "The name of the entity contains illegal characters."
 ILLEGAL_NAMESPACE = "The namespace contains illegal characters."
 RESERVED_PARAMETERS = "Request defines parameters that are not allowed (e.g., reserved properties)."
-BAD_WAIT_TIMEOUT = "Timeout must be number of milliseconds up to 60000."
 UNSUPPORTED_MEDIA_TYPE = "The request's Content-Type is not supported. Send application/json."
 ACTIVATION_INTERRUPTED = (
     "The activation was interrupted: Whisklet stopped before it ended, so its result and logs are lost."
 )
-SERVICE_UNAVAILABLE = "The container engine is unavailable; activations cannot run until it is back. Check that dockerd is running."
-
 
 NOT_HTTP = "The request is not valid HTTP/1.1."
 

@@ -86,6 +86,11 @@ class Action(Struct):
                 return item.value
         return default
 
+    def annotated(self, key: str, default: bool = False) -> bool:
+        """Whether annotation `key` is set to anything but `false`, `null` or `"false"`; `default` when absent."""
+        value = self.annotation(key, default)
+        return value is not False and value is not None and value != "false"
+
 
 class ExecSummary(Struct):
     binary: bool

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.integration.actions import NS, unique
-from tests.serving import REPO, WHISKLET
+from bench.serving import REPO, WHISKLET
 
 pytestmark = pytest.mark.docker
 

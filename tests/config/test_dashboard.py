@@ -8,9 +8,10 @@ import re
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.edge.metrics import Metrics
-from gateway.wire.models import ActivationRecord, ActivationResponse, KeyValue
+from gateway.invoke.records import Ended
+from gateway.wire.models import ActivationRecord, ActivationResponse
 from gateway.invoke.observer import ThrottleReason
-from pool import PoolSnapshot, StockSnapshot
+from pool import ActivationStatus, PoolSnapshot, StockSnapshot
 from tests.config.dashboard import DASHBOARD, dashboard_queries, label_names, metric_names
 
 PROVISIONED_DATASOURCE = DASHBOARD.parents[1] / "provisioning" / "datasources" / "whisklet.yaml"
@@ -19,13 +20,12 @@ PROVISIONED_DATASOURCE = DASHBOARD.parents[1] / "provisioning" / "datasources" /
 def exported() -> dict[str, set[str]]:
     """Sample names of a real `Metrics` exposition after one event of each kind, with their label names."""
     metrics = Metrics()
-    metrics.watch_pool(lambda: PoolSnapshot((StockSnapshot(256, 2, 1, 1, 0, 2, 0.5),), 1, 5, 3, 1, 0, 0.6, True))
-    metrics.activation_ended(ActivationRecord(
+    metrics.watch_pool(lambda: PoolSnapshot((StockSnapshot(256, 2, 1, 1, 0, 2, 0.5),), 1, 1, 0.6, True))
+    record = ActivationRecord(
         namespace="guest", name="hello", version="0.0.1", subject="guest", activationId="0" * 32, start=1, end=11,
         duration=10, response=ActivationResponse(status="success", success=True),
-        annotations=[KeyValue("kind", "nodejs:20"), KeyValue("waitTime", 1), KeyValue("initTime", 2),
-                     KeyValue("coldStart", True)],
-    ))
+    )
+    metrics.activation_ended(Ended(record, ActivationStatus.SUCCESS, "nodejs:20", 256, wait_ms=1, init_ms=2, cold_start=True))
     metrics.throttled(ThrottleReason.INVOCATIONS_PER_MINUTE)
     metrics.trigger_fired(active_rules=1)
     metrics.container_created(0.5)

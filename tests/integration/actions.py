@@ -8,7 +8,7 @@ import uuid
 
 import httpx
 
-from tests.serving import WHISKLET, ServedWhisklet
+from bench.serving import WHISKLET, ServedWhisklet
 
 NS = "/api/v1/namespaces/_"
 

@@ -3,7 +3,7 @@
 import subprocess
 
 from tests.integration.actions import invoke, put_action, unique
-from tests.serving import wait_until
+from bench.serving import wait_until
 
 # Leaves a global, a /tmp file and a detached child process behind, then reports what it found.
 LEAVES_TRACES = """

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.integration.actions import NS, activation, put_action, unique
-from tests.serving import ServedWhisklet, sandbox_names, wait_until
+from bench.serving import ServedWhisklet, sandbox_names, wait_until
 
 
 @pytest.fixture

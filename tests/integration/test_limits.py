@@ -7,7 +7,7 @@ import subprocess
 import httpx
 
 from tests.integration.actions import NS, invoke, put_action, unique
-from tests.serving import WHISKLET, wait_until
+from bench.serving import WHISKLET, wait_until
 
 
 def whisklet_cli(served, *args: str) -> str:

@@ -14,7 +14,7 @@ import subprocess
 import httpx
 
 from tests.integration.actions import unique
-from tests.serving import REPO, WHISKLET
+from bench.serving import REPO, WHISKLET
 
 SCHEMATHESIS = REPO / ".venv" / "bin" / "schemathesis"
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance," \

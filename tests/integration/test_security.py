@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.integration.actions import NS, activation, annotations, invoke, put_action, unique
-from tests.serving import REPO, WHISKLET, ServedWhisklet, sandbox_names, wait_until
+from bench.serving import REPO, WHISKLET, ServedWhisklet, sandbox_names, wait_until
 
 PIDS_LIMIT, TMP_MB, RUN_DIR_MB = 64, 8, 4
 

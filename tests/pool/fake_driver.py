@@ -45,8 +45,9 @@ class FakeOutput:
 
 @dataclass
 class FakeDriver:
-    """Creates fake runners. `run_reply(value) -> (status, body)` decides what `/run` answers;
-    `create_delay_s`, `fail_creates` and `engine_down` simulate a slow or broken engine."""
+    """Creates fake runners whose `/run` answers 200 with `{"echo": value, "deadline": deadline}` after
+    `run_delay_s`; `crash_on_run` and `oom_on_run` make the runner die instead. `create_delay_s`,
+    `fail_creates` and `engine_down` simulate a slow or broken engine."""
 
     root: Path
     create_delay_s: float = 0.0

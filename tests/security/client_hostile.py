@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.integration.actions import NS, put_action, unique
-from tests.serving import ServedWhisklet, wait_until
+from bench.serving import ServedWhisklet, wait_until
 
 
 @dataclass

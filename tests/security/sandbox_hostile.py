@@ -15,7 +15,7 @@ import pytest
 
 from pool.runner.invocation import GRACE_S
 from tests.integration.actions import NS, activation, put_action
-from tests.serving import ServedWhisklet
+from bench.serving import ServedWhisklet
 
 CANARY = "sandbox-canary-7c1f"
 """A value only the gateway's own environment holds: it must never show up in a record."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving import ServedWhisklet
+from bench.serving import ServedWhisklet
 
 pytestmark = pytest.mark.docker
 

@@ -20,7 +20,7 @@ from tests.security.client_hostile import (
     timed,
     wait_for_prewarmed,
 )
-from tests.serving import wait_until
+from bench.serving import wait_until
 
 pytestmark = pytest.mark.docker
 

@@ -17,7 +17,7 @@ from tests.security.sandbox_hostile import (  # noqa: F401 (fixtures)
     serve,
     tenant,
 )
-from tests.serving import ServedWhisklet, sandbox_names, wait_until
+from bench.serving import ServedWhisklet, sandbox_names, wait_until
 
 pytestmark = pytest.mark.docker
 

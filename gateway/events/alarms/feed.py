@@ -6,16 +6,15 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
-import time
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
 
-from gateway.events.alarms.schedule import CRON, INTERVAL, ONCE, AlarmSpec, FeedError, make_spec, next_fire_ms, update_spec
+from gateway.clock import SYSTEM_CLOCK, Clock
+from gateway.events.alarms.schedule import CRON, INTERVAL, ONCE, AlarmSpec, FeedError, make_spec, next_fire_ms, spec_decoder, update_spec
 from gateway.invoke.controller import BuiltinAction
 from gateway.wire.errors import ApiError
-from gateway.wire.models import Identity
+from gateway.wire.models import Identity, encoder
 from gateway.entities.resolve import QualifiedName, parse_qualified_name
 from gateway.store import Alarm, Store, key_matches
 from pool import ActivationStatus
@@ -24,8 +23,6 @@ PACKAGE = "whisk.system/alarms"
 FEEDS = (CRON, INTERVAL, ONCE)
 AUTH_FAILED = "Trigger authentication request failed."
 
-_spec_decoder = msgspec.json.Decoder(AlarmSpec)
-_encode = msgspec.json.Encoder().encode
 
 
 class AlarmFeeds:
@@ -38,10 +35,10 @@ class AlarmFeeds:
     3. Every change calls `changed()` so the scheduler looks at the alarms again.
     """
 
-    def __init__(self, store: Store, changed: Callable[[], None], clock_ms: Callable[[], int] | None = None) -> None:
+    def __init__(self, store: Store, changed: Callable[[], None], clock: Clock = SYSTEM_CLOCK) -> None:
         self._store = store
         self._changed = changed
-        self._clock_ms = clock_ms or _now_ms
+        self._clock = clock
 
     def actions(self) -> dict[str, BuiltinAction]:
         """The feed actions by fully qualified name, for `Controller(builtins=...)`."""
@@ -59,12 +56,12 @@ class AlarmFeeds:
         trigger = _trigger_name(params.get("triggerName"), identity.namespace)
         await self._check_credential(params.get("authKey"), identity, trigger.namespace)
         key = trigger.fully_qualified_name
-        now_ms = self._clock_ms()
+        now_ms = self._clock.wall_ms()
         if event == "CREATE":
             if await self._store.get_entity(trigger.path, trigger.name) is None:
                 raise FeedError(AUTH_FAILED)
             spec = make_spec(feed, params, now_ms)
-            alarm = Alarm(key, trigger.namespace, _encode(spec), True, next_fire_ms(spec, now_ms), now_ms)
+            alarm = Alarm(key, trigger.namespace, encoder.encode(spec), True, next_fire_ms(spec, now_ms), now_ms)
             await self._store.put_alarm(alarm)
         elif event == "DELETE":
             await self._store.delete_alarm(key)
@@ -75,7 +72,7 @@ class AlarmFeeds:
             alarm, spec = await self._alarm(key)
             spec = update_spec(spec, params, now_ms)
             after = max(now_ms, alarm.next_fire - 1) if alarm.next_fire else now_ms
-            alarm = dataclasses.replace(alarm, spec=_encode(spec), next_fire=next_fire_ms(spec, after))
+            alarm = dataclasses.replace(alarm, spec=encoder.encode(spec), next_fire=next_fire_ms(spec, after))
             await self._store.put_alarm(alarm)
         elif event in ("PAUSE", "UNPAUSE"):
             alarm, spec = await self._alarm(key)
@@ -103,7 +100,7 @@ class AlarmFeeds:
         alarm = await self._store.get_alarm(key)
         if alarm is None:
             raise FeedError(f"could not find trigger /{key} in the alarms database")
-        return alarm, _spec_decoder.decode(alarm.spec)
+        return alarm, spec_decoder.decode(alarm.spec)
 
 
 def _trigger_name(value: Any, namespace: str) -> QualifiedName:
@@ -142,8 +139,4 @@ def _description(trigger: QualifiedName, alarm: Alarm, spec: AlarmSpec) -> dict[
     if alarm.active and not alarm.next_fire:
         status["reason"] = {"kind": "AUTO", "statusCode": None, "message": "The alarm will not fire again."}
     return {"config": config, "status": status}
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 

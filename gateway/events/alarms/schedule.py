@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 from croniter import croniter
 
+from gateway.wire.jsonbody import any_decoder
+
 CRON = "alarm"
 INTERVAL = "interval"
 ONCE = "once"
@@ -45,6 +47,8 @@ class AlarmSpec(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False)
     delete_after_fire: str = "false"
     created_ms: int = 0
 
+
+spec_decoder = msgspec.json.Decoder(AlarmSpec)
 
 UPDATABLE = {
     CRON: ("cron", "timezone", "trigger_payload", "startDate", "stopDate"),
@@ -188,7 +192,7 @@ def _payload(value: Any) -> dict[str, Any]:
     """`trigger_payload`: an object, or a string holding one; any other value is sent as `{"payload": value}`."""
     if isinstance(value, str):
         try:
-            value = msgspec.json.decode(value)
+            value = any_decoder.decode(value)
         except msgspec.DecodeError:
             pass
     return value if isinstance(value, dict) else {"payload": value}

@@ -5,24 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Callable
 
 import msgspec
 
+from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.events.firing import fire_trigger
 from gateway.invoke.controller import Controller
-from gateway.events.alarms.schedule import ONCE, AlarmSpec, next_fire_ms
+from gateway.events.alarms.schedule import ONCE, AlarmSpec, next_fire_ms, spec_decoder
 from gateway.entities.auth import identity_of
 from gateway.wire.errors import ApiError
 from gateway.wire.models import encoder, trigger_decoder
-from gateway.store import Alarm, EntityKind, Store, StoreError
+from gateway.store import Alarm, Conflict, EntityKind, Store, StoreError
 from gateway.entities.triggers import unlinked
 
 
 log = logging.getLogger("whisklet.alarms")
 
-_spec_decoder = msgspec.json.Decoder(AlarmSpec)
 
 MAX_SLEEP_S = 60.0  # look again at least this often, whatever the store says
 DUE_BATCH = 100
@@ -42,9 +40,9 @@ class AlarmScheduler:
     4. `start` owns one task; `stop` cancels and awaits it. `wake` makes it look at the store again.
     """
 
-    def __init__(self, store: Store, clock_ms: Callable[[], int] | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock = SYSTEM_CLOCK) -> None:
         self._store = store
-        self._clock_ms = clock_ms or _now_ms
+        self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._controller: Controller | None = None
@@ -67,7 +65,7 @@ class AlarmScheduler:
         while True:
             self._wake.clear()
             try:
-                for alarm in await self._store.due_alarms(self._clock_ms(), DUE_BATCH):
+                for alarm in await self._store.due_alarms(self._clock.wall_ms(), DUE_BATCH):
                     try:
                         await self._fire(alarm)
                     except StoreError:
@@ -78,16 +76,14 @@ class AlarmScheduler:
                 soonest = await self._store.next_alarm_fire()
             except StoreError as error:
                 log.error("%s; retrying in %.0fs", error, RETRY_S)
-                soonest = self._clock_ms() + int(RETRY_S * 1000)
-            delay_s = MAX_SLEEP_S if soonest is None else (soonest - self._clock_ms()) / 1000
+                soonest = self._clock.wall_ms() + int(RETRY_S * 1000)
+            delay_s = MAX_SLEEP_S if soonest is None else (soonest - self._clock.wall_ms()) / 1000
             if delay_s > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(min(delay_s, MAX_SLEEP_S)):
-                        await self._wake.wait()
+                await self._clock.wait(self._wake, min(delay_s, MAX_SLEEP_S))
 
     async def _fire(self, alarm: Alarm) -> None:
-        now_ms = self._clock_ms()
-        spec = _spec_decoder.decode(alarm.spec)
+        now_ms = self._clock.wall_ms()
+        spec = spec_decoder.decode(alarm.spec)
         following = next_fire_ms(spec, max(now_ms, alarm.next_fire))
         if not await self._store.advance_alarm(alarm.trigger, alarm.next_fire, following):
             return  # changed or deleted meanwhile: the next round sees the new state
@@ -112,7 +108,7 @@ class AlarmScheduler:
         try:
             self._controller.admit_fire(identity)
             trigger = trigger_decoder.decode(entity.doc)
-            activation_id = await fire_trigger(self._store, self._controller, identity, trigger, dict(spec.payload), {})
+            activation_id = await fire_trigger(self._store, self._controller, self._clock, identity, trigger, dict(spec.payload), {})
         except ApiError as error:
             log.warning("firing trigger %s/%s failed: %s", namespace, name, error.message)
         else:
@@ -133,11 +129,10 @@ class AlarmScheduler:
             await self._store.delete_entity(namespace, name)
             await self._store.delete_alarm(f"{namespace}/{name}")
         else:
-            with contextlib.suppress(StoreError):
+            try:
                 await self._store.put_entity(
                     EntityKind.TRIGGER, namespace, name, encoder.encode(trigger), trigger.updated, entity.revision
                 )
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+            except Conflict:  # any other StoreError goes to `_run`, which logs it and looks again later
+                log.warning("trigger %s/%s changed while its rules were deleted after its fire; it still lists them",
+                            namespace, name)

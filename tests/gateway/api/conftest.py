@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ import pytest
 
 from gateway.app import Services, build_app
 from gateway.config import Config
-from gateway.invoke.controller import Admission, Controller, Invocation
+from gateway.invoke.admission import Admission
+from gateway.invoke.controller import Controller, Invocation
 from gateway.wire.errors import ApiError
 from gateway.wire.models import Action, Identity
 from gateway.invoke.observer import GatewayObserver
@@ -39,7 +41,7 @@ class FakeController(Controller):
     def admit(self, identity: Identity) -> Admission:
         if self.throttle is not None:
             raise self.throttle
-        admission = Admission(identity.namespace)
+        admission = Admission(identity.namespace, lambda _: self.released.append(admission))
         self.admitted.append(admission)
         return admission
 
@@ -48,29 +50,11 @@ class FakeController(Controller):
             raise self.throttle
         self.fires += 1
 
-    def release(self, admission: Admission) -> None:
-        admission.released = True
-        self.released.append(admission)
-
-    async def invoke(
-        self,
-        identity: Identity,
-        action: Action,
-        payload: dict[str, Any],
-        *,
-        admission: Admission,
-        blocking: bool,
-        wait_ms: int,
-        cause: str | None = None,
-        transaction_id: str = "",
-        binding: str | None = None,
-    ) -> Invocation:
-        self.calls.append(
-            {"identity": identity, "action": action, "payload": payload, "admission": admission,
-             "blocking": blocking, "wait_ms": wait_ms, "transaction_id": transaction_id, "binding": binding}
-        )
+    async def invoke(self, identity: Identity, action: Action, payload: dict[str, Any], **options: Any) -> Invocation:  # type: ignore[override]
+        self.calls.append({"identity": identity, "action": action, "payload": payload, **options})
         if isinstance(self.outcome, Exception):
             raise self.outcome
+        options["admission"].pass_to(asyncio.get_running_loop().create_future())  # an activation that never ends
         return self.outcome
 
 

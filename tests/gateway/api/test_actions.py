@@ -4,6 +4,8 @@ import base64
 import json
 
 import pytest
+from gateway.invoke.records import Ended
+from pool import ActivationStatus
 from gateway.invoke.controller import Invocation
 from gateway.wire.errors import ApiError, too_many_concurrent
 from gateway.wire.models import ActivationRecord, ActivationResponse
@@ -30,6 +32,12 @@ def record(status="success", result=None) -> ActivationRecord:
         start=1000, end=1052, duration=52,
         response=ActivationResponse(status=status, success=status == "success", result=result),
     )
+
+
+def ended(status: str = "success", result: object = None) -> Ended:
+    """The ended activation a blocking invoke hands back, with `record(status, result)` as its record."""
+    typed = next(s for s in ActivationStatus if s.text == status)
+    return Ended(record(status, result), typed, "nodejs:20", 256, wait_ms=0)
 
 
 # create, get, update, delete
@@ -255,7 +263,7 @@ async def test_non_blocking_invoke_is_202_with_activation_id(client, controller)
 
 async def test_blocking_success_is_200_with_the_record(client, controller):
     await put(client, "hello")
-    controller.outcome = Invocation(ACTIVATION_ID, record(result={"msg": "hi"}))
+    controller.outcome = Invocation(ACTIVATION_ID, ended(result={"msg": "hi"}))
     response = await client.post(f"{ACTIONS}/hello", params={"blocking": "true", "timeout": "5000"})
     assert response.status_code == 200
     assert response.json()["response"] == {"status": "success", "success": True, "result": {"msg": "hi"}}
@@ -271,7 +279,7 @@ async def test_blocking_success_is_200_with_the_record(client, controller):
 )
 async def test_blocking_failure_is_502_or_500_with_the_record(client, controller, status, http_status):
     await put(client, "hello")
-    controller.outcome = Invocation(ACTIVATION_ID, record(status, {"error": "boom"}))
+    controller.outcome = Invocation(ACTIVATION_ID, ended(status, {"error": "boom"}))
     response = await client.post(f"{ACTIONS}/hello", params={"blocking": "true"})
     assert response.status_code == http_status
     assert response.json()["response"]["status"] == status
@@ -281,7 +289,7 @@ async def test_blocking_failure_is_502_or_500_with_the_record(client, controller
 
 async def test_blocking_result_true_returns_only_the_result(client, controller):
     await put(client, "hello")
-    controller.outcome = Invocation(ACTIVATION_ID, record(result={"msg": "hi"}))
+    controller.outcome = Invocation(ACTIVATION_ID, ended(result={"msg": "hi"}))
     response = await client.post(f"{ACTIONS}/hello", params={"blocking": "true", "result": "true"})
     assert response.json() == {"msg": "hi"}
     assert response.headers["x-openwhisk-activation-id"] == ACTIVATION_ID
@@ -289,7 +297,7 @@ async def test_blocking_result_true_returns_only_the_result(client, controller):
 
 async def test_blocking_array_result_is_returned_bare_even_without_result_flag(client, controller):
     await put(client, "hello")
-    controller.outcome = Invocation(ACTIVATION_ID, record(result=[1, 2]))
+    controller.outcome = Invocation(ACTIVATION_ID, ended(result=[1, 2]))
     response = await client.post(f"{ACTIONS}/hello", params={"blocking": "true"})
     assert (response.status_code, response.json()) == (200, [1, 2])
 

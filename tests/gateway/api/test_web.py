@@ -6,6 +6,8 @@ import httpx
 import msgspec
 import pytest
 
+from gateway.invoke.records import Ended
+from pool import ActivationStatus
 from gateway.app import Services, build_app
 from gateway.invoke.controller import Invocation
 from gateway.wire.errors import too_many_per_minute
@@ -26,6 +28,12 @@ def record(status: str = "success", result: object = None) -> ActivationRecord:
     )
 
 
+def ended(status: str = "success", result: object = None) -> Ended:
+    """The ended activation a blocking invoke hands back, with `record(status, result)` as its record."""
+    typed = next(s for s in ActivationStatus if s.text == status)
+    return Ended(record(status, result), typed, "nodejs:20", 256, wait_ms=0)
+
+
 @pytest.fixture
 async def anonymous(store, controller, config):
     """A client without credentials (how browsers call web actions) of an app on the same services."""
@@ -41,7 +49,7 @@ async def web_action(client, name: str, **annotations: object) -> None:
 
 
 def succeed(controller, result: object) -> None:
-    controller.outcome = Invocation(ACTIVATION_ID, record(result=result))
+    controller.outcome = Invocation(ACTIVATION_ID, ended(result=result))
 
 
 async def test_web_action_runs_as_its_owner_with_the_request_as_input(client, anonymous, controller):
@@ -176,7 +184,7 @@ async def test_no_result_within_the_wait_is_202_response_not_yet_ready(client, a
 @pytest.mark.parametrize("status", ["action developer error", "whisk internal error"])
 async def test_developer_and_internal_errors_are_400(client, anonymous, controller, status):
     await web_action(client, "page")
-    controller.outcome = Invocation(ACTIVATION_ID, record(status, {"error": "boom"}))
+    controller.outcome = Invocation(ACTIVATION_ID, ended(status, {"error": "boom"}))
     response = await anonymous.get(f"{WEB}/page.json")
     assert response.status_code == 400
     assert response.json()["error"] == "There was an error processing your request."
@@ -184,7 +192,7 @@ async def test_developer_and_internal_errors_are_400(client, anonymous, controll
 
 async def test_application_error_is_unwrapped_and_rendered(client, anonymous, controller):
     await web_action(client, "page")
-    controller.outcome = Invocation(ACTIVATION_ID, record("application error", {"error": {"statusCode": 404, "body": "nope"}}))
+    controller.outcome = Invocation(ACTIVATION_ID, ended("application error", {"error": {"statusCode": 404, "body": "nope"}}))
     response = await anonymous.get(f"{WEB}/page")
     assert (response.status_code, response.text) == (404, "nope")
 

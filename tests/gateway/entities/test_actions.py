@@ -8,9 +8,9 @@ import pytest
 from gateway.config import LimitsConfig
 from gateway.entities.actions import (
     create_action,
-    is_binary,
+    is_base64_archive,
     resolve_kind,
-    summarize,
+    summarize_action,
     update_action,
     without_code,
 )
@@ -83,11 +83,11 @@ def test_updating_a_sequence_keeps_its_actions_parameter():
 
 
 def test_binary_is_inferred_from_base64_looking_code():
-    assert is_binary(base64.b64encode(b"PK\x03\x04zip").decode())
-    assert is_binary("  QUJD \n".strip())
-    assert not is_binary(CODE)
-    assert not is_binary("")
-    assert not is_binary("QUJ")  # not a multiple of 4
+    assert is_base64_archive(base64.b64encode(b"PK\x03\x04zip").decode())
+    assert is_base64_archive("  QUJD \n".strip())
+    assert not is_base64_archive(CODE)
+    assert not is_base64_archive("")
+    assert not is_base64_archive("QUJ")  # not a multiple of 4
 
 
 def test_client_binary_flag_is_ignored_for_string_code():
@@ -220,7 +220,7 @@ def test_update_merges_limits_per_field():
 
 def test_summary_and_code_less_views_drop_code_and_kind():
     action = create()
-    summary = msgspec.to_builtins(summarize(action))
+    summary = msgspec.to_builtins(summarize_action(action))
     assert summary["exec"] == {"binary": False}
     assert "parameters" not in summary
     assert msgspec.to_builtins(without_code(action).exec) == {"kind": "nodejs:20", "binary": False}

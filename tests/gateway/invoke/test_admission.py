@@ -1,9 +1,11 @@
+import asyncio
+
 import pytest
 
 from gateway.wire.errors import ApiError
 from msgspec import UNSET
 
-from gateway.invoke.admission import MinuteCounter, Throttle, namespace_limit
+from gateway.invoke.admission import Admission, MinuteCounter, Throttle, namespace_limit
 
 
 class Clock:
@@ -81,3 +83,70 @@ def test_an_override_of_zero_admits_nothing():
     t = throttle(Clock())
     with pytest.raises(ApiError, match=r"count: 1, allowed: 0\)"):
         t.admit_invocation("blocked", per_minute=namespace_limit(0, 60), concurrent=30)
+
+
+class Releases:
+    """Counts the releases of each namespace's slots."""
+
+    def __init__(self) -> None:
+        self.count: dict[str, int] = {}
+
+    def __call__(self, namespace: str) -> None:
+        self.count[namespace] = self.count.get(namespace, 0) + 1
+
+
+def test_a_slot_is_released_once_when_its_block_ends_normally_or_with_an_error():
+    releases = Releases()
+    with Admission("guest", releases):
+        pass
+    with pytest.raises(ApiError), Admission("other", releases):
+        raise ApiError(404, "The requested resource does not exist.")
+    assert releases.count == {"guest": 1, "other": 1}
+
+
+async def test_a_slot_is_released_once_when_its_holder_is_cancelled():
+    releases, waiting = Releases(), asyncio.Event()
+
+    async def holder() -> None:
+        with Admission("guest", releases):
+            waiting.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(holder())
+    await waiting.wait()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert releases.count == {"guest": 1}
+
+
+@pytest.mark.parametrize("ending", ["returns", "raises", "is cancelled"])
+async def test_a_slot_passed_to_an_activation_task_is_released_once_when_the_task_ends(ending):
+    releases, finish = Releases(), asyncio.Event()
+
+    async def activation() -> None:
+        await finish.wait()
+        if ending == "raises":
+            raise RuntimeError("the activation failed")
+
+    with Admission("guest", releases) as admission:
+        task = asyncio.create_task(activation())
+        admission.pass_to(task)
+    assert releases.count == {}  # leaving the block no longer releases it: the task owns it
+    if ending == "is cancelled":
+        task.cancel()
+    finish.set()
+    await asyncio.gather(task, return_exceptions=True)  # its done callbacks ran before gather's
+    assert releases.count == {"guest": 1}
+    assert admission.released
+
+
+async def test_a_released_slot_cannot_be_passed_on_and_is_not_released_again():
+    releases = Releases()
+    admission = Admission("guest", releases)
+    with admission:
+        pass
+    with admission:
+        pass
+    with pytest.raises(RuntimeError):
+        admission.pass_to(asyncio.get_running_loop().create_future())
+    assert releases.count == {"guest": 1}

@@ -5,6 +5,7 @@ import asyncio
 import msgspec
 import pytest
 
+from gateway.clock import FakeClock
 from gateway.config import LimitsConfig
 from gateway.invoke.controller import Controller, merge_arguments
 from gateway.wire.errors import ApiError
@@ -28,14 +29,20 @@ def action(**fields) -> Action:
 
 
 @pytest.fixture
-async def setup(tmp_path):
+def clock() -> FakeClock:
+    """The controller's clock: records are timed by it and a blocking wait runs out only when it moves."""
+    return FakeClock()
+
+
+@pytest.fixture
+async def setup(tmp_path, clock):
     driver = FakeDriver(tmp_path / "run")
     store = SqliteStore(tmp_path / "db.sqlite")
     await store.open()
     pool = Pool(driver, PoolConfig(min_prewarm=1, queue_timeout_s=1.0), default_memory_mb=256)
     await pool.start()
-    controller = Controller(store, pool, Throttle(MinuteCounter(lambda: 0), MinuteCounter(lambda: 0)),
-                            LimitsConfig(), api_host="http://127.0.0.1:3233")
+    controller = Controller(store, pool, Throttle(MinuteCounter(clock.wall_ms), MinuteCounter(clock.wall_ms)),
+                            LimitsConfig(), api_host="http://127.0.0.1:3233", clock=clock)
     yield controller, store, driver
     await controller.drain()
     await pool.stop(grace_s=1)
@@ -63,11 +70,16 @@ async def test_non_blocking_invoke_answers_at_once_and_the_record_follows(setup)
     assert await store.get_activation("guest", invocation.activation_id) is not None
 
 
-async def test_blocking_wait_running_out_returns_no_record_and_the_activation_goes_on(setup):
+async def test_blocking_wait_running_out_returns_no_record_and_the_activation_goes_on(setup, clock):
     controller, store, driver = setup
-    driver.run_delay_s = 0.5
-    invocation = await controller.invoke(GUEST, action(), {}, admission=controller.admit(GUEST),
-                                         blocking=True, wait_ms=100)
+    driver.run_delay_s = 0.5  # the activation is still running when the clock passes the wait
+    with controller.admit(GUEST) as admission:
+        invoking = asyncio.create_task(
+            controller.invoke(GUEST, action(), {}, admission=admission, blocking=True, wait_ms=100)
+        )
+        await clock.waited(1)
+        clock.advance(0.1)
+        invocation = await invoking
     assert invocation.record is None
     await controller.drain()
     stored = await store.get_activation("guest", invocation.activation_id)
@@ -91,6 +103,29 @@ async def test_the_concurrency_slot_is_released_when_the_activation_ends(setup):
     limited = Identity("guest", "guest", "uuid", "uuid:key", NamespaceLimits(concurrentInvocations=1))
     for _ in range(3):
         await controller.invoke(limited, action(), {}, admission=controller.admit(limited), blocking=True, wait_ms=5000)
+
+
+async def test_a_refused_invoke_releases_its_slot(setup):
+    controller, _, _ = setup
+    limited = Identity("guest", "guest", "uuid", "uuid:key", NamespaceLimits(concurrentInvocations=1))
+    final = action(parameters=[KeyValue("a", 1)], annotations=[KeyValue("final", True)])
+    for _ in range(2):
+        with pytest.raises(ApiError, match="not allowed"), controller.admit(limited) as admission:
+            await controller.invoke(limited, final, {"a": 2}, admission=admission, blocking=True, wait_ms=5000)
+
+
+async def test_a_non_blocking_activation_holds_its_slot_until_it_ends(setup):
+    controller, _, driver = setup
+    driver.run_delay_s = 0.5
+    limited = Identity("guest", "guest", "uuid", "uuid:key", NamespaceLimits(concurrentInvocations=1))
+    with controller.admit(limited) as admission:
+        await controller.invoke(limited, action(), {}, admission=admission, blocking=False, wait_ms=0)
+    with pytest.raises(ApiError) as refused:
+        controller.admit(limited)
+    assert refused.value.status == 429
+    await controller.drain()
+    with controller.admit(limited):
+        pass
 
 
 def test_payload_overrides_parameters():
@@ -121,3 +156,14 @@ async def test_a_failure_inside_whisklet_while_running_still_ends_with_an_intern
     assert "server log" in stored.response.result["error"]
     if blocking:
         assert invocation.record is not None and invocation.record.response.status == "whisk internal error"
+
+
+async def test_records_are_timed_by_the_controllers_clock(setup, clock):
+    controller, store, driver = setup
+    driver.fail_creates = True
+    heavy = action(limits=ActionLimits(timeout=5000, memory=512))  # no stock at 512 MB: it never runs
+    with pytest.raises(ApiError), controller.admit(GUEST) as admission:
+        await controller.invoke(GUEST, heavy, {}, admission=admission, blocking=True, wait_ms=5000)
+    [row] = await store.list_activations("guest", name=None, since=None, upto=None, limit=10, skip=0)
+    record = record_decoder.decode(row.doc)
+    assert record.start == record.end == clock.wall_ms()

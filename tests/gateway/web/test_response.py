@@ -8,6 +8,9 @@ import pytest
 
 from gateway.wire.errors import ApiError
 from gateway.web.response import handed_result, render, render_activation
+from pool import ActivationStatus
+
+SUCCESS, APPLICATION_ERROR = ActivationStatus.SUCCESS, ActivationStatus.APPLICATION_ERROR
 
 
 def error_of(call, *args, **kwargs) -> tuple[int, str]:
@@ -20,21 +23,21 @@ def error_of(call, *args, **kwargs) -> tuple[int, str]:
 
 
 def test_success_hands_over_the_result_and_application_error_its_error_value():
-    assert handed_result("success", {"a": 1}) == {"a": 1}
-    assert handed_result("application error", {"error": {"statusCode": 404}}) == {"statusCode": 404}
+    assert handed_result(SUCCESS, {"a": 1}) == {"a": 1}
+    assert handed_result(APPLICATION_ERROR, {"error": {"statusCode": 404}}) == {"statusCode": 404}
 
 
-@pytest.mark.parametrize("status", ["action developer error", "whisk internal error"])
+@pytest.mark.parametrize("status", [ActivationStatus.DEVELOPER_ERROR, ActivationStatus.INTERNAL_ERROR])
 def test_developer_and_internal_errors_are_400(status):
     assert error_of(handed_result, status, {"error": "boom"}) == (400, "There was an error processing your request.")
 
 
 def test_application_error_is_rendered_without_projection():
     error = {"error": {"body": "ignored by .text", "text": "also ignored"}}
-    assert render_activation("application error", error, "json", "/body").body == (
+    assert render_activation(APPLICATION_ERROR, error, "json", "/body").body == (
         b'{"body":"ignored by .text","text":"also ignored"}')
-    assert render_activation("application error", {"error": "<p>failed</p>"}, "html").body == b"<p>failed</p>"
-    assert render_activation("success", {"body": "<p>ok</p>"}, "html").body == b"<p>ok</p>"
+    assert render_activation(APPLICATION_ERROR, {"error": "<p>failed</p>"}, "html").body == b"<p>failed</p>"
+    assert render_activation(SUCCESS, {"body": "<p>ok</p>"}, "html").body == b"<p>ok</p>"
 
 
 # --- .http ---------------------------------------------------------------------------------------

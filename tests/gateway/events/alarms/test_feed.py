@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.clock import FakeClock
 from gateway.events.alarms.feed import AlarmFeeds
 from gateway.wire.models import Identity, NamespaceLimits
 from gateway.store import EntityKind, SqliteStore
@@ -30,7 +31,7 @@ async def store(tmp_path: Path):
 @pytest.fixture
 def feeds(store):
     woken = []
-    feeds = AlarmFeeds(store, lambda: woken.append(True), clock_ms=lambda: NOW)
+    feeds = AlarmFeeds(store, lambda: woken.append(True), clock=FakeClock(wall_ms=NOW))
     feeds.woken = woken
     return feeds
 
