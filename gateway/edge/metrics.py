@@ -127,10 +127,10 @@ class Metrics(GatewayObserver, PoolObserver):
             self.init.observe(ended.init_ms / 1000)
         if ended.cold_start:
             self.cold_starts.inc()
-        if isinstance(cpu_ms := notes.get("cpuTime"), int):
-            self.cpu.labels(kind).observe(cpu_ms / 1000)
-        if isinstance(memory_mb := notes.get("maxMemory"), int):
-            self.max_memory.labels(kind).observe(memory_mb * _MIB)
+        if (use := ended.resource_use) is not None:  # as the cpuTime / maxMemory annotations say it: whole ms, whole MB
+            self.cpu.labels(ended.kind).observe(round(use.cpu_ms) / 1000)
+            if use.peak_memory_bytes is not None:
+                self.max_memory.labels(ended.kind).observe(use.peak_memory_bytes // _MIB * _MIB)
 
     def throttled(self, reason: ThrottleReason) -> None:
         self.throttles.labels(reason.value).inc()

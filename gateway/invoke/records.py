@@ -25,6 +25,7 @@ class Ended:
     wait_ms: int
     init_ms: int | None = None
     cold_start: bool = False
+    resource_use: ResourceUse | None = None
 
 
 def build_record(
@@ -55,7 +56,8 @@ def build_record(
         cause=cause,
     )
     return Ended(
-        record, outcome.status, action.exec.kind, action.limits.memory, wait_ms, outcome.init_ms, outcome.cold_start
+        record, outcome.status, action.exec.kind, action.limits.memory, wait_ms, outcome.init_ms, outcome.cold_start,
+        outcome.resource_use,
     )
 
 
