@@ -194,7 +194,7 @@ class LogForwarder(GatewayObserver):
             except (StoreError, SecretError) as error:
                 self.counts.lines_dropped["unknown", "unreadable_settings"] += len(record.logs)
                 log.warning("log forwarding of activation %s skipped: %s", record.activationId, error)
-            self.counts.queued_bytes = self._intake_bytes + sum(box.bytes for box in self._outboxes.values())
+            self._count_queued()
 
     async def _dispatch(self, record: ActivationRecord) -> None:
         settings = await self.settings(record.namespace)
@@ -215,6 +215,9 @@ class LogForwarder(GatewayObserver):
         if dropped:
             self.counts.lines_dropped[destination, "queue_full"] += dropped
 
+    def _count_queued(self) -> None:
+        self.counts.queued_bytes = self._intake_bytes + sum(box.bytes for box in self._outboxes.values())
+
     def _outbox(self, namespace: str) -> _Outbox:
         outbox = self._outboxes.get(namespace)
         if outbox is None:
@@ -229,6 +232,7 @@ class LogForwarder(GatewayObserver):
             if outbox.bytes < config.batch_max_bytes and len(outbox.items) < config.batch_max_events:
                 await asyncio.sleep(config.batch_wait_ms / 1000)  # the batching window: let more lines join
             settings, batch = outbox.take(config.batch_max_events, config.batch_max_bytes)
+            self._count_queued()
             for request, count in self._requests(settings, batch):
                 await self._send(settings, request, count)
 
