@@ -479,10 +479,13 @@ class SqliteStore:
     async def delete_subject(self, namespace: str) -> bool:
         def delete() -> str | None:
             db = self._conn()
-            row = db.execute("DELETE FROM subjects WHERE namespace = ? RETURNING uuid", (namespace,)).fetchone()
+            with _transaction(db):
+                row = db.execute("DELETE FROM subjects WHERE namespace = ? RETURNING uuid", (namespace,)).fetchone()
+                db.execute("DELETE FROM log_forwarding WHERE namespace = ?", (namespace,))
             return None if row is None else row[0]
 
-        uuid = await self._write([("ns", namespace)], f"deleting namespace {namespace}", delete)
+        keys = [("ns", namespace), ("logfwd", namespace)]
+        uuid = await self._write(keys, f"deleting namespace {namespace}", delete)
         if uuid is not None:
             self._cache.pop(("uuid", uuid))
         return uuid is not None
