@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
@@ -50,7 +48,7 @@ def routes(forwarder: LogForwarder, authenticate: Authenticator) -> list[Route]:
         namespace = _namespace(identity, request.path_params["ns"])
         body = decode(await read_body(request, MAX_BODY_BYTES), _decoder)
         try:
-            settings = settings_from_put(body, namespace, time.time_ns() // 1_000_000, forwarder.policy)
+            settings = settings_from_put(body, namespace, forwarder.now_ms(), forwarder.policy)
         except InvalidSettings as invalid:
             raise ApiError(400, str(invalid)) from None
         await forwarder.configure(settings)

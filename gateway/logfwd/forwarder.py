@@ -112,7 +112,7 @@ class LogForwarder(GatewayObserver):
         self._config = config
         self._client = client
         self._host_name = host_name
-        self._now_ms = now_ms
+        self.now_ms = now_ms
         self.counts = ForwardingCounts()
         self._intake: deque[ActivationRecord] = deque()
         self._intake_bytes = 0
@@ -152,13 +152,13 @@ class LogForwarder(GatewayObserver):
 
     def errors(self, namespace: str) -> list[str]:
         """The newest failures of the current configuration, newest last, none older than 30 days."""
-        oldest = self._now_ms() - ERRORS_KEPT_MS
+        oldest = self.now_ms() - ERRORS_KEPT_MS
         return [text for when, text in self._errors.get(namespace, ()) if when >= oldest]
 
     # the activation's path
 
     def activation_ended(self, record: ActivationRecord) -> None:
-        if not record.logs or self._dispatcher is None:
+        if not record.logs or self._dispatcher is None or _is_sequence(record):
             return
         size = sum(len(line) for line in record.logs)
         if len(self._intake) >= INTAKE_MAX_RECORDS or self._intake_bytes + size > self._config.queue_max_bytes:
@@ -274,7 +274,7 @@ class LogForwarder(GatewayObserver):
     def _note_error(self, settings: ForwardingSettings, text: str) -> None:
         if settings.secret:
             text = text.replace(settings.secret, "[secret]")
-        now_ms = self._now_ms()
+        now_ms = self.now_ms()
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now_ms // 1000))
         line = f"{stamp} {settings.destination.value}: {text}"
         current = self._opened.get(settings.namespace)
@@ -284,3 +284,9 @@ class LogForwarder(GatewayObserver):
         log.warning("log forwarding of namespace %s failed: %s", settings.namespace, line)
 
 
+
+
+def _is_sequence(record: ActivationRecord) -> bool:
+    """A sequence's record lists its components' activation ids as `logs`; their own lines are forwarded
+    as each component ends."""
+    return any(note.key == "kind" and note.value == "sequence" for note in record.annotations)

@@ -142,6 +142,19 @@ async def test_a_silent_receiver_leaves_memory_bounded_and_drops_the_overflow(fo
         assert "no complete answer within 0.5s" in forwarder.errors("guest")[0]
 
 
+async def test_a_sequences_record_is_not_forwarded_its_components_are(forwarder_of):
+    from gateway.wire.models import KeyValue
+    with Receiver() as receiver:
+        forwarder = await forwarder_of()
+        await forwarder.configure(splunk(receiver.port))
+        sequence = record(["a" * 32, "b" * 32])
+        sequence.annotations = [KeyValue("path", "guest/seq"), KeyValue("kind", "sequence")]
+        forwarder.activation_ended(sequence)
+        forwarder.activation_ended(record(lines(1)))
+        [request] = await asyncio.to_thread(receiver.wait_for, lambda r: len(r) == 1)
+        assert request.body.count(b'"event":') == 1 and b"line 0" in request.body
+
+
 async def test_a_destination_on_a_non_public_address_is_refused_at_send_time(forwarder_of):
     forwarder = await forwarder_of(policy=EgressPolicy(allow_http=True))
     await forwarder.configure(splunk(8088))
