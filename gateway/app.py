@@ -10,8 +10,10 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.types import Lifespan
 
-from gateway.api import routes
+from gateway.api import logforwarding, routes
 from gateway.clock import SYSTEM_CLOCK, Clock
+from gateway.entities.auth import Authenticator
+from gateway.logfwd.forwarder import LogForwarder
 from gateway.config import Config
 from gateway.invoke.controller import Controller
 from gateway.entities.actions import RUNTIMES
@@ -31,6 +33,7 @@ class Services:
     runtimes: Mapping[str, Runtime] = field(default_factory=lambda: RUNTIMES)
     metrics: Metrics = field(default_factory=Metrics)
     clock: Clock = SYSTEM_CLOCK
+    log_forwarder: LogForwarder | None = None  # None: no `/runtime/.../logForwarding` routes
 
 
 def build_app(services: Services, lifespan: Lifespan[Starlette] | None = None) -> Starlette:
@@ -41,5 +44,7 @@ def build_app(services: Services, lifespan: Lifespan[Starlette] | None = None) -
         lifespan=lifespan,
     )
     app.router.routes.append(metrics_route(services.metrics))
+    if services.log_forwarder is not None:
+        app.router.routes.extend(logforwarding.routes(services.log_forwarder, Authenticator(services.store)))
     app.router.redirect_slashes = False  # `/actions/{pkg}/` is a route of its own
     return app

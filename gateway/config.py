@@ -59,12 +59,26 @@ class StoreConfig(Struct, forbid_unknown_fields=True):
     flush_interval_ms: int = 50
 
 
+class LogForwardingConfig(Struct, forbid_unknown_fields=True):
+    allow_http: bool = False
+    allow_networks: list[str] = msgspec.field(default_factory=list)
+    queue_max_bytes: int = 4_194_304
+    batch_max_bytes: int = 1_000_000
+    batch_max_events: int = 1000
+    batch_wait_ms: int = 200
+    request_timeout_s: float = 10.0
+    retries: int = 4
+    retry_base_ms: int = 500
+    azure_data_collector_url: str = ""
+
+
 class Config(Struct, forbid_unknown_fields=True):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
     pool: PoolConfig = msgspec.field(default_factory=PoolConfig)
     docker: DockerSettings = msgspec.field(default_factory=DockerSettings)
     store: StoreConfig = msgspec.field(default_factory=StoreConfig)
+    logfwd: LogForwardingConfig = msgspec.field(default_factory=LogForwardingConfig)
 
     @property
     def data_dir(self) -> Path:

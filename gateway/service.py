@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import msgspec
 
 from gateway.events.alarms.feed import AlarmFeeds
@@ -25,6 +26,11 @@ from gateway.edge.metrics import Metrics
 from gateway.entities.namespaces import Credential, ensure_guest, write_wskprops
 from gateway.store import SqliteStore, StoreError
 from gateway.invoke.admission import MinuteCounter, Throttle
+from gateway.invoke.observer import ObserverGroup
+from gateway.logfwd.forwarder import LogForwarder
+from gateway.logfwd.metrics import ForwardingCollector
+from gateway.logfwd.network import EgressPolicy
+from gateway.logfwd.secrets import SecretBox
 from pool import Pool, open_driver
 
 log = logging.getLogger("whisklet")
@@ -68,7 +74,12 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
             owner_only_file(wskprops, create=False)
         instance = f"{socket.gethostname()}-{os.getpid()}"
         run_dir = owner_only_dir(data_dir / "run")
-        async with open_driver(config.pool.driver, config.docker, data_dir, str(run_dir), instance) as opened:
+        async with (
+            open_driver(config.pool.driver, config.docker, data_dir, str(run_dir), instance) as opened,
+            httpx.AsyncClient(
+                follow_redirects=False, trust_env=False, timeout=config.logfwd.request_timeout_s
+            ) as log_client,
+        ):
             metrics = Metrics()
             pool_config = config.pool.for_driver(opened.name)
             pool = Pool(opened.driver, pool_config, default_memory_mb=config.limits.memory_default_mb, observer=metrics)
@@ -76,21 +87,32 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
             await pool.start()
             throttle = Throttle(MinuteCounter(clock.wall_ms), MinuteCounter(clock.wall_ms), observer=metrics)
             alarms = AlarmScheduler(store, clock)
-            controller = Controller(
-                store, pool, throttle, config.limits, api_host=api_host(config), observer=metrics,
-                builtins=AlarmFeeds(store, alarms.wake, clock).actions(), clock=clock,
+            forwarding = config.logfwd
+            forwarder = LogForwarder(
+                store, SecretBox.from_key_file(data_dir / "logfwd.key"),
+                EgressPolicy.from_settings(forwarding.allow_http, forwarding.allow_networks), forwarding,
+                log_client, host_name=socket.gethostname(), now_ms=clock.wall_ms,
             )
+            metrics.registry.register(ForwardingCollector(forwarder.counts))
+            controller = Controller(
+                store, pool, throttle, config.limits, api_host=api_host(config),
+                observer=ObserverGroup(metrics, forwarder), builtins=AlarmFeeds(store, alarms.wake, clock).actions(),
+                clock=clock,
+            )
+            forwarder.start()
             pruner = asyncio.create_task(_prune_forever(store, config, clock), name="activation-pruner")
             alarms.start(controller)
             try:
                 # The routes name the driver in use, not "auto", and the number of parallel creates it got.
                 served = msgspec.structs.replace(config, pool=pool_config)
-                yield Services(served, store, controller, metrics=metrics, clock=clock), Started(api_host(config), wskprops, guest, opened.name), pool
+                services = Services(served, store, controller, metrics=metrics, clock=clock, log_forwarder=forwarder)
+                yield services, Started(api_host(config), wskprops, guest, opened.name), pool
             finally:
                 await alarms.stop()
                 pruner.cancel()
                 await asyncio.gather(pruner, return_exceptions=True)
                 await _drain(controller, pool, config.server.shutdown_grace_s)
+                await forwarder.close()
     finally:
         await store.close()
 

@@ -32,3 +32,22 @@ class GatewayObserver:
 
     def trigger_fired(self, active_rules: int) -> None:
         """A trigger was fired (not throttled); `active_rules` of its rules were activated."""
+
+
+class ObserverGroup(GatewayObserver):
+    """Several observers as one: each hook is passed to every member, in order."""
+
+    def __init__(self, *members: GatewayObserver) -> None:
+        self.members = members
+
+    def activation_ended(self, record: ActivationRecord) -> None:
+        for member in self.members:
+            member.activation_ended(record)
+
+    def throttled(self, reason: ThrottleReason) -> None:
+        for member in self.members:
+            member.throttled(reason)
+
+    def trigger_fired(self, active_rules: int) -> None:
+        for member in self.members:
+            member.trigger_fired(active_rules)

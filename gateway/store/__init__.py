@@ -1,6 +1,8 @@
 """Storage of subjects, entities and activation records."""
 
-from gateway.store.base import Alarm, ActivationRow, Conflict, Entity, EntityKind, Store, StoreError, Subject
+from gateway.store.base import (
+    Alarm, ActivationRow, Conflict, Entity, EntityKind, LogForwardingRow, Store, StoreError, Subject,
+)
 from gateway.store.keys import hash_key, key_matches
 from gateway.store.sqlite import SqliteStore
 
@@ -10,6 +12,7 @@ __all__ = [
     "Conflict",
     "Entity",
     "EntityKind",
+    "LogForwardingRow",
     "SqliteStore",
     "Store",
     "StoreError",

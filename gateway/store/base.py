@@ -75,6 +75,21 @@ class Alarm:
     changed: int
 
 
+@dataclass(frozen=True, slots=True)
+class LogForwardingRow:
+    """A namespace's log-forwarding destination (Adobe I/O Runtime's `logForwarding`).
+
+    `settings` is the JSON object of its non-secret settings, `secret` the sealed secret (empty when
+    the destination has none); the store never looks inside either. `updated` is epoch ms.
+    """
+
+    namespace: str
+    destination: str
+    settings: bytes
+    secret: bytes
+    updated: int
+
+
 class StoreError(Exception):
     """The store failed (disk full, read-only, corrupt). The message says what to do."""
 
@@ -184,6 +199,13 @@ class Store(Protocol):
     async def prune_activations(self, older_than: int, keep_at_most: int) -> int:
         """Delete records that started before `older_than` (epoch ms), and the oldest beyond
         `keep_at_most` in all; return how many were deleted."""
+
+    # log forwarding
+    async def get_log_forwarding(self, namespace: str) -> LogForwardingRow | None:
+        """The namespace's destination, None when never set; served from the cache like entities."""
+
+    async def put_log_forwarding(self, row: LogForwardingRow) -> None:
+        """Create or replace the namespace's destination."""
 
     # alarms
     async def put_alarm(self, alarm: Alarm) -> None:

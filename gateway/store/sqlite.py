@@ -15,7 +15,9 @@ from typing import Any, NamedTuple, TypeVar
 
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.datadir import owner_only_file
-from gateway.store.base import Alarm, ActivationRow, Conflict, Entity, EntityKind, StoreError, Subject
+from gateway.store.base import (
+    Alarm, ActivationRow, Conflict, Entity, EntityKind, LogForwardingRow, StoreError, Subject,
+)
 from gateway.store.keys import hash_key
 from gateway.store.readers import Readers
 
@@ -23,7 +25,7 @@ log = logging.getLogger("whisklet.store")
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 5000
 MAX_RETRY_DELAY_S = 5.0
 
@@ -100,7 +102,17 @@ CREATE INDEX entities_by_path ON entities (kind, path, updated DESC, seq DESC);
 ALTER TABLE activations ADD COLUMN head BLOB;
 ALTER TABLE entities ADD COLUMN head BLOB;
 """
-_MIGRATIONS = ((1, _SCHEMA_V1), (2, _SCHEMA_V2), (3, _SCHEMA_V3), (4, _SCHEMA_V4))
+# v5: each namespace's log-forwarding destination (`gateway/logfwd/`), its secret sealed
+_SCHEMA_V5 = """
+CREATE TABLE IF NOT EXISTS log_forwarding (
+    namespace TEXT PRIMARY KEY,
+    destination TEXT NOT NULL,
+    settings BLOB NOT NULL,
+    secret BLOB NOT NULL,
+    updated INTEGER NOT NULL
+);
+"""
+_MIGRATIONS = ((1, _SCHEMA_V1), (2, _SCHEMA_V2), (3, _SCHEMA_V3), (4, _SCHEMA_V4), (5, _SCHEMA_V5))
 
 _SUBJECT = "SELECT namespace, uuid, key_hash, limits, created FROM subjects"
 _ENTITY = "SELECT kind, namespace, path, name, doc, revision, updated FROM entities"
@@ -110,6 +122,7 @@ _HEAD = "CASE WHEN json_valid(?6) THEN CAST(json_remove(?6, '$.response.result',
 _ACTION_HEAD = "CASE WHEN json_valid(?1) THEN CAST(json_remove(?1, '$.exec.code') AS BLOB) END"
 _ENTITY_HEAD = "SELECT kind, namespace, path, name, COALESCE(head, doc), revision, updated FROM entities"
 _ALARM = "SELECT trigger, namespace, spec, active, next_fire, changed FROM alarms"
+_LOG_FORWARDING = "SELECT namespace, destination, settings, secret, updated FROM log_forwarding"
 
 _MISSING = object()  # a cache miss, as opposed to a cached None
 
@@ -467,10 +480,13 @@ class SqliteStore:
     async def delete_subject(self, namespace: str) -> bool:
         def delete() -> str | None:
             db = self._conn()
-            row = db.execute("DELETE FROM subjects WHERE namespace = ? RETURNING uuid", (namespace,)).fetchone()
+            with _transaction(db):
+                row = db.execute("DELETE FROM subjects WHERE namespace = ? RETURNING uuid", (namespace,)).fetchone()
+                db.execute("DELETE FROM log_forwarding WHERE namespace = ?", (namespace,))
             return None if row is None else row[0]
 
-        uuid = await self._write([("ns", namespace)], f"deleting namespace {namespace}", delete)
+        keys = [("ns", namespace), ("logfwd", namespace)]
+        uuid = await self._write(keys, f"deleting namespace {namespace}", delete)
         if uuid is not None:
             self._cache.pop(("uuid", uuid))
         return uuid is not None
@@ -870,6 +886,29 @@ class SqliteStore:
             return aged + excess
 
         return await self._call("pruning activation records", prune)
+
+    # log forwarding
+
+    async def get_log_forwarding(self, namespace: str) -> LogForwardingRow | None:
+        def select() -> LogForwardingRow | None:
+            row = self._conn().execute(f"{_LOG_FORWARDING} WHERE namespace = ?", (namespace,)).fetchone()
+            return None if row is None else LogForwardingRow(row[0], row[1], bytes(row[2]), bytes(row[3]), row[4])
+
+        return await self._cached_read(
+            ("logfwd", namespace), f"reading the log forwarding of namespace {namespace}", select, cache_none=True
+        )
+
+    async def put_log_forwarding(self, row: LogForwardingRow) -> None:
+        def write() -> None:
+            self._conn().execute(
+                "INSERT OR REPLACE INTO log_forwarding (namespace, destination, settings, secret, updated)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (row.namespace, row.destination, bytes(row.settings), bytes(row.secret), row.updated),
+            )
+
+        await self._write(
+            [("logfwd", row.namespace)], f"writing the log forwarding of namespace {row.namespace}", write
+        )
 
     # alarms
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.wire import models
+from gateway.wire import logforwarding, models
 
 DOCUMENT_FILE = Path(__file__).resolve().parents[2] / "config" / "openapi.json"
 REF = "#/components/schemas/{name}"
@@ -25,6 +25,7 @@ _RESPONSE_TYPES = (
     models.Action, models.ActionSummary, models.ActivationRecord, models.ActivationSummary,
     models.ActivationResponse, models.ActivationLogs, models.Package, models.PackageSummary,
     models.PackageDetail, models.Trigger, models.TriggerSummary, models.Rule, models.RuleWithStatus,
+    logforwarding.LogForwarding, logforwarding.LogForwardingErrors,
 )
 # Request bodies: what the gateway decodes. Semantic checks (kinds, ranges, sizes) answer 400 or 413.
 _REQUEST_TYPES = (models.ActionPut, models.PackagePut, models.TriggerPut, models.RulePut, models.RuleStatusPut)
@@ -257,6 +258,7 @@ def document() -> dict[str, Any]:
         "parameters": web_params,
         **{method: dict(web_op) for method in ("get", "post", "put", "patch", "delete", "head", "options")},
     }
+    paths.update(_log_forwarding_paths())
     _name_operations(paths)
     return {
         "openapi": "3.1.0",
@@ -270,7 +272,7 @@ def document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"basic": []}],
         "tags": [{"name": name} for name in ("info", "namespaces", "actions", "triggers", "rules", "packages",
-                                             "activations", "web")],
+                                             "activations", "web", "logForwarding")],
         "paths": paths,
         "components": {
             "schemas": schemas,
@@ -286,6 +288,32 @@ def document() -> dict[str, Any]:
                 "Forbidden": _json(_ref("ErrorBody"), "The namespace is not the caller's."),
                 "NotFound": _json(_ref("ErrorBody"), "`The requested resource does not exist.`"),
             },
+        },
+    }
+
+
+def _log_forwarding_paths() -> dict[str, Any]:
+    """Adobe I/O Runtime's log-forwarding API, outside `/api/v1` (routes-and-log-forwarding.md §10-11)."""
+    ns = _param("ns", "path", {"type": "string", "examples": ["_"]},
+                "The caller's namespace; `_` and `undefined` (aio without a namespace) mean the caller's own.")
+    config = "`{\"<destination>\": {settings..., \"updated_at\"}}`: exactly one destination; secrets are never returned."
+    return {
+        "/runtime/namespaces/{ns}/logForwarding": {
+            "parameters": [ns],
+            "get": _op("The namespace's log-forwarding destination (`adobe_io_runtime` until set).",
+                       {"200": _json(_ref("LogForwarding"), config)}, tag="logForwarding"),
+            "put": {**_op("Set the namespace's log-forwarding destination (exactly one key).", {
+                "200": _json(_ref("LogForwarding"), "The stored configuration, " + config),
+                "413": _json(_ref("ErrorBody"), "The body is larger than 64 KiB."),
+            }, tag="logForwarding"), "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref("LogForwarding")}},
+                "description": "One destination key with its settings (strings; numbers accepted), secret included."}},
+        },
+        "/runtime/namespaces/{ns}/logForwarding/errors": {
+            "parameters": [ns],
+            "get": _op("The newest (at most 10, 30 days) forwarding failures of the current configuration.",
+                       {"200": _json(_ref("LogForwardingErrors"), "The destination and its errors.")},
+                       tag="logForwarding"),
         },
     }
 

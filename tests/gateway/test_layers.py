@@ -8,7 +8,8 @@ from pathlib import Path
 GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
 
 # Lowest first; a module may import from its own layer and the layers below it. `events` and `web`
-# share a rank: both call down into `invoke`, neither knows the other.
+# share a rank: both call down into `invoke`, neither knows the other; `logfwd` (log forwarding, an
+# observer of ended activations) shares it too.
 LAYERS = {
     "store": 0,
     "wire": 1,
@@ -16,6 +17,7 @@ LAYERS = {
     "invoke": 3,
     "events": 4,
     "web": 4,
+    "logfwd": 4,
     "api": 5,
     "edge": 6,
     "top": 7,

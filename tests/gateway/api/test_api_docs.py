@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import re
 
+import httpx
 from starlette.routing import Route
 
 from gateway.app import Services, build_app
-from gateway.config import Config
+from gateway.config import Config, LogForwardingConfig
+from gateway.logfwd.forwarder import LogForwarder
+from gateway.logfwd.network import EgressPolicy
+from gateway.logfwd.secrets import SecretBox
 from gateway.wire.openapi import DOCUMENT_FILE, main
 
 
@@ -35,9 +39,12 @@ def routed(app) -> set[tuple[str, str]]:
     return found
 
 
-def test_every_route_is_documented_and_every_documented_operation_is_routed(store, controller):
-    app = build_app(Services(config=Config(), store=store, controller=controller))
-    assert routed(app) == documented()
+async def test_every_route_is_documented_and_every_documented_operation_is_routed(store, controller):
+    async with httpx.AsyncClient() as client:
+        forwarder = LogForwarder(store, SecretBox(bytes(32)), EgressPolicy(), LogForwardingConfig(), client,
+                                 host_name="test", now_ms=lambda: 0)
+        app = build_app(Services(config=Config(), store=store, controller=controller, log_forwarder=forwarder))
+        assert routed(app) == documented()
 
 
 async def test_the_document_is_served_without_authentication(client):
