@@ -40,9 +40,9 @@ class ObserverGroup(GatewayObserver):
     def __init__(self, *members: GatewayObserver) -> None:
         self.members = members
 
-    def activation_ended(self, record: ActivationRecord) -> None:
+    def activation_ended(self, ended: Ended) -> None:
         for member in self.members:
-            member.activation_ended(record)
+            member.activation_ended(ended)
 
     def throttled(self, reason: ThrottleReason) -> None:
         for member in self.members:

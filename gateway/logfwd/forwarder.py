@@ -19,6 +19,7 @@ import msgspec
 
 from gateway.config import LogForwardingConfig
 from gateway.invoke.observer import GatewayObserver
+from gateway.invoke.records import Ended
 from gateway.logfwd.delivery import Delivery, deliver
 from gateway.logfwd.destinations import AZURE_RETIRED, OutboundRequest, azure_request, new_relic_request, splunk_request
 from gateway.logfwd.events import LogEvent, activation_events
@@ -157,7 +158,8 @@ class LogForwarder(GatewayObserver):
 
     # the activation's path
 
-    def activation_ended(self, record: ActivationRecord) -> None:
+    def activation_ended(self, ended: Ended) -> None:
+        record = ended.record
         if not record.logs or self._dispatcher is None or _is_sequence(record):
             return
         size = sum(len(line) for line in record.logs)

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from gateway.config import LogForwardingConfig
+from gateway.invoke.records import Ended
 from gateway.logfwd.destinations import AZURE_RETIRED
 from gateway.logfwd.forwarder import LogForwarder
 from gateway.logfwd.network import EgressPolicy
@@ -13,6 +14,7 @@ from gateway.logfwd.secrets import SecretBox
 from gateway.logfwd.settings import default_settings
 from gateway.store import SqliteStore
 from tests.gateway.logfwd.records import NEW_RELIC_KEY, SPLUNK_TOKEN, azure, new_relic, record, splunk
+from pool import ActivationStatus
 from tests.receivers import Receiver, SilentReceiver
 
 LOOPBACK = EgressPolicy.from_settings(True, ["127.0.0.1/32"])
@@ -52,6 +54,10 @@ async def eventually(predicate, timeout_s=20.0):
         await asyncio.sleep(0.02)
 
 
+def ended(record):
+    return Ended(record, ActivationStatus.SUCCESS, "nodejs:20", 256, 0)
+
+
 def lines(n, text="line"):
     return [f"2024-06-01T12:00:00.{i:09d}Z stdout: {text} {i}" for i in range(n)]
 
@@ -70,7 +76,7 @@ async def test_lines_of_several_activations_reach_splunk_in_one_batch_with_the_t
         forwarder = await forwarder_of()
         await forwarder.configure(splunk(receiver.port))
         for n in range(5):
-            forwarder.activation_ended(record(lines(3), activation_id=f"{n:032x}"))
+            forwarder.activation_ended(ended(record(lines(3), activation_id=f"{n:032x}")))
         requests = await asyncio.to_thread(receiver.wait_for, lambda r: sum(x.body.count(b'"event"') for x in r) == 15)
         assert len(requests) < 5  # batched across activations
         assert all(r.headers["authorization"] == f"Splunk {SPLUNK_TOKEN}" for r in requests)
@@ -83,7 +89,7 @@ async def test_a_failing_receiver_is_retried_until_it_accepts(forwarder_of):
         receiver.statuses.extend([503, 429])
         forwarder = await forwarder_of()
         await forwarder.configure(new_relic(f"{receiver.url}/log/v1"))
-        forwarder.activation_ended(record(lines(2)))
+        forwarder.activation_ended(ended(record(lines(2))))
         requests = await asyncio.to_thread(receiver.wait_for, lambda r: len(r) == 3)
         assert requests[0].body == requests[2].body and requests[2].headers["api-key"] == NEW_RELIC_KEY
         assert json.loads(requests[2].body)[0]["logs"][1]["message"] == "line 1"
@@ -96,7 +102,7 @@ async def test_a_refusing_receiver_shows_in_errors_without_the_secret_and_a_new_
     with Receiver(default_status=403, reply=reply) as receiver:
         forwarder = await forwarder_of()
         await forwarder.configure(splunk(receiver.port))
-        forwarder.activation_ended(record(lines(1)))
+        forwarder.activation_ended(ended(record(lines(1))))
         await eventually(lambda: forwarder.errors("guest"))
         [error] = forwarder.errors("guest")
         assert "splunk_hec: HTTP 403" in error and "Invalid token" in error and SPLUNK_TOKEN not in error
@@ -109,8 +115,8 @@ async def test_a_refusing_receiver_shows_in_errors_without_the_secret_and_a_new_
 async def test_azure_sends_nothing_and_says_the_api_was_retired(forwarder_of):
     forwarder = await forwarder_of()
     await forwarder.configure(azure())
-    forwarder.activation_ended(record(lines(2)))
-    forwarder.activation_ended(record(lines(2)))
+    forwarder.activation_ended(ended(record(lines(2))))
+    forwarder.activation_ended(ended(record(lines(2))))
     await eventually(lambda: forwarder.counts.lines_dropped["azure_log_analytics", "destination_retired"] == 4)
     assert forwarder.errors("guest") == [forwarder.errors("guest")[0]] and AZURE_RETIRED in forwarder.errors("guest")[0]
 
@@ -120,7 +126,7 @@ async def test_azure_reaches_a_configured_data_collector_with_its_signature(forw
         config = LogForwardingConfig(batch_wait_ms=10, azure_data_collector_url=f"{receiver.url}/api/logs")
         forwarder = await forwarder_of(config)
         await forwarder.configure(azure())
-        forwarder.activation_ended(record(lines(2)))
+        forwarder.activation_ended(ended(record(lines(2))))
         [request] = await asyncio.to_thread(receiver.wait_for, lambda r: len(r) == 1)
         assert request.path == "/api/logs?api-version=2016-04-01"
         assert request.headers["authorization"].startswith("SharedKey b2c1a3e4-")
@@ -134,7 +140,7 @@ async def test_a_silent_receiver_leaves_memory_bounded_and_drops_the_overflow(fo
         forwarder = await forwarder_of(config)
         await forwarder.configure(splunk(silent.port))
         for n in range(200):
-            forwarder.activation_ended(record(lines(10, "x" * 200), activation_id=f"{n:032x}"))
+            forwarder.activation_ended(ended(record(lines(10, "x" * 200), activation_id=f"{n:032x}")))
             await asyncio.sleep(0)
         await eventually(lambda: sum(v for (d, r), v in forwarder.counts.lines_dropped.items() if r == "queue_full") > 0)
         assert forwarder.counts.queued_bytes <= 2 * config.queue_max_bytes
@@ -149,8 +155,8 @@ async def test_a_sequences_record_is_not_forwarded_its_components_are(forwarder_
         await forwarder.configure(splunk(receiver.port))
         sequence = record(["a" * 32, "b" * 32])
         sequence.annotations = [KeyValue("path", "guest/seq"), KeyValue("kind", "sequence")]
-        forwarder.activation_ended(sequence)
-        forwarder.activation_ended(record(lines(1)))
+        forwarder.activation_ended(ended(sequence))
+        forwarder.activation_ended(ended(record(lines(1))))
         [request] = await asyncio.to_thread(receiver.wait_for, lambda r: len(r) == 1)
         assert request.body.count(b'"event":') == 1 and b"line 0" in request.body
 
@@ -158,6 +164,6 @@ async def test_a_sequences_record_is_not_forwarded_its_components_are(forwarder_
 async def test_a_destination_on_a_non_public_address_is_refused_at_send_time(forwarder_of):
     forwarder = await forwarder_of(policy=EgressPolicy(allow_http=True))
     await forwarder.configure(splunk(8088))
-    forwarder.activation_ended(record(lines(1)))
+    forwarder.activation_ended(ended(record(lines(1))))
     await eventually(lambda: forwarder.errors("guest"))
     assert "loopback, private, link-local or reserved" in forwarder.errors("guest")[0]
