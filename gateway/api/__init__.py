@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from starlette.routing import BaseRoute
@@ -11,11 +12,18 @@ from gateway.entities.auth import Authenticator
 from gateway.config import Config
 from gateway.invoke.controller import Controller
 from gateway.wire.models import Runtime
+from gateway.routes.actions import management_routes
+from gateway.routes.management import RouteManagement
+from gateway.routes.serving import serving_routes
+from gateway.routes.table import CompiledApis
 from gateway.store import Store
 
 
 def routes(config: Config, store: Store, controller: Controller, runtimes: Mapping[str, Runtime]) -> list[BaseRoute]:
     authenticate = Authenticator(store)
+    web_routes, web_entry = web.routes(config, store, controller, authenticate)
+    compiled_apis = CompiledApis()
+    management = RouteManagement(store, compiled_apis, lambda: int(time.time() * 1000))
     return [
         *info.routes(config, runtimes),
         *namespaces.routes(config.limits, authenticate),
@@ -24,5 +32,7 @@ def routes(config: Config, store: Store, controller: Controller, runtimes: Mappi
         *packages.routes(config.limits, store, authenticate),
         *triggers.routes(config.limits, store, controller, authenticate),
         *rules.routes(store, authenticate),
-        *web.routes(config, store, controller, authenticate),
+        *management_routes(management, authenticate, config.limits.payload_max_bytes, config.server.api_host),
+        *web_routes,
+        *serving_routes(store, compiled_apis, web_entry),  # last: `/api/{namespace}/...` after `/api/v1/...`
     ]

@@ -1,12 +1,13 @@
 """Storage of subjects, entities and activation records."""
 
-from gateway.store.base import Alarm, ActivationRow, Conflict, Entity, EntityKind, Store, StoreError, Subject
+from gateway.store.base import Alarm, ActivationRow, Api, Conflict, Entity, EntityKind, Store, StoreError, Subject
 from gateway.store.keys import hash_key, key_matches
 from gateway.store.sqlite import SqliteStore
 
 __all__ = [
     "Alarm",
     "ActivationRow",
+    "Api",
     "Conflict",
     "Entity",
     "EntityKind",
