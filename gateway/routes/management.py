@@ -7,6 +7,7 @@ message the client shows verbatim (a 502 `{"error": ...}`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,7 +65,7 @@ def api_object(api: Api, public_base: str) -> dict[str, Any]:
 class RouteManagement:
     """The three actions over one store; compiled documents are shared with serving (`CompiledApis`)."""
 
-    def __init__(self, store: Store, compiled: CompiledApis, now_ms: Any) -> None:
+    def __init__(self, store: Store, compiled: CompiledApis, now_ms: Callable[[], int]) -> None:
         self._store = store
         self._compiled = compiled
         self._now_ms = now_ms
