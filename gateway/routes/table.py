@@ -11,7 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 import msgspec
 
-from gateway.routes.paths import VERBS, parameter_name, segments
+from gateway.routes.paths import MAX_SEGMENTS, VERBS, parameter_name, segments
 from gateway.routes.targets import RouteTarget, TargetProblem, operation_target
 from gateway.store import Api
 
@@ -80,13 +80,14 @@ def compile_api(api: Api) -> CompiledApi:
 def find_route(apis: list[CompiledApi], request_segments: list[str]) -> Match | None:
     """The route of a request whose path after the namespace is `request_segments`: the API with
     the longest matching base path, then the exact resource, then a template, then the same with the
-    last segment dropped (what is dropped is the remainder)."""
+    last segment dropped (what is dropped is the remainder). At most `MAX_SEGMENTS` + 1 lookups per
+    API, whatever the request's length."""
     for api in sorted(apis, key=lambda candidate: -len(candidate.base_segments)):
         base = api.base_segments
         if request_segments[: len(base)] != base:
             continue
         rest = request_segments[len(base):]
-        for end in range(len(rest), -1, -1):
+        for end in range(min(len(rest), MAX_SEGMENTS), -1, -1):  # no resource is longer: no O(n^2) on long URLs
             resource = _resource(api, rest[:end])
             if resource is not None:
                 remainder = "".join(f"/{part}" for part in rest[end:])
