@@ -6,25 +6,13 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
 
-from tests.integration.actions import namespace_client, unique
+from tests.integration.actions import unique
+from tests.integration.test_web_actions import anonymous, owner  # noqa: F401  (fixtures: a namespace of its own, no credentials)
 
 APIMGMT = "/api/v1/web/whisk.system/apimgmt"
 ECHO = ("function main(p) { return {statusCode: 200, headers: {'content-type': 'application/json'},"
         " body: {method: p.__ow_method, path: p.__ow_path, query: p.q, title: p.title}}; }")
-
-
-@pytest.fixture(scope="module")
-def owner(whisklet) -> httpx.Client:
-    with namespace_client(whisklet, "routes") as client:
-        yield client
-
-
-@pytest.fixture
-def anonymous(whisklet) -> httpx.Client:
-    with httpx.Client(timeout=90) as client:
-        yield client
 
 
 def web_action(owner: httpx.Client, code: str = ECHO) -> str:
