@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from gateway.entities.auth import Authenticator
 from gateway.routes.management import Caller, RouteFailure, RouteManagement
-from gateway.web.request import RESERVED
+from gateway.web.request import RESERVED, cors_headers
 from gateway.wire.codec import decode_object, json_response, read_raw_body
 from gateway.wire.errors import RESERVED_PARAMETERS, ApiError
 
@@ -39,6 +39,8 @@ def management_routes(
         operation = operations.get(name)
         if operation is None:
             raise ApiError(404, "The requested resource does not exist.")
+        if request.method == "OPTIONS":  # as any web action without `web-custom-options`: CORS, nothing run
+            return Response(status_code=200, headers=dict(cors_headers(request.headers)))
         params = await _parameters(request, payload_max_bytes)
         caller = Caller(await _namespace(request, authenticate), public_base or str(request.base_url).rstrip("/"))
         try:

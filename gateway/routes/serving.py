@@ -20,7 +20,7 @@ from starlette.types import Scope
 from gateway.routes.paths import segments
 from gateway.routes.table import CompiledApis, find_route
 from gateway.store import Store
-from gateway.web.request import CORS_METHODS, WebTarget, cors_headers, lowercase_headers
+from gateway.web.request import CORS_METHODS, WebTarget, cors_headers
 from gateway.wire.codec import json_response
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -55,8 +55,7 @@ def serving_routes(store: Store, compiled: CompiledApis, web: WebEntry) -> list[
             return gateway_error(404, "Not found.")
         verb = request.method.lower()
         if verb == "options" and match.api.cors:
-            return Response(status_code=200, headers=dict(cors_headers(lowercase_headers(
-                (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.scope["headers"]))))
+            return Response(status_code=200, headers=dict(cors_headers(request.headers)))
         if verb not in match.resource.operations:
             allowed = ", ".join(sorted(verb.upper() for verb in match.resource.operations))
             return gateway_error(405, "Whoops. Verb not supported.", {"Allow": allowed or CORS_METHODS})

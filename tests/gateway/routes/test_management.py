@@ -159,3 +159,9 @@ async def test_delete_errors_use_openwhisks_messages(client, anonymous):
 async def test_reserved_parameters_are_refused(client):
     response = await client.get(f"{APIMGMT}/getApi?__ow_user=other")
     assert response.status_code == 400
+
+
+async def test_a_preflight_to_the_management_actions_runs_nothing(client):
+    response = await client.options(f"{APIMGMT}/createApi", headers={"Access-Control-Request-Headers": "authorization"})
+    assert response.status_code == 200 and response.headers["access-control-allow-headers"] == "authorization"
+    assert (await client.get(f"{APIMGMT}/getApi")).json() == {"apis": []}
