@@ -67,7 +67,11 @@ def serving_routes(store: Store, compiled: CompiledApis, web: WebEntry) -> list[
         forwarded = str(request.base_url).rstrip("/") + request.scope.get("raw_path", b"").decode("latin-1") + (
             f"?{query}" if query else "")
         headers = (*target.headers, (FORWARDED_URL_HEADER, forwarded))
-        return await web(request, dataclasses.replace(target.web, path=path), target.verb, headers)
+        response = await web(request, dataclasses.replace(target.web, path=path), target.verb, headers)
+        if not match.api.cors:  # the API turned CORS off: the gateway removes the action's CORS headers
+            response.raw_headers[:] = [(name, value) for name, value in response.raw_headers
+                                       if not name.lower().startswith(b"access-control-")]
+        return response
 
     return [
         ManagedRoute(f"/{prefix}/{{tenant}}{rest}", managed, methods=METHODS)

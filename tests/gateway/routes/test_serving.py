@@ -110,3 +110,18 @@ async def test_a_serverless_swagger_with_set_variable_before_invoke_is_served(cl
     payload = controller.calls[-1]["payload"]
     assert payload["__ow_path"] == "/hello/jane" and payload["__ow_headers"]["x-extra"] == "7"
     assert json.dumps(payload).count("jane") == 2  # the path and the forwarded URL, nowhere else
+
+
+async def test_an_api_with_cors_disabled_sends_no_cors_headers(client, anonymous, controller):
+    await web_action(client, "hello")
+    target = "https://x/api/v1/web/guest/default/hello.http"
+    swagger = {"swagger": "2.0", "basePath": "/nocors", "info": {"title": "t", "version": "1"},
+               "paths": {"/p": {"get": {"operationId": "g", "x-openwhisk": {"url": target}},
+                                "options": {"operationId": "o", "x-openwhisk": {"url": target}}}},
+               "x-ibm-configuration": {"cors": {"enabled": False}}}
+    assert (await client.post(f"{APIMGMT}/createApi", json={"apidoc": {"namespace": "_", "swagger": swagger}})).status_code == 200
+    succeed(controller, {"body": "plain"})
+    response = await anonymous.get("/api/guest/nocors/p")
+    assert response.text == "plain" and not [name for name in response.headers if name.startswith("access-control-")]
+    preflight = await anonymous.options("/api/guest/nocors/p")
+    assert not [name for name in preflight.headers if name.startswith("access-control-")]
