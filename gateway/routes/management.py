@@ -7,7 +7,10 @@ message the client shows verbatim (a 502 `{"error": ...}`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,17 +66,34 @@ def api_object(api: Api, public_base: str) -> dict[str, Any]:
 
 
 class RouteManagement:
-    """The three actions over one store; compiled documents are shared with serving (`CompiledApis`)."""
+    """The three actions over one store; compiled documents are shared with serving (`CompiledApis`).
+
+    1. Writes of one namespace's APIs are serialised in this process (one lock per namespace, kept
+       only while in use), so concurrent `wsk api create` calls on one base path all merge.
+    2. Across processes a write is checked against the revision it read (`Conflict`) and redone.
+    """
 
     def __init__(self, store: Store, compiled: CompiledApis, now_ms: Callable[[], int]) -> None:
         self._store = store
         self._compiled = compiled
         self._now_ms = now_ms
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    @asynccontextmanager
+    async def _writing(self, namespace: str) -> AsyncIterator[None]:
+        lock = self._locks.get(namespace)
+        if lock is None:
+            lock = self._locks[namespace] = asyncio.Lock()
+        async with lock:
+            yield
 
     async def create(self, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
         if caller.namespace is None:
             raise RouteFailure("A valid auth key is required.")
-        namespace = caller.namespace
+        async with self._writing(caller.namespace):
+            return await self._create(params, caller, caller.namespace)
+
+    async def _create(self, params: dict[str, Any], caller: Caller, namespace: str) -> dict[str, Any]:
         apidoc = _object_field(params.get("apidoc"), "apidoc")
         if "namespace" not in apidoc:
             raise RouteFailure("apidoc is missing the namespace field")
@@ -129,6 +149,10 @@ class RouteManagement:
     async def delete(self, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
         if caller.namespace is None:
             raise RouteFailure("Invalid authentication.")
+        async with self._writing(caller.namespace):
+            return await self._delete(params, caller.namespace)
+
+    async def _delete(self, params: dict[str, Any], namespace: str) -> dict[str, Any]:
         basepath = params.get("basepath")
         if basepath is None:
             raise RouteFailure("basepath is required.")
@@ -136,7 +160,7 @@ class RouteManagement:
         if operation is not None and relpath is None:
             raise RouteFailure("When specifying an operation, the path is required.")
         for _ in range(WRITE_ATTEMPTS):
-            found = self._select(await self._store.list_apis(caller.namespace), basepath)
+            found = self._select(await self._store.list_apis(namespace), basepath)
             if not found:
                 raise RouteFailure(f"{DELETION_FAILURE}API '{basepath}' does not exist.")
             api = found[0]

@@ -165,3 +165,12 @@ async def test_a_preflight_to_the_management_actions_runs_nothing(client):
     response = await client.options(f"{APIMGMT}/createApi", headers={"Access-Control-Request-Headers": "authorization"})
     assert response.status_code == 200 and response.headers["access-control-allow-headers"] == "authorization"
     assert (await client.get(f"{APIMGMT}/getApi")).json() == {"apis": []}
+
+
+async def test_concurrent_creates_on_one_base_path_all_merge(client):
+    import asyncio
+
+    responses = await asyncio.gather(*(create(client, endpoint("/busy", f"/p{index}", "GET", "act")) for index in range(12)))
+    assert [response.status_code for response in responses] == [200] * 12
+    apis = (await client.get(f"{APIMGMT}/getApi?basepath=/busy")).json()["apis"]
+    assert len(apis[0]["value"]["apidoc"]["paths"]) == 12
