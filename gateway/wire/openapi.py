@@ -263,11 +263,17 @@ def document() -> dict[str, Any]:
                   "responses": {"200": {"description": "The API object(s), or `{}` after a delete.",
                                         "content": {"application/json": {"schema": {"type": "object"}}}},
                                 "502": {"description": "`{\"error\": message}`, OpenWhisk's message.",
-                                        "content": {"application/json": {"schema": {"type": "object"}}}}}}
+                                        "content": {"application/json": {"schema": {"type": "object"}}}},
+                                "400": {"$ref": "#/components/responses/BadRequest"},
+                                "404": {"$ref": "#/components/responses/NotFound"},
+                                "413": _json(_ref("ErrorBody"), "The body is larger than the payload limit.")}}
     paths["/api/v1/web/whisk.system/apimgmt/{action}"] = {
         "parameters": [_param("action", "path", {"type": "string", "pattern": "^(createApi|getApi|deleteApi)(\\.\\w+)?$"},
                               "`createApi`, `getApi` or `deleteApi`, any extension taken as `.http`.")],
-        **{method: dict(apimgmt_op) for method in ("get", "post", "put", "patch", "delete", "head", "options")},
+        **{method: dict(apimgmt_op) for method in ("get", "post", "put", "patch", "delete", "head")},
+        "options": {**apimgmt_op, "summary": "CORS preflight: answered at once, nothing run.",
+                    "responses": {"200": {"description": "Empty, with the CORS headers."},
+                                  "404": {"$ref": "#/components/responses/NotFound"}}},
     }
     managed_op = {"summary": "A managed API URL (a route's `gwApiUrl` + its path): runs the route's web action.",
                   "tags": ["routes"], "security": [{}],
