@@ -8,6 +8,7 @@ cached read of the namespace's APIs more than calling the web action directly.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Awaitable
 from typing import Protocol
 
@@ -23,6 +24,7 @@ from gateway.store import Store
 from gateway.web.request import CORS_METHODS, WebTarget, cors_headers
 from gateway.wire.codec import json_response
 
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 FORWARDED_URL_HEADER = "X-Forwarded-Url"
 
@@ -45,7 +47,9 @@ def gateway_error(status: int, message: str, headers: dict[str, str] | None = No
 def serving_routes(store: Store, compiled: CompiledApis, web: WebEntry) -> list[Route]:
     async def managed(request: Request) -> Response:
         tenant = request.path_params["tenant"]
-        subject = await store.get_subject(tenant) or await store.get_subject_by_uuid(tenant)
+        subject = await store.get_subject(tenant)
+        if subject is None and _UUID.fullmatch(tenant):  # OpenWhisk's URLs name the key's uuid
+            subject = await store.get_subject_by_uuid(tenant)
         if subject is None:
             raise HTTPException(404)  # no such namespace: an unknown route, as for any other URL
         rest = request.path_params.get("rest", "")
