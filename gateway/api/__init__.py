@@ -12,6 +12,10 @@ from gateway.entities.auth import Authenticator
 from gateway.config import Config
 from gateway.invoke.controller import Controller
 from gateway.wire.models import Runtime
+from gateway.routes.actions import management_routes
+from gateway.routes.management import RouteManagement
+from gateway.routes.serving import serving_routes
+from gateway.routes.table import CompiledApis
 from gateway.store import Store
 
 
@@ -19,6 +23,9 @@ def routes(
     config: Config, store: Store, controller: Controller, runtimes: Mapping[str, Runtime], clock: Clock
 ) -> list[BaseRoute]:
     authenticate = Authenticator(store)
+    web_routes, web_entry = web.routes(config, store, controller, authenticate)
+    compiled_apis = CompiledApis()
+    management = RouteManagement(store, compiled_apis, clock.wall_ms)
     return [
         *info.routes(config, runtimes),
         *namespaces.routes(config.limits, authenticate),
@@ -27,5 +34,7 @@ def routes(
         *packages.routes(config.limits, store, authenticate, clock),
         *triggers.routes(config.limits, store, controller, authenticate, clock),
         *rules.routes(store, authenticate, clock),
-        *web.routes(config, store, controller, authenticate),
+        *management_routes(management, authenticate, config.limits.payload_max_bytes, config.server.api_host),
+        *web_routes,
+        *serving_routes(store, compiled_apis, web_entry),  # last: `/api/{namespace}/...` after `/api/v1/...`
     ]

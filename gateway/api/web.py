@@ -29,11 +29,15 @@ from gateway.web.request import (
     whisk_auth_satisfied,
 )
 from gateway.web.response import WebResponse, render_activation
+from gateway.routes.serving import WebEntry
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-def routes(config: Config, store: Store, controller: Controller, authenticate: Authenticator) -> list[Route]:
+def routes(
+    config: Config, store: Store, controller: Controller, authenticate: Authenticator
+) -> tuple[list[Route], WebEntry]:
+    """The web-action route, and its entry point for API routes (`gateway/routes/`)."""
     bounds = config.limits
 
     async def caller(request: Request) -> Identity | None:
@@ -61,7 +65,14 @@ def routes(config: Config, store: Store, controller: Controller, authenticate: A
 
     async def web_action(request: Request) -> Response:
         params = request.path_params
-        target = parse_target(params["ns"], params["pkg"], params["rest"])
+        return await serve(request, parse_target(params["ns"], params["pkg"], params["rest"]))
+
+    async def serve(
+        request: Request, target: WebTarget, method: str | None = None, extra_headers: tuple[tuple[str, str], ...] = ()
+    ) -> Response:
+        """Run the web action `target` for `request`; an API route (`gateway/routes/`) passes the
+        method and added headers its operation says."""
+        method = method or request.method
         subject = await store.get_subject(target.namespace)
         if subject is None:
             raise ApiError(404, NOT_FOUND)
@@ -73,16 +84,20 @@ def routes(config: Config, store: Store, controller: Controller, authenticate: A
                 action = resolved.action
                 if not has_custom_options(action):
                     cors = cors_headers(request.headers)
-                    if request.method == "OPTIONS":
+                    if method == "OPTIONS":
                         return _response(WebResponse(200, []), cors)
                 user = await caller(request)
-                secret = request.headers.get(REQUIRE_AUTH_HEADER)
-                if request.method != "OPTIONS" and not whisk_auth_satisfied(action, user is not None, secret):
+                secret = next((value for name, value in extra_headers if name.lower() == REQUIRE_AUTH_HEADER),
+                              request.headers.get(REQUIRE_AUTH_HEADER))
+                if method != "OPTIONS" and not whisk_auth_satisfied(action, user is not None, secret):
                     raise ApiError(401, WEB_AUTH_FAILED)
                 body = await read_raw_body(request, bounds.payload_max_bytes)
                 web_request = WebRequest(
-                    method=request.method,
-                    headers=[(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.scope["headers"]],
+                    method=method,
+                    headers=[
+                        *((name.decode("latin-1"), value.decode("latin-1")) for name, value in request.scope["headers"]),
+                        *extra_headers,
+                    ],
                     query_string=request.scope["query_string"].decode("latin-1"),
                     body=body,
                     path=target.path,
@@ -116,7 +131,7 @@ def routes(config: Config, store: Store, controller: Controller, authenticate: A
             raise _with_headers(ApiError(400, WEB_PROCESSING_ERROR), headers) from None
         return _response(rendered, headers)
 
-    return [Route("/api/v1/web/{ns}/{pkg}/{rest:path}", web_action, methods=METHODS)]
+    return [Route("/api/v1/web/{ns}/{pkg}/{rest:path}", web_action, methods=METHODS)], serve
 
 
 def _response(web: WebResponse, extra: list[tuple[str, str]]) -> Response:

@@ -1,7 +1,7 @@
 """Storage of subjects, entities and activation records."""
 
 from gateway.store.base import (
-    Alarm, ActivationRow, Conflict, Entity, EntityKind, LogForwardingRow, Store, StoreError, Subject,
+    Alarm, ActivationRow, Api, Conflict, Entity, EntityKind, LogForwardingRow, Store, StoreError, Subject,
 )
 from gateway.store.keys import hash_key, key_matches
 from gateway.store.sqlite import SqliteStore
@@ -9,6 +9,7 @@ from gateway.store.sqlite import SqliteStore
 __all__ = [
     "Alarm",
     "ActivationRow",
+    "Api",
     "Conflict",
     "Entity",
     "EntityKind",

@@ -90,6 +90,21 @@ class LogForwardingRow:
     updated: int
 
 
+@dataclass(frozen=True, slots=True)
+class Api:
+    """A namespace's API gateway API: one Swagger 2.0 document per normalised base path.
+
+    `doc` is the document as the gateway encoded it; the store never looks inside. `revision`
+    starts at 1 and grows on every write.
+    """
+
+    namespace: str
+    base_path: str
+    doc: bytes
+    revision: int
+    updated: int  # epoch ms
+
+
 class StoreError(Exception):
     """The store failed (disk full, read-only, corrupt). The message says what to do."""
 
@@ -149,6 +164,16 @@ class Store(Protocol):
         `exec.code`: lists show no code, and reading it could mean megabytes per action."""
 
     async def count_entities(self, kind: EntityKind, namespace: str, path: str | None = None) -> int: ...
+
+    # API gateway APIs (routes)
+    async def list_apis(self, namespace: str) -> list[Api]:
+        """All APIs of `namespace`, by base path; cached like entities (invalidated by writes)."""
+
+    async def put_api(self, api: Api, expected_revision: int | None) -> Api:
+        """Create (`expected_revision=None`; `Conflict` if the base path is taken) or replace the API
+        at `expected_revision` (`Conflict` if it is gone or changed since). Returns what was stored."""
+
+    async def delete_api(self, namespace: str, base_path: str) -> bool: ...
 
     # activations
     def put_activation(self, row: ActivationRow) -> bool:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, TypeVar
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.datadir import owner_only_file
 from gateway.store.base import (
-    Alarm, ActivationRow, Conflict, Entity, EntityKind, LogForwardingRow, StoreError, Subject,
+    Alarm, ActivationRow, Api, Conflict, Entity, EntityKind, LogForwardingRow, StoreError, Subject,
 )
 from gateway.store.keys import hash_key
 from gateway.store.readers import Readers
@@ -25,7 +25,7 @@ log = logging.getLogger("whisklet.store")
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 5000
 MAX_RETRY_DELAY_S = 5.0
 
@@ -112,7 +112,18 @@ CREATE TABLE IF NOT EXISTS log_forwarding (
     updated INTEGER NOT NULL
 );
 """
-_MIGRATIONS = ((1, _SCHEMA_V1), (2, _SCHEMA_V2), (3, _SCHEMA_V3), (4, _SCHEMA_V4), (5, _SCHEMA_V5))
+# v6: API gateway APIs (`wsk api`), one Swagger document per namespace and normalised base path
+_SCHEMA_V6 = """
+CREATE TABLE IF NOT EXISTS apis (
+    namespace TEXT NOT NULL,
+    base_path TEXT NOT NULL,
+    doc BLOB NOT NULL,
+    revision INTEGER NOT NULL,
+    updated INTEGER NOT NULL,
+    PRIMARY KEY (namespace, base_path)
+);
+"""
+_MIGRATIONS = ((1, _SCHEMA_V1), (2, _SCHEMA_V2), (3, _SCHEMA_V3), (4, _SCHEMA_V4), (5, _SCHEMA_V5), (6, _SCHEMA_V6))
 
 _SUBJECT = "SELECT namespace, uuid, key_hash, limits, created FROM subjects"
 _ENTITY = "SELECT kind, namespace, path, name, doc, revision, updated FROM entities"
@@ -121,6 +132,7 @@ _NEXT_SEQ = "(SELECT COALESCE(MAX(seq), 0) + 1 FROM entities)"
 _HEAD = "CASE WHEN json_valid(?6) THEN CAST(json_remove(?6, '$.response.result', '$.logs') AS BLOB) END"
 _ACTION_HEAD = "CASE WHEN json_valid(?1) THEN CAST(json_remove(?1, '$.exec.code') AS BLOB) END"
 _ENTITY_HEAD = "SELECT kind, namespace, path, name, COALESCE(head, doc), revision, updated FROM entities"
+_API = "SELECT namespace, base_path, doc, revision, updated FROM apis"
 _ALARM = "SELECT trigger, namespace, spec, active, next_fire, changed FROM alarms"
 _LOG_FORWARDING = "SELECT namespace, destination, settings, secret, updated FROM log_forwarding"
 
@@ -137,6 +149,10 @@ def _entity(row: tuple[Any, ...]) -> Entity:
 
 def _alarm(row: tuple[Any, ...]) -> Alarm:
     return Alarm(row[0], row[1], bytes(row[2]), bool(row[3]), row[4], row[5])
+
+
+def _api(row: tuple[Any, ...]) -> Api:
+    return Api(row[0], row[1], bytes(row[2]), row[3], row[4])
 
 
 def _activation(row: tuple[Any, ...]) -> ActivationRow:
@@ -599,6 +615,49 @@ class SqliteStore:
         if path is None:
             return "kind = ? AND namespace = ?", (kind.value, namespace)
         return "kind = ? AND path = ?", (kind.value, path)
+
+    # API gateway APIs (routes)
+
+    async def list_apis(self, namespace: str) -> list[Api]:
+        def select() -> list[Api]:
+            rows = self._conn().execute(f"{_API} WHERE namespace = ? ORDER BY base_path", (namespace,))
+            return [_api(r) for r in rows]
+
+        return await self._cached_read(
+            ("apis", namespace), f"reading the APIs of {namespace}", select, cache_none=False
+        )
+
+    async def put_api(self, api: Api, expected_revision: int | None) -> Api:
+        stored = Api(api.namespace, api.base_path, bytes(api.doc), 1 if expected_revision is None else expected_revision + 1,
+                     api.updated)
+        where = f"API {api.base_path} of {api.namespace}"
+
+        def write() -> None:
+            db = self._conn()
+            args = (stored.doc, stored.revision, stored.updated, stored.namespace, stored.base_path)
+            if expected_revision is None:
+                try:
+                    db.execute("INSERT INTO apis (doc, revision, updated, namespace, base_path) VALUES (?, ?, ?, ?, ?)", args)
+                except sqlite3.IntegrityError:
+                    raise Conflict(f"the {where} already exists") from None
+                return
+            changed = db.execute(
+                "UPDATE apis SET doc = ?, revision = ?, updated = ? WHERE namespace = ? AND base_path = ? AND revision = ?",
+                (*args, expected_revision),
+            ).rowcount
+            if changed != 1:
+                raise Conflict(f"the {where} changed since it was read")
+
+        await self._write([("apis", api.namespace)], f"writing the {where}", write)
+        return stored
+
+    async def delete_api(self, namespace: str, base_path: str) -> bool:
+        def delete() -> bool:
+            return self._conn().execute(
+                "DELETE FROM apis WHERE namespace = ? AND base_path = ?", (namespace, base_path)
+            ).rowcount > 0
+
+        return await self._write([("apis", namespace)], f"deleting the API {base_path} of {namespace}", delete)
 
     # activations
 

@@ -259,6 +259,40 @@ def document() -> dict[str, Any]:
         **{method: dict(web_op) for method in ("get", "post", "put", "patch", "delete", "head", "options")},
     }
     paths.update(_log_forwarding_paths())
+    apimgmt_op = {"summary": "Route management (`wsk api`, `aio rt api`): createApi, getApi or deleteApi, as OpenWhisk's "
+                             "`whisk.system/apimgmt` web actions. Failures are 502 `{\"error\": message}`.",
+                  "tags": ["routes"], "security": [{}, {"basic": []}],
+                  "responses": {"200": {"description": "The API object(s), or `{}` after a delete.",
+                                        "content": {"application/json": {"schema": {"type": "object"}}}},
+                                "502": {"description": "`{\"error\": message}`, OpenWhisk's message.",
+                                        "content": {"application/json": {"schema": {"type": "object"}}}},
+                                "400": {"$ref": "#/components/responses/BadRequest"},
+                                "404": {"$ref": "#/components/responses/NotFound"},
+                                "413": _json(_ref("ErrorBody"), "The body is larger than the payload limit.")}}
+    paths["/api/v1/web/whisk.system/apimgmt/{action}"] = {
+        "parameters": [_param("action", "path", {"type": "string", "pattern": "^(createApi|getApi|deleteApi)(\\.\\w+)?$"},
+                              "`createApi`, `getApi` or `deleteApi`, any extension taken as `.http`.")],
+        **{method: dict(apimgmt_op) for method in ("get", "post", "put", "patch", "delete", "head")},
+        "options": {**apimgmt_op, "summary": "CORS preflight: answered at once, nothing run.",
+                    "responses": {"200": {"description": "Empty, with the CORS headers."},
+                                  "404": {"$ref": "#/components/responses/NotFound"}}},
+    }
+    managed_op = {"summary": "A managed API URL (a route's `gwApiUrl` + its path): runs the route's web action.",
+                  "tags": ["routes"], "security": [{}],
+                  "responses": {"default": anything,
+                                "404": {"description": "`{\"status\":404,\"message\":\"Error: Not found.\"}`"},
+                                "405": {"description": "The path has no route for this verb."}}}
+    tenant = _param("tenant", "path", {"type": "string"}, "The API's namespace, or the uuid of its key.")
+    for prefix in ("/api", "/apis"):
+        paths[f"{prefix}/{{tenant}}"] = {
+            "parameters": [tenant],
+            **{method: dict(managed_op) for method in ("get", "post", "put", "patch", "delete", "options")},
+        }
+        paths[f"{prefix}/{{tenant}}/{{action}}"] = {
+            "parameters": [tenant, _param("action", "path", {"type": "string"},
+                                          "The API's base path, then the route's relative path (`club/books/42`).")],
+            **{method: dict(managed_op) for method in ("get", "post", "put", "patch", "delete", "options")},
+        }
     _name_operations(paths)
     return {
         "openapi": "3.1.0",
@@ -272,7 +306,7 @@ def document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"basic": []}],
         "tags": [{"name": name} for name in ("info", "namespaces", "actions", "triggers", "rules", "packages",
-                                             "activations", "web", "logForwarding")],
+                                             "activations", "web", "routes", "logForwarding")],
         "paths": paths,
         "components": {
             "schemas": schemas,

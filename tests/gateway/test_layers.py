@@ -9,7 +9,7 @@ GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
 
 # Lowest first; a module may import from its own layer and the layers below it. `events` and `web`
 # share a rank: both call down into `invoke`, neither knows the other; `logfwd` (log forwarding, an
-# observer of ended activations) shares it too.
+# observer of ended activations) shares it too. `routes` (API gateway routes) calls down into `web` and `invoke`.
 LAYERS = {
     "store": 0,
     "wire": 1,
@@ -18,9 +18,10 @@ LAYERS = {
     "events": 4,
     "web": 4,
     "logfwd": 4,
-    "api": 5,
-    "edge": 6,
-    "top": 7,
+    "routes": 5,
+    "api": 6,
+    "edge": 7,
+    "top": 8,
 }
 # The wiring at the top: the app, the services' lifespan, the server and the command, one layer.
 TOP = {"app", "service", "server", "cli"}

@@ -1,4 +1,5 @@
-"""The system catalog: the public `whisk.system` namespace and its `utils` and `alarms` packages.
+"""The system catalog: the public `whisk.system` namespace, its `utils` and `alarms` packages, and the
+private `apimgmt` package of the route-management web actions (served in `gateway/routes/`).
 
 Installed at every start: what is missing is created and what differs from this release's catalog is
 updated (version patch + 1); nothing else in `whisk.system` is touched. The namespace's key is never
@@ -30,6 +31,10 @@ FEED_CODE = (
     "// The alarms feeds run inside Whisklet itself (gateway/events/alarms/), not in a container.\n"
     "function main() { return {error: 'This feed action is served by Whisklet; this code never runs.'}; }\n"
 )
+ROUTES_CODE = (
+    "// The route-management actions run inside Whisklet itself (gateway/routes/), not in a container.\n"
+    "function main() { return {error: 'This action is served by Whisklet; this code never runs.'}; }\n"
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class CatalogAction:
     sample_input: dict[str, Any] | None = None
     sample_output: dict[str, Any] | None = None
     feed: bool = False
+    web: bool = False  # a built-in web action (`apimgmt`), web-exported and final
 
     def put(self, package: str) -> ActionPut:
         annotations = [{"key": "description", "value": self.description},
@@ -51,6 +57,9 @@ class CatalogAction:
         if self.feed:
             annotations.insert(0, {"key": "feed", "value": True})
             code = FEED_CODE
+        elif self.web:
+            annotations[:0] = [{"key": "web-export", "value": True}, {"key": "final", "value": True}]
+            code = ROUTES_CODE
         else:
             code = (_SOURCES / package / f"{self.name}.js").read_text()
         return msgspec.convert({"exec": {"kind": "nodejs:default", "code": code}, "annotations": annotations}, ActionPut)
@@ -62,10 +71,11 @@ class CatalogPackage:
     description: str
     actions: tuple[CatalogAction, ...]
     parameters: list[dict[str, Any]] = field(default_factory=list)
+    publish: bool = True
 
     def put(self) -> PackagePut:
         annotations = [{"key": "description", "value": self.description}, {"key": "parameters", "value": self.parameters}]
-        return msgspec.convert({"publish": True, "annotations": annotations}, PackagePut)
+        return msgspec.convert({"publish": self.publish, "annotations": annotations}, PackagePut)
 
 
 _LINES = {"name": "lines", "required": True, "type": "array", "description": "An array of strings or numbers"}
@@ -114,6 +124,16 @@ CATALOG = (
             {"name": "deleteAfterFire", "required": False},
         ], {"date": "2030-01-01T00:00:00.000Z", "trigger_payload": {"name": "John"}, "deleteAfterFire": "rules"}, feed=True),
     ), [{"name": "trigger_payload", "required": False}]),
+    CatalogPackage("apimgmt", "API gateway route management (wsk api, aio rt api)", (
+        CatalogAction("createApi", "Creates or extends an API from an endpoint or a Swagger 2.0 document",
+                      [{"name": "apidoc", "required": True}, {"name": "responsetype", "required": False}], web=True),
+        CatalogAction("getApi", "Lists the namespace's APIs",
+                      [{"name": "basepath", "required": False}, {"name": "limit", "required": False},
+                       {"name": "skip", "required": False}], web=True),
+        CatalogAction("deleteApi", "Deletes an API, one of its paths, or one verb of a path",
+                      [{"name": "basepath", "required": True}, {"name": "relpath", "required": False},
+                       {"name": "operation", "required": False}], web=True),
+    ), publish=False),
 )
 
 

@@ -426,3 +426,20 @@ async def test_a_page_of_docs_ends_before_the_record_that_passes_the_byte_budget
     assert [row.activation_id[-1] for row in stored] == ["1", "2"]
     one = await store.list_activations("guest", name=None, since=None, upto=None, limit=5, skip=0, max_bytes=10)
     assert len(one) == 1  # one record always fits
+
+
+async def test_apis_are_listed_by_base_path_per_namespace_and_writes_check_the_revision(store: SqliteStore):
+    from gateway.store import Api, Conflict
+
+    first = await store.put_api(Api("guest", "/b", b"{}", 0, 1), None)
+    await store.put_api(Api("guest", "/a", b"{}", 0, 1), None)
+    await store.put_api(Api("other", "/a", b"{}", 0, 1), None)
+    assert [api.base_path for api in await store.list_apis("guest")] == ["/a", "/b"]
+    with pytest.raises(Conflict):
+        await store.put_api(Api("guest", "/b", b"{}", 0, 2), None)
+    changed = await store.put_api(Api("guest", "/b", b'{"v":2}', 0, 2), first.revision)
+    assert changed.revision == 2 and (await store.list_apis("guest"))[1].doc == b'{"v":2}'
+    with pytest.raises(Conflict):
+        await store.put_api(Api("guest", "/b", b"{}", 0, 3), first.revision)
+    assert await store.delete_api("guest", "/b") and not await store.delete_api("guest", "/b")
+    assert [api.base_path for api in await store.list_apis("guest")] == ["/a"]
