@@ -10,7 +10,9 @@ import pytest
 
 from gateway.app import Services, build_app
 from gateway.invoke.controller import Invocation
+from gateway.invoke.records import Ended
 from gateway.wire.models import ActivationRecord, ActivationResponse
+from pool import ActivationStatus
 from tests.gateway.api.conftest import GUEST, OTHER, FakeController, client, config, controller, store  # noqa: F401
 
 APIMGMT = "/api/v1/web/whisk.system/apimgmt"
@@ -47,7 +49,7 @@ def succeed(controller: FakeController, result: Any) -> None:  # noqa: F811
         start=1000, end=1052, duration=52,
         response=ActivationResponse(status="success", success=True, result=msgspec.Raw(msgspec.json.encode(result))),
     )
-    controller.outcome = Invocation(ACTIVATION_ID, record)
+    controller.outcome = Invocation(ACTIVATION_ID, Ended(record, ActivationStatus.SUCCESS, "nodejs:20", 256, 0))
 
 
 def endpoint(base: str, path: str, verb: str, action: str, *, namespace: str = "_", name: str | None = None,
