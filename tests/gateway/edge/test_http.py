@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 import uvicorn
@@ -33,18 +34,29 @@ async def echo_length(scope, receive, send):
     await send({"type": "http.response.body", "body": body})
 
 
-@pytest.fixture
-async def port():
+@contextlib.asynccontextmanager
+async def serving(http: type[asyncio.Protocol]) -> AsyncIterator[int]:
+    """uvicorn serving `echo_length` with the protocol class `http` on a free port; yields the port."""
     port = free_port()
-    config = uvicorn.Config(echo_length, host="127.0.0.1", port=port, http=bounded_http(BOUNDS), ws="none",
+    config = uvicorn.Config(echo_length, host="127.0.0.1", port=port, http=http, ws="none",
                             lifespan="off", log_level="critical")
     server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    yield port
-    server.should_exit = True
-    await serving
+    served = asyncio.create_task(server.serve())
+    async with asyncio.timeout(10):  # polls uvicorn's public `started` flag, bounded
+        while not server.started and not served.done():
+            await asyncio.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        await served
+
+
+@pytest.fixture
+async def port():
+    async with serving(bounded_http(BOUNDS)) as port:
+        yield port
 
 
 async def exchange(port: int, *parts: bytes, pause_s: float = 0.0) -> tuple[int, dict, bytes]:
