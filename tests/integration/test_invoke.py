@@ -122,11 +122,8 @@ def test_syntax_error_fails_initialization(wsk):
 
 def test_time_limit_is_enforced_with_openwhisks_message(wsk):
     name = unique("slow")
-    put_action(wsk, name, "async function main() { await new Promise(r => setTimeout(r, 10000)); return {}; }",
-               limits={"timeout": 1000})
-    started = time.monotonic()
-    response = invoke(wsk, name)
-    assert time.monotonic() - started < 8
+    put_action(wsk, name, "async function main() { await new Promise(() => {}); }", limits={"timeout": 1000})
+    response = invoke(wsk, name)  # the action never returns: only its time limit can answer
     assert response.status_code == 502
     record = response.json()
     assert record["response"]["result"] == {"error": "The action exceeded its time limits of 1000 milliseconds."}
@@ -183,14 +180,12 @@ def test_an_uncaught_exception_in_a_timer_is_a_developer_error_with_its_stack_lo
     name = unique("timer")
     put_action(
         wsk, name,
-        "function main() { setTimeout(() => { throw new Error('late boom'); }, 10); "
-        "return new Promise(r => setTimeout(r, 5000)); }",
+        "function main() { setTimeout(() => { throw new Error('late boom'); }, 10); return new Promise(() => {}); }",
     )
-    started = time.monotonic()
-    response = invoke(wsk, name)
-    assert time.monotonic() - started < 4
+    response = invoke(wsk, name)  # the action never returns: the exception ends it, not its time limit
     assert response.status_code == 502
     assert response.json()["response"]["status"] == "action developer error"
+    assert "time limit" not in response.json()["response"]["result"]["error"]
     logs = activation(wsk, response.json()["activationId"])["logs"]
     assert any("late boom" in line and "stderr:" in line for line in logs)
 

@@ -100,10 +100,12 @@ async def test_a_warm_lease_is_not_a_cold_start(driver):
 
 async def test_an_empty_stock_makes_a_visible_cold_start(driver):
     driver.create_delay_s = 0.1
-    pool = await started(driver, min_prewarm=0)
-    result = await pool.run(job(memory_mb=512))
-    assert result.cold_start
-    assert result.wait_ms >= 90
+    pool = await started(driver, min_prewarm=1)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 1)
+    warm = await pool.run(job())
+    cold = await pool.run(job(memory_mb=512))  # no stock of 512 MB containers: one is created for it
+    assert (warm.cold_start, cold.cold_start) == (False, True)
+    assert cold.wait_ms > warm.wait_ms  # its wait includes the container's creation
     assert pool.snapshot().cold_starts == 1
     await pool.stop(grace_s=1)
 
@@ -154,8 +156,9 @@ async def test_a_warm_lease_starts_its_replacement_before_its_activation_reaches
 async def test_memory_budget_caps_the_containers(driver):
     driver.create_delay_s = 0.05
     pool = await started(driver, min_prewarm=10, memory_budget_mb=512)
-    await asyncio.sleep(0.5)
-    assert driver.alive <= 2
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 2)
+    assert pool.snapshot().stocks[0].creating == 0  # the pool stopped creating at the budget
+    assert driver.alive == 2
     await pool.stop(grace_s=1)
 
 
@@ -245,7 +248,7 @@ async def test_stop_lets_running_activations_finish_then_removes_everything(driv
     pool = await started(driver, min_prewarm=2)
     await until(lambda: pool.snapshot().stocks[0].prewarmed == 2)
     running = asyncio.create_task(pool.run(job()))
-    await asyncio.sleep(0.05)
+    await until(lambda: pool.snapshot().stocks[0].leased == 1)
     await pool.stop(grace_s=5)
     assert (await running).status is ActivationStatus.SUCCESS
     assert driver.alive == 0
@@ -257,7 +260,7 @@ async def test_stop_cuts_activations_past_the_grace(driver):
     driver.run_delay_s = 5
     pool = await started(driver, min_prewarm=1)
     running = asyncio.create_task(pool.run(job(timeout_ms=60000)))
-    await asyncio.sleep(0.1)
+    await until(lambda: pool.snapshot().stocks[0].leased == 1)
     await pool.stop(grace_s=0.2)
     result = await asyncio.wait_for(running, 2)
     assert result.status is ActivationStatus.DEVELOPER_ERROR
