@@ -6,7 +6,6 @@ import math
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,14 +101,20 @@ def test_every_dashboard_panel_returns_data_from_a_live_whisklet(prometheus, ten
 
     assert wait_until(lambda: (_latest(prometheus, "sum(whisklet_activations_total)") or 0) >= before + invoked,
                       timeout_s=60), "Prometheus never saw the activations"
-    time.sleep(3)  # a few more scrapes, so that every rate has two samples after the traffic
-    empty = []
-    for title, expr in dashboard_queries():
-        reply = prometheus.get("/api/v1/query", params={"query": for_prometheus(expr, "1m")}).json()
-        assert reply["status"] == "success", f"panel {title!r}: {reply.get('error')}"
-        values = [float(series["value"][1]) for series in reply["data"]["result"]]
-        if not any(math.isfinite(value) for value in values):
-            empty.append(f"{title}: {expr}")
+
+    def empty_panels() -> list[str]:
+        empty = []
+        for title, expr in dashboard_queries():
+            reply = prometheus.get("/api/v1/query", params={"query": for_prometheus(expr, "1m")}).json()
+            assert reply["status"] == "success", f"panel {title!r}: {reply.get('error')}"
+            values = [float(series["value"][1]) for series in reply["data"]["result"]]
+            if not any(math.isfinite(value) for value in values):
+                empty.append(f"{title}: {expr}")
+        return empty
+
+    # a few more scrapes, until every rate has two samples after the traffic
+    wait_until(lambda: not empty_panels(), timeout_s=30, interval_s=0.5)
+    empty = empty_panels()
     assert not empty, "panels without data:\n" + "\n".join(empty)
     assert _latest(prometheus, 'sum(whisklet_throttled_requests_total{reason="invocations_per_minute"})') >= 1
     assert _latest(prometheus, 'sum(whisklet_activations_total{status="application_error"})') >= 1
