@@ -268,25 +268,25 @@ async def warm_paths(served: ServedWhisklet, bare: BareRunners, rounds: int, pac
     return samples
 
 
-async def sustained_rate(served: ServedWhisklet, count: int, in_flight: int = 8) -> tuple[float, int]:
-    """Run `count` blocking activations, `in_flight` at a time; return (activations/s, failures).
-
-    Every activation consumes a fresh sandbox, so this is the sandbox rate the pool sustains.
-    """
-    slots = asyncio.Semaphore(in_flight)
+async def invoke_many(
+    served: ServedWhisklet, count: int, in_flight: int, action: str = ACTION
+) -> tuple[float, list[float], list[str], int]:
+    """`count` blocking invokes of `action` (hello world), `in_flight` at a time: (seconds, latencies ms, ids, failures)."""
+    clients = [Http(served.port, served.auth) for _ in range(in_flight)]
+    latencies: list[float] = []
+    ids: list[str] = []
     failures = 0
 
-    async def one(client: Http, n: int) -> None:
-        nonlocal failures
-        status, _, _ = await client.request("POST", f"{NS}/actions/{ACTION}?blocking=true&result=true", {"name": str(n)})
-        failures += status != 200
-
-    clients = [Http(served.port, served.auth) for _ in range(in_flight)]
-
     async def worker(client: Http, share: range) -> None:
-        async with slots:
-            for n in share:
-                await one(client, n)
+        nonlocal failures
+        for n in share:
+            began = time.monotonic()
+            status, headers, _ = await client.request(
+                "POST", f"{NS}/actions/{action}?blocking=true&result=true", {"name": str(n)})
+            latencies.append((time.monotonic() - began) * 1000)
+            failures += status != 200
+            if activation_id := headers.get(b"x-openwhisk-activation-id"):
+                ids.append(activation_id.decode())
 
     began = time.monotonic()
     try:
@@ -294,7 +294,16 @@ async def sustained_rate(served: ServedWhisklet, count: int, in_flight: int = 8)
     finally:
         for client in clients:
             await client.close()
-    return count / (time.monotonic() - began), failures
+    return time.monotonic() - began, latencies, ids, failures
+
+
+async def sustained_rate(served: ServedWhisklet, count: int, in_flight: int = 8) -> tuple[float, int]:
+    """Run `count` blocking activations, `in_flight` at a time; return (activations/s, failures).
+
+    Every activation consumes a fresh sandbox, so this is the sandbox rate the pool sustains.
+    """
+    seconds, _, _, failures = await invoke_many(served, count, in_flight)
+    return count / seconds, failures
 
 
 async def record(wsk: Http, activation_id: str, timeout_s: float = 30.0) -> dict[str, Any]:

@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.ceiling import docker_churn_rate
-from bench.core import HELLO, LIMITS, NS, Http, cpu_s, percentile
+from bench.core import HELLO, LIMITS, NS, Http, cpu_s, invoke_many, percentile
 from bench.drivers import bare_node_rate
-from tests.serving import ServedWhisklet
+from bench.serving import ServedWhisklet
 
 ACTION = "throughput-hello"
 DRIVERS = ("sandbox", "docker")
@@ -148,33 +148,6 @@ async def put_hello(served: ServedWhisklet) -> None:
         await client.close()
 
 
-async def invoke_many(served: ServedWhisklet, count: int, in_flight: int) -> tuple[float, list[float], list[str], int]:
-    """`count` blocking hello-world invokes, `in_flight` at a time: (seconds, latencies ms, ids, failures)."""
-    clients = [Http(served.port, served.auth) for _ in range(in_flight)]
-    latencies: list[float] = []
-    ids: list[str] = []
-    failures = 0
-
-    async def worker(client: Http, share: range) -> None:
-        nonlocal failures
-        for n in share:
-            began = time.monotonic()
-            status, headers, _ = await client.request(
-                "POST", f"{NS}/actions/{ACTION}?blocking=true&result=true", {"name": str(n)})
-            latencies.append((time.monotonic() - began) * 1000)
-            failures += status != 200
-            if activation_id := headers.get(b"x-openwhisk-activation-id"):
-                ids.append(activation_id.decode())
-
-    began = time.monotonic()
-    try:
-        await asyncio.gather(*(worker(c, range(i, count, in_flight)) for i, c in enumerate(clients)))
-    finally:
-        for client in clients:
-            await client.close()
-    return time.monotonic() - began, latencies, ids, failures
-
-
 async def annotations_of(served: ServedWhisklet, ids: list[str]) -> list[dict[str, object]]:
     client = Http(served.port, served.auth)
     found = []
@@ -193,7 +166,7 @@ async def sustained_round(server: Served, count: int, in_flight: int) -> None:
     assert served.process is not None
     stock = await settled(served, prewarmed=MIN_PREWARM)
     gateway_s, sandboxes_ms, engine_ms = cpu_s(served.process.pid), server_cpu(server)(), engine_cpu_ms()
-    seconds, latencies, ids, failures = await invoke_many(served, count, in_flight)
+    seconds, latencies, ids, failures = await invoke_many(served, count, in_flight, ACTION)
     left = (await pool_gauges(served)).get("prewarmed", 0)
     per_s = (count - max(0.0, stock - left)) / seconds  # sandboxes made during the phase, not its stock
     await settled(served)
@@ -263,7 +236,7 @@ async def measure(servers: dict[str, Served], rounds: int, per_round: int, paral
     for server in servers.values():
         for served in (server.sustained, server.cold):
             await put_hello(served)
-        await invoke_many(server.sustained, 2 * parallel, parallel)  # warms the gateway's own code paths
+        await invoke_many(server.sustained, 2 * parallel, parallel, ACTION)  # warms the gateway's own code paths
     every = [served for server in servers.values() for served in (server.sustained, server.cold)]
     for round_number in range(1, rounds + 1):
         await asyncio.gather(*(settled(served) for served in every))  # no refill runs beside the next phases

@@ -255,7 +255,7 @@ class LogForwarder(GatewayObserver):
                 return new_relic_request(settings, batch)
             case _:
                 url = self._config.azure_data_collector_url
-                return azure_request(settings, batch, now_s=time.time(), url=url)
+                return azure_request(settings, batch, now_s=self.now_ms() / 1000, url=url)
 
     async def _send(self, settings: ForwardingSettings, request: OutboundRequest, count: int) -> None:
         destination = settings.destination.value
