@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import sqlite3
@@ -762,26 +763,38 @@ class SqliteStore:
         batch = list(self._pending.values())
         journal = list(self._accepted.values())
         seq = self._put_seq
+        loop = asyncio.get_running_loop()
         for first in range(0, max(len(batch), 1), self._max_batch):
             chunk = batch[first : first + self._max_batch]
             accepted, journal = journal, []  # all of the journal goes in the first transaction
             if not chunk and not accepted:
                 break
+            # The store's thread hands the commit back itself, ahead of this task's own wake-up: the
+            # waiters of the last transaction wake one loop turn sooner.
+            last = first + self._max_batch >= len(batch)
+            handed_back = seq if last else 0
+            committed = functools.partial(loop.call_soon_threadsafe, self._committed, chunk, accepted, handed_back)
             try:
                 what = f"writing {len(chunk) + len(accepted)} activation records"
-                await self._call(what, self._insert_activations, chunk, accepted)
+                await self._call(what, self._insert_activations, chunk, accepted, committed)
             except Exception as failure:
                 self._fail_waiters(failure)
                 return False
-            for row in chunk:
-                if self._pending.get(row.activation_id) is row:
-                    del self._pending[row.activation_id]
-            for row in accepted:
-                if self._accepted.get(row.activation_id) is row:
-                    del self._accepted[row.activation_id]
         if self._failing:
             self._failing = False
             log.warning("activation records are being written again to %s", self.path)
+        self._committed([], [], seq)
+        return True
+
+    def _committed(self, rows: list[ActivationRow], accepted: list[ActivationRow], seq: int) -> None:
+        """`rows` and `accepted` are committed: they stop being pending, and the `flush()` calls waiting
+        for puts up to `seq` (0: none) are answered. Harmless to repeat."""
+        for row in rows:
+            if self._pending.get(row.activation_id) is row:
+                del self._pending[row.activation_id]
+        for row in accepted:
+            if self._accepted.get(row.activation_id) is row:
+                del self._accepted[row.activation_id]
         still_waiting = []
         for target, waiter in self._waiters:
             if target <= seq:
@@ -790,7 +803,6 @@ class SqliteStore:
             else:
                 still_waiting.append((target, waiter))
         self._waiters = still_waiting
-        return True
 
     def _fail_waiters(self, failure: Exception) -> None:
         if isinstance(failure, StoreError):
@@ -805,7 +817,10 @@ class SqliteStore:
             if not waiter.done():
                 waiter.set_exception(error)
 
-    def _insert_activations(self, rows: list[ActivationRow], accepted: list[ActivationRow]) -> None:
+    def _insert_activations(
+        self, rows: list[ActivationRow], accepted: list[ActivationRow], committed: Callable[[], object]
+    ) -> None:
+        """On the store's thread: one transaction; `committed` is called once it has committed."""
         db = self._conn()
         with _transaction(db):
             if accepted:
@@ -821,6 +836,7 @@ class SqliteStore:
                     [(r.activation_id, r.namespace, r.name, r.start, r.end, r.doc) for r in rows],
                 )
                 db.executemany("DELETE FROM accepted WHERE activation_id = ?", [(r.activation_id,) for r in rows])
+        committed()
 
     async def get_activation(self, namespace: str, activation_id: str) -> ActivationRow | None:
         row = self._pending.get(activation_id)
