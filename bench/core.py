@@ -117,8 +117,12 @@ class Http:
 
 @contextlib.asynccontextmanager
 async def bench_driver(name: str, run_dir: str, data_dir: str) -> AsyncIterator[SandboxDriver]:
-    """The driver `--driver` names, for the bare round trips, the same one the gateway is given."""
+    """The driver `--driver` names, for the bare round trips, the same one the gateway is given (and the
+    runtime image it is given: `WHISKLET_DOCKER_REPOSITORY`, so a branch's changed runner never replaces
+    another checkout's image)."""
     from pool.sandbox.docker.engine import DockerSettings
+
+    settings = DockerSettings(repository=os.environ.get("WHISKLET_DOCKER_REPOSITORY", DockerSettings().repository))
 
     try:
         from pool.sandbox.factory import open_driver  # type: ignore[import-not-found]
@@ -127,10 +131,10 @@ async def bench_driver(name: str, run_dir: str, data_dir: str) -> AsyncIterator[
             raise SystemExit(f"--driver {name}: this checkout has only the Docker driver") from None
         from pool.sandbox.docker.engine import docker_driver
 
-        async with docker_driver(DockerSettings(), run_dir, "bench-bare") as driver:
+        async with docker_driver(settings, run_dir, "bench-bare") as driver:
             yield driver
         return
-    async with open_driver(name, DockerSettings(), data_dir, run_dir, "bench-bare") as opened:
+    async with open_driver(name, settings, data_dir, run_dir, "bench-bare") as opened:
         yield opened.driver
 
 
