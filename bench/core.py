@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pool.runner.client import RunnerConnection
-from pool.sandbox.driver import Sandbox, SandboxDriver
+from pool.sandbox.driver import Sandbox, SandboxDriver, SandboxError
 from bench.serving import ServedWhisklet
 
 HELLO = "function main(params) { return { msg: 'hello ' + (params.name || 'world') }; }"
@@ -161,15 +161,23 @@ class BareRunners:
         self._fillers = {asyncio.create_task(self._fill()) for _ in range(ahead)}
         self._destroys: set[asyncio.Task[None]] = set()
 
-    async def _fill(self) -> None:
-        creating = asyncio.ensure_future(self._driver.create(256))
-        try:
-            sandbox = await asyncio.shield(creating)
-        except asyncio.CancelledError:  # a sandbox half made is still destroyed
-            with contextlib.suppress(Exception):
-                await self._driver.destroy(await creating)
-            raise
-        self._ready.put_nowait(sandbox)  # never full: one filler per free place
+    async def _fill(self, attempts: int = 3) -> None:
+        """One sandbox into the ready queue; a failed creation (a busy shared engine fails some) is retried."""
+        for attempt in range(attempts):
+            creating = asyncio.ensure_future(self._driver.create(256))
+            try:
+                sandbox = await asyncio.shield(creating)
+            except asyncio.CancelledError:  # a sandbox half made is still destroyed
+                with contextlib.suppress(Exception):
+                    await self._driver.destroy(await creating)
+                raise
+            except SandboxError as error:
+                print(f"bench: creating a bare runner failed ({error}); retrying", flush=True)
+                if attempt == attempts - 1:
+                    raise
+                continue
+            self._ready.put_nowait(sandbox)  # never full: one filler per free place
+            return
 
     async def round_trips_ms(self) -> float:
         """`/init` + `/run` of hello world on one prewarmed runner, connected beforehand."""
