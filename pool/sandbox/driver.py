@@ -9,7 +9,13 @@ chosen by `pool/sandbox/factory.py`. What both share lives beside this module: h
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
+
+Egress = Literal["none", "api", "internet"]
+"""A sandbox's outbound network, made when it is created: `none` (an empty network namespace), `api`
+(only Whisklet's own API, through the forwarder on the sandbox's loopback) or `internet` (the API and a
+user-mode network stack, with the always-denied and configured ranges unreachable)."""
+EGRESS_MODES: tuple[Egress, ...] = ("none", "api", "internet")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +52,7 @@ class Sandbox:
     2. `output` carries the runner's stdout and stderr, held by the gateway from before the runner
        started: the activation's logs never pass through a file the tenant can write.
     3. A sandbox serves at most one activation, then it is destroyed.
+    4. `egress` is the outbound network it was created with (`Egress`); it never changes.
     """
 
     id: str
@@ -54,6 +61,7 @@ class Sandbox:
     socket_path: str
     output: RunnerOutput = field(compare=False)
     created_at: float = field(compare=False)
+    egress: Egress = field(default="none", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +118,7 @@ class SandboxDriver(Protocol):
        and never runs on the event loop's default executor.
     """
 
-    async def create(self, memory_mb: int) -> Sandbox: ...
+    async def create(self, memory_mb: int, egress: Egress = "none") -> Sandbox: ...
 
     async def destroy(self, sandbox: Sandbox) -> None: ...
 

@@ -18,12 +18,19 @@ from pool.sandbox.driver import SandboxError
 
 RUNNER_PATH = Path(__file__).parent / "runner.js"
 RUNNER_IN_IMAGE = "/opt/whisklet/runner.js"
-RUNNER_MODULES = ("archive.js",)
+RUNNER_MODULES = ("archive.js", "api_proxy.js")
 """Files beside the runner that it requires: copied next to it into the image or tree, and into its digest."""
 RUNNER_ARGV = ("node", "--expose-gc", RUNNER_IN_IMAGE)
 RUNNER_UID = 1000
 RUNNER_GID = 1000
 RUN_DIR_IN_IMAGE = "/run/whisklet"
+API_DIR_IN_IMAGE = "/run/whisklet-api"
+"""Where the directory holding the gateway's inside API socket is bound, when the egress policy allows the API."""
+API_SOCKET_NAME = "api.sock"
+API_PORT_IN_SANDBOX = 3233
+"""The port the API forwarder (api_proxy.js) listens on, on the sandbox's own loopback."""
+API_HOST_IN_SANDBOX = f"http://127.0.0.1:{API_PORT_IN_SANDBOX}"
+"""`__OW_API_HOST` for an action whose egress allows the API."""
 NODE_IN_IMAGE = "/usr/local/bin/node"
 SEARCH_PATH = "/usr/local/bin:/usr/bin:/bin"
 """`PATH` inside a sandbox, and for the tools (`node --version`, `ldd`) run to identify the binary."""
@@ -31,11 +38,11 @@ SEARCH_PATH = "/usr/local/bin:/usr/bin:/bin"
 PASSWD = b"root:x:0:0:root:/root:/sbin/nologin\nwhisk:x:1000:1000:whisk:/tmp:/sbin/nologin\n"
 GROUP = b"root:x:0:\nwhisk:x:1000:\n"
 DIRS = {"etc": 0o755, "opt": 0o755, "opt/whisklet": 0o755, "run": 0o755, "run/whisklet": 0o755,
-        "tmp": 0o1777, "usr": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755,
+        "run/whisklet-api": 0o755, "tmp": 0o1777, "usr": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755,
         "proc": 0o555, "sys": 0o555, "dev": 0o755}
 """Directories of the file set (relative to its root) and their modes."""
 # Bump when the layout above changes, so that images and trees built from it are rebuilt.
-RECIPE = "whisklet-nodejs/1"
+RECIPE = "whisklet-nodejs/2"
 
 
 def node_major(node_binary: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 import aiodocker
@@ -45,7 +46,8 @@ _DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 @asynccontextmanager
-async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -> AsyncIterator[SandboxDriver]:
+async def docker_driver(settings: DockerSettings, run_dir: str, instance: str,
+                        api_dir: Path | None = None) -> AsyncIterator[SandboxDriver]:
     """A ready Docker driver, its runtime image built if missing; closed (session too) on exit.
 
     Containers are scoped to `run_dir`: orphan clean-up removes only those an earlier process with
@@ -67,6 +69,7 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -
             run_dir_mb=settings.run_dir_mb,
             scope=hashlib.sha256(os.path.abspath(run_dir).encode()).hexdigest()[:16],
             streams=streams,
+            api_dir=api_dir,
         )
         try:
             yield driver

@@ -10,6 +10,10 @@ No daemon: the gateway starts each sandbox itself. Per sandbox, in order:
    minimal `/dev`, a private tmpfs `/tmp` and the host directory at `/run/whisklet`, clears the
    environment, applies the seccomp filter and execs the runner, from its startup snapshot where one could
    be built (`snapshot.py`). The runner's stdout and stderr are pipes the gateway holds (`PipeOutput`);
+   Egress (`Sandbox.egress`): `api` and `internet` bind the directory of the gateway's inside API socket
+   read-only at `/run/whisklet-api` and tell the runner to start its API forwarder (api_proxy.js);
+   `internet` also holds the runner back (`--block-fd`) until `network.py` has installed the deny routes
+   in the new network namespace and attached slirp4netns to it; `none` keeps the namespace empty;
 3. readiness: the runner's socket appears and one warm-up `GET /health` answers 200. The gateway
    connects to the socket only then, before any tenant code has run in the sandbox.
 
@@ -36,13 +40,14 @@ from typing import Any, TypeVar
 
 from pool.runner.client import RunnerGone
 from pool.runtime.nodejs.files import (
+    API_DIR_IN_IMAGE,
     RUN_DIR_IN_IMAGE,
     RUNNER_GID,
     RUNNER_IN_IMAGE,
     RUNNER_UID,
     SEARCH_PATH,
 )
-from pool.sandbox.driver import ResourceUse, Sandbox, SandboxError, SandboxExit
+from pool.sandbox.driver import Egress, ResourceUse, Sandbox, SandboxError, SandboxExit
 from pool.sandbox.hostdir import (
     NAME_PREFIX,
     SOCKET_NAME,
@@ -50,6 +55,7 @@ from pool.sandbox.hostdir import (
     remove_host_dir,
     remove_leftover_dirs,
 )
+from pool.sandbox.namespace import network
 from pool.sandbox.namespace.cgroups import CgroupLayout, CgroupLimits, CgroupUsage
 from pool.sandbox.namespace.output import PipeOutput
 from pool.sandbox.namespace.runtime import NODE_IN_TREE
@@ -80,6 +86,7 @@ class _Running:
 
     process: subprocess.Popen[bytes]
     pidfd: int
+    network: subprocess.Popen[bytes] | None = None  # slirp4netns, for `internet` egress
     exited: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -118,6 +125,8 @@ class NamespaceDriver:
         exit_grace_s: float = 1.0,
         empty_wait_s: float = 2.0,
         snapshot: bool = True,
+        api_dir: Path | None = None,
+        egress_deny: tuple[str, ...] = (),
     ) -> None:
         self._bwrap = bwrap
         self._tree_fd = os.open(runtime_tree, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -133,6 +142,8 @@ class NamespaceDriver:
         self._exit_grace_s = exit_grace_s
         self._empty_wait_s = empty_wait_s
         self._tree = runtime_tree
+        self._api_dir = api_dir
+        self._egress_deny = egress_deny
         self._masks = _masks(MASKED_PROC)
         self._snapshot = snapshot
         self._snapshots: dict[int, bool] = {}  # heap MB -> whether its blob exists
@@ -144,7 +155,12 @@ class NamespaceDriver:
         self._outputs: dict[str, PipeOutput] = {}
         self._threads = ThreadPoolExecutor(_WORKERS, thread_name_prefix="whisklet-sandbox")
 
-    async def create(self, memory_mb: int) -> Sandbox:
+    @property
+    def api_dir(self) -> Path:
+        """Where the gateway's inside API socket is to be served (bound into `api` and `internet` sandboxes)."""
+        return self._api_dir if self._api_dir is not None else self._run_dir.parent / "api"
+
+    async def create(self, memory_mb: int, egress: Egress = "none") -> Sandbox:
         """Start a sandbox and wait until its runner answers `GET /health` with 200."""
         name = NAME_PREFIX + secrets.token_hex(6)
         host_dir = self._run_dir / name
@@ -152,7 +168,7 @@ class NamespaceDriver:
         err_read, err_write = os.pipe2(os.O_CLOEXEC)
         output = self._outputs[name] = PipeOutput(out_read, err_read)
         sandbox = Sandbox(id=name, name=name, memory_mb=memory_mb, socket_path=str(host_dir / SOCKET_NAME),
-                          output=output, created_at=time.monotonic())
+                          output=output, created_at=time.monotonic(), egress=egress)
         # Shielded: a cancelled create must still learn whether the process was started, to remove it.
         launch = asyncio.ensure_future(self._launch(sandbox, out_write, err_write))
         try:
@@ -274,18 +290,36 @@ class NamespaceDriver:
         if self._snapshot and heap_mb not in self._snapshots:
             self._snapshots[heap_mb] = ensure_blob(self._tree, _node_flags(heap_mb), heap_mb)
         seccomp = open_filter(self._seccomp_fd)
+        # `internet`: bubblewrap tells its child's pid on `info`, and waits on `block` before the runner starts.
+        info = os.pipe2(os.O_CLOEXEC) if sandbox.egress == "internet" else None
+        block = os.pipe2(os.O_CLOEXEC) if sandbox.egress == "internet" else None
+        held = (info[1], block[0]) if info and block else ()
         try:
             process = subprocess.Popen(
-                self._argv(sandbox, host_fd, seccomp), stdin=subprocess.DEVNULL, stdout=out_write,
-                stderr=err_write, pass_fds=(seccomp, host_fd, self._tree_fd), env={"PATH": SEARCH_PATH},
+                self._argv(sandbox, host_fd, seccomp, held), stdin=subprocess.DEVNULL, stdout=out_write,
+                stderr=err_write, pass_fds=(seccomp, host_fd, self._tree_fd, *held), env={"PATH": SEARCH_PATH},
                 start_new_session=True,
             )
         finally:
-            for fd in (host_fd, seccomp):
+            for fd in (host_fd, seccomp, *held):
                 os.close(fd)
-        return _Running(process=process, pidfd=os.pidfd_open(process.pid))
+        running = _Running(process=process, pidfd=os.pidfd_open(process.pid))
+        if info and block:
+            try:
+                child_pid = network.read_child_pid(info[0], self._start_timeout_s)
+                running.network = network.attach(child_pid, self._deny, self._start_timeout_s)
+                os.write(block[1], b"1")
+            except BaseException:
+                process.kill()
+                process.wait()
+                os.close(running.pidfd)
+                raise
+            finally:
+                os.close(info[0])
+                os.close(block[1])
+        return running
 
-    def _argv(self, sandbox: Sandbox, host_fd: int, seccomp_fd: int) -> list[str]:
+    def _argv(self, sandbox: Sandbox, host_fd: int, seccomp_fd: int, network_fds: tuple[int, ...]) -> list[str]:
         heap_mb = sandbox.memory_mb * self._heap_factor
         # The heap limit sits far above the memory limit, so the kernel's OOM kill (reported as such),
         # not V8's own heap abort, ends a memory hog.
@@ -307,10 +341,23 @@ class NamespaceDriver:
             "--dev", "/dev", "--remount-ro", "/dev",
             "--size", str(self._tmp_size_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
             "--bind-fd", str(host_fd), RUN_DIR_IN_IMAGE,
+            *self._api_args(sandbox.egress),
+            *(["--info-fd", str(network_fds[0]), "--block-fd", str(network_fds[1])] if network_fds else []),
             "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", SEARCH_PATH, "--setenv", "HOME", "/tmp",
             "--cap-drop", "ALL", "--seccomp", str(seccomp_fd),
             "--", *node,
         ]
+
+    def _api_args(self, egress: Egress) -> list[str]:
+        """bubblewrap's arguments giving a sandbox Whisklet's API (egress `api` and `internet`)."""
+        if egress == "none" or self._api_dir is None:
+            return []
+        return ["--ro-bind", str(self._api_dir), API_DIR_IN_IMAGE, "--setenv", "WHISKLET_API", "1"]
+
+    @property
+    def _deny(self) -> list[str]:
+        """The networks an `internet` sandbox must not reach, the host's addresses read now."""
+        return network.denied_networks(self._egress_deny)
 
     async def _wait_for_runner(self, sandbox: Sandbox) -> None:
         """Wait until the runner answers its warm-up request; its process's exit (seen through its
@@ -342,6 +389,8 @@ class NamespaceDriver:
             counters.close()
         if running is not None and not running.exited.is_set():
             await self._kill(name, running)
+        if running is not None and running.network is not None:
+            await self._in_thread(network.stop, running.network)
         output = self._outputs.pop(name, None)
         if output is not None:
             output.close()

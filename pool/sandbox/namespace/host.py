@@ -19,6 +19,7 @@ from pathlib import Path
 from pool.runtime.nodejs.files import RUNNER_GID, RUNNER_UID
 from pool.sandbox.docker.engine import DockerSettings
 from pool.sandbox.driver import SandboxError
+from pool.sandbox.hostdir import make_api_dir
 from pool.sandbox.namespace.cgroups import CGROUP_ROOT, PARENT, detect_version, layout
 from pool.sandbox.namespace.driver import NamespaceDriver
 from pool.sandbox.namespace.runtime import ensure_tree
@@ -74,9 +75,10 @@ def missing(cgroup_root: Path = CGROUP_ROOT) -> list[str]:
 
 
 @asynccontextmanager
-async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike[str],
-                           host_root: Path = HOST_ROOT) -> AsyncIterator[NamespaceDriver]:
-    """A ready namespace driver for `data_dir`; every sandbox it still holds is destroyed on exit.
+async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike[str], host_root: Path = HOST_ROOT,
+                           egress_deny: tuple[str, ...] = ()) -> AsyncIterator[NamespaceDriver]:
+    """A ready namespace driver for `data_dir` (its `api_dir`, for the gateway's inside API socket, is
+    `<host_root>/<scope>/api`); every sandbox it still holds is destroyed on exit.
 
     Raises `SandboxError` when the runtime tree cannot be built or the seccomp filter compiled.
     """
@@ -87,6 +89,7 @@ async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike
     home = host_root / scope
     try:
         await asyncio.to_thread(_make_home, home)
+        await asyncio.to_thread(make_api_dir, home / "api")
         tree, tree_lock = await asyncio.to_thread(ensure_tree, host_root / "runtime", settings.node_binary)
     except (OSError, SandboxError) as exc:
         raise SandboxError(f"preparing the namespace sandbox's runtime tree failed: {exc}") from exc
@@ -103,6 +106,8 @@ async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike
                 nofile=settings.nofile,
                 tmp_size_mb=settings.tmpfs_mb,
                 run_dir_mb=settings.run_dir_mb,
+                api_dir=home / "api",
+                egress_deny=egress_deny,
             )
             try:
                 yield driver
@@ -125,7 +130,7 @@ def _make_home(home: Path) -> None:
 
 def _remove_home(home: Path) -> None:
     """Remove this data directory's (empty) directories under the host root; what is left stays."""
-    for directory in (home / "run", home):
+    for directory in (home / "run", home / "api", home):
         with contextlib.suppress(OSError):
             directory.rmdir()
 
