@@ -341,9 +341,9 @@ class NamespaceDriver:
             "--dev", "/dev", "--remount-ro", "/dev",
             "--size", str(self._tmp_size_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
             "--bind-fd", str(host_fd), RUN_DIR_IN_IMAGE,
-            *self._api_args(sandbox.egress),
             *(["--info-fd", str(network_fds[0]), "--block-fd", str(network_fds[1])] if network_fds else []),
             "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", SEARCH_PATH, "--setenv", "HOME", "/tmp",
+            *self._api_args(sandbox.egress),  # after --clearenv, which bubblewrap applies where it stands
             "--cap-drop", "ALL", "--seccomp", str(seccomp_fd),
             "--", *node,
         ]
