@@ -37,6 +37,9 @@ SEARCH_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 PASSWD = b"root:x:0:0:root:/root:/sbin/nologin\nwhisk:x:1000:1000:whisk:/tmp:/sbin/nologin\n"
 GROUP = b"root:x:0:\nwhisk:x:1000:\n"
+RESOLV_CONF = ("/etc/resolv.conf", b"nameserver 10.0.2.3\noptions timeout:2 attempts:2\n")
+"""The sandbox's resolver: slirp4netns's DNS forwarder, reachable only with `internet` egress (it asks the
+host's own resolvers). Docker replaces the file with the engine's."""
 DIRS = {"etc": 0o755, "opt": 0o755, "opt/whisklet": 0o755, "run": 0o755, "run/whisklet": 0o755,
         "run/whisklet-api": 0o755, "tmp": 0o1777, "usr": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755,
         "proc": 0o555, "sys": 0o555, "dev": 0o755}
@@ -70,10 +73,11 @@ def identify(node_binary: str, runner_path: Path) -> tuple[str, int, list[tuple[
 
 
 def runner_files(runner_path: Path) -> list[tuple[str, bytes]]:
-    """(absolute path in the image, content) of the runner and of the `RUNNER_MODULES` beside it."""
+    """(absolute path in the image, content) of the runner, of the `RUNNER_MODULES` beside it and of the
+    resolver configuration (`RESOLV_CONF`)."""
     directory = RUNNER_IN_IMAGE.rsplit("/", 1)[0]
     modules = [(f"{directory}/{name}", _read_runner(runner_path.parent / name)) for name in RUNNER_MODULES]
-    return [(RUNNER_IN_IMAGE, _read_runner(runner_path)), *modules]
+    return [(RUNNER_IN_IMAGE, _read_runner(runner_path)), *modules, RESOLV_CONF]
 
 
 def shared_libraries(node_binary: str) -> list[str]:
