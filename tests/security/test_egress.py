@@ -13,12 +13,11 @@ import subprocess
 import httpx
 import pytest
 
-from bench.serving import WHISKLET, ServedWhisklet
+from bench.serving import WHISKLET, ServedWhisklet, wait_until
 from tests.egress_net import DENIED_RANGE, own_network
 from tests.integration.actions import NS, invoke, put_action, unique
 
 pytestmark = [
-    pytest.mark.docker,
     pytest.mark.skipif(subprocess.run(["which", "slirp4netns"], capture_output=True).returncode != 0,
                        reason="slirp4netns is not installed (scripts/setup installs it)"),
 ]
@@ -68,8 +67,26 @@ def _hex_le(address: str) -> str:
     return ipaddress.IPv4Address(address).packed[::-1].hex().upper()
 
 
+def _sandbox_namespaces() -> list[str]:
+    """The network namespaces slirp4netns serves (every live `internet` sandbox's), from its command line."""
+    listed = subprocess.run(["pgrep", "-a", "slirp4netns"], capture_output=True, text=True).stdout
+    return [word for line in listed.splitlines() for word in line.split() if word.endswith("/ns/net")]
+
+
+def _denied_in_every_live_sandbox(address: str) -> bool:
+    paths = _sandbox_namespaces()
+    for path in paths:
+        routes = subprocess.run(["nsenter", f"--net={path}", "ip", "route", "show", "type", "unreachable"],
+                                capture_output=True, text=True).stdout
+        if f"{address} " not in routes + " ":
+            return False
+    return bool(paths)  # the pool's prewarmed `internet` sandboxes are there
+
+
 def test_the_tenant_holds_no_capability_and_its_deny_routes_are_in_place_before_its_code_runs(tenant):
     with own_network() as net:
+        # The host gained net.host_ip after the pool prewarmed its sandboxes: they get its route too.
+        assert wait_until(lambda: _denied_in_every_live_sandbox(net.host_ip), timeout_s=15)
         name = unique("inspect")
         put_action(tenant, name, INSPECTS_ITSELF)
         seen = invoke(tenant, name, result=True).json()
@@ -120,3 +137,23 @@ def test_a_tenant_flooding_the_inside_api_socket_is_refused_and_the_public_api_i
     with httpx.Client(base_url=served.url, timeout=30) as public:
         assert public.get("/api/v1").status_code == 200
     assert tenant.get(f"{NS}/actions/{name}").status_code == 200
+
+
+def test_a_killed_gateway_leaves_no_network_stack_behind(tmp_path):
+    whisklet = ServedWhisklet(tmp_path, env={"WHISKLET_POOL_DRIVER": "sandbox"}).start()
+    try:
+        with whisklet.client() as client:
+            name = unique("warm")
+            put_action(client, name, "function main() { return {}; }")
+            assert invoke(client, name, result=True).status_code == 200
+        gateway = str(whisklet.process.pid) if whisklet.process else ""
+        ours = subprocess.run(["pgrep", "-P", gateway, "-x", "slirp4netns"], capture_output=True, text=True)
+        stacks = ours.stdout.split()
+        assert stacks  # the prewarmed `internet` sandboxes' slirp4netns, children of the gateway
+    finally:
+        whisklet.kill()  # SIGKILL: no clean-up code of the gateway runs
+
+    def all_gone() -> bool:
+        return not any(subprocess.run(["kill", "-0", pid], capture_output=True).returncode == 0 for pid in stacks)
+
+    assert wait_until(all_gone, timeout_s=15)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
 import signal
@@ -64,9 +65,11 @@ from pool.sandbox.namespace.snapshot import blob_in_tree, ensure_blob
 from pool.sandbox.readiness import wait_for_runner
 from pool.sandbox.usage import UsageCounters
 
+log = logging.getLogger("whisklet.pool")
 _POLL_S = 0.002
 _EMPTY_POLL_S = 0.002
 _KEPT_USAGES = 4096
+_ADDRESS_CHECK_S = 1.0  # how often the host's own addresses are re-read for the deny routes
 _WORKERS = 4  # the driver's own threads: a sandbox's clean-up can never stall the default executor
 _T = TypeVar("_T")
 # The entry step: join every cgroup named before "--", set the nofile limit, exec the rest.
@@ -86,7 +89,8 @@ class _Running:
 
     process: subprocess.Popen[bytes]
     pidfd: int
-    network: subprocess.Popen[bytes] | None = None  # slirp4netns, for `internet` egress
+    slirp: network.Attached | None = None  # slirp4netns, for `internet` egress
+    network_pid: int = 0  # the sandbox's pid on the host, whose network namespace slirp4netns serves
     exited: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -144,6 +148,7 @@ class NamespaceDriver:
         self._tree = runtime_tree
         self._api_dir = api_dir
         self._egress_deny = egress_deny
+        self._address_watch: asyncio.Task[None] | None = None
         self._masks = _masks(MASKED_PROC)
         self._snapshot = snapshot
         self._snapshots: dict[int, bool] = {}  # heap MB -> whether its blob exists
@@ -169,6 +174,8 @@ class NamespaceDriver:
         output = self._outputs[name] = PipeOutput(out_read, err_read)
         sandbox = Sandbox(id=name, name=name, memory_mb=memory_mb, socket_path=str(host_dir / SOCKET_NAME),
                           output=output, created_at=time.monotonic(), egress=egress)
+        if egress == "internet" and self._address_watch is None:
+            self._address_watch = asyncio.create_task(self._watch_host_addresses(), name="sandbox-address-watch")
         # Shielded: a cancelled create must still learn whether the process was started, to remove it.
         launch = asyncio.ensure_future(self._launch(sandbox, out_write, err_write))
         try:
@@ -232,6 +239,9 @@ class NamespaceDriver:
 
     async def close(self) -> None:
         """Destroy every sandbox still alive and wait for destroys in flight."""
+        if self._address_watch is not None:
+            self._address_watch.cancel()
+            await asyncio.gather(self._address_watch, return_exceptions=True)
         alive = [self._destroy_named(name) for name in list(self._running)]
         await asyncio.gather(*self._discards)
         await asyncio.gather(*alive, *self._destroying.values())
@@ -240,6 +250,26 @@ class NamespaceDriver:
             self._tree_fd = -1
         await self._in_thread(self._cgroups.release)
         self._threads.shutdown(wait=False)
+
+    async def _watch_host_addresses(self) -> None:
+        """Every `_ADDRESS_CHECK_S`, re-read the networks `internet` sandboxes must not reach (the host's
+        own addresses change: an interface comes up) and add what is new to every live sandbox's deny
+        routes, so a sandbox prewarmed before the change cannot reach the new address either."""
+        applied = set(await self._in_thread(lambda: self._deny))
+        while True:
+            await asyncio.sleep(_ADDRESS_CHECK_S)
+            deny = await self._in_thread(lambda: self._deny)
+            if set(deny) <= applied:
+                continue
+            for name, running in list(self._running.items()):
+                if running.network_pid and not running.exited.is_set():
+                    try:
+                        await self._in_thread(network.add_deny_routes, running.network_pid, deny, self._start_timeout_s)
+                    except SandboxError as error:  # it is being destroyed; else it is retired below
+                        log.warning("updating the deny routes of %s failed (%s); destroying it", name, error)
+                        self._discards.add(discard := asyncio.ensure_future(self._destroy_named(name)))
+                        discard.add_done_callback(self._discards.discard)
+            applied |= set(deny)
 
     async def _mark_ready(self, name: str) -> None:
         """Open the sandbox's usage counters: `resource_use` counts its CPU time from here, so the
@@ -307,9 +337,12 @@ class NamespaceDriver:
         if info and block:
             try:
                 child_pid = network.read_child_pid(info[0], self._start_timeout_s)
-                running.network = network.attach(child_pid, self._deny, self._start_timeout_s)
+                running.slirp = network.attach(child_pid, self._deny, self._start_timeout_s)
+                running.network_pid = child_pid
                 os.write(block[1], b"1")
             except BaseException:
+                if running.slirp is not None:
+                    network.stop(running.slirp)
                 process.kill()
                 process.wait()
                 os.close(running.pidfd)
@@ -389,8 +422,8 @@ class NamespaceDriver:
             counters.close()
         if running is not None and not running.exited.is_set():
             await self._kill(name, running)
-        if running is not None and running.network is not None:
-            await self._in_thread(network.stop, running.network)
+        if running is not None and running.slirp is not None:
+            await self._in_thread(network.stop, running.slirp)
         output = self._outputs.pop(name, None)
         if output is not None:
             output.close()

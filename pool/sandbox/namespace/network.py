@@ -24,16 +24,19 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pool.sandbox.driver import SandboxError
 
-ALWAYS_DENIED = ("127.0.0.0/8", "169.254.0.0/16", "10.0.2.2/32", "0.0.0.0/8")
-"""Denied for every sandbox whatever the configuration: the host's loopback, link-local (cloud metadata
-at 169.254.169.254) and slirp4netns's alias of the host (10.0.2.2, refused again by
-`--disable-host-loopback`); fe80::/10 needs no route, since a sandbox has no IPv6 network."""
+ALWAYS_DENIED = ("169.254.0.0/16", "10.0.2.2/32", "0.0.0.0/8")
+"""Denied for every sandbox whatever the configuration: link-local (cloud metadata at 169.254.169.254),
+slirp4netns's alias of the host's loopback (10.0.2.2, refused again by `--disable-host-loopback`) and
+0.0.0.0/8 (which the host's stack treats as itself). 127.0.0.0/8 inside the sandbox is its own loopback;
+fe80::/10 needs no route, since a sandbox has no IPv6 network."""
 TAP = "tap0"
 MTU = 65520
 _FIB_TRIE = "/proc/net/fib_trie"
+_LOOPBACK_POLL_S = 0.0005
 
 
 class NetworkUnavailable(SandboxError):
@@ -67,7 +70,8 @@ def host_addresses(fib_trie: str = _FIB_TRIE) -> list[str]:
 def denied_networks(configured: Iterable[str], fib_trie: str = _FIB_TRIE) -> list[str]:
     """The IPv4 networks a sandbox with `internet` egress must not reach: `ALWAYS_DENIED`, the host's
     own addresses and the `configured` ones (IPv6 entries are moot: the sandbox has no IPv6 route)."""
-    networks = [*ALWAYS_DENIED, *(f"{a}/32" for a in host_addresses(fib_trie))]
+    own = (a for a in host_addresses(fib_trie) if not ipaddress.IPv4Address(a).is_loopback)
+    networks = [*ALWAYS_DENIED, *(f"{a}/32" for a in own)]
     for cidr in configured:
         network = ipaddress.ip_network(cidr, strict=False)
         if network.version == 4:
@@ -84,44 +88,94 @@ def read_child_pid(info_fd: int, timeout_s: float) -> int:
         raise SandboxError(f"bubblewrap's info did not name the sandbox's pid: {data[:200]!r}") from exc
 
 
-def attach(child_pid: int, deny: list[str], timeout_s: float) -> subprocess.Popen[bytes]:
+@dataclass(slots=True)
+class Attached:
+    """A sandbox's slirp4netns: its process, and the write end of its `--exit-fd` pipe, which the
+    gateway holds: slirp4netns exits when it is closed, by `stop` or by the gateway's own death."""
+
+    process: subprocess.Popen[bytes]
+    exit_write: int
+
+
+def attach(child_pid: int, deny: list[str], timeout_s: float) -> Attached:
     """Deny routes into the network namespace of `child_pid`, then slirp4netns attached to it; returns
-    slirp4netns's process once `tap0` is configured. On failure nothing it started is left running."""
+    slirp4netns once `tap0` is configured. On failure nothing it started is left running.
+
+    bubblewrap announces the child's pid as soon as it exists; the child then sets up its loopback and
+    its user namespaces and only then waits on `--block-fd`. Entering its namespace before that races
+    with it (bubblewrap's `RTM_NEWADDR` fails), so the wait for its loopback comes first. slirp4netns is
+    given the namespace's path, not the pid: with a pid it also joins the pid's user namespace, which is
+    by then bubblewrap's nested one (`--disable-userns`), from where the network namespace (owned by its
+    parent) cannot be entered. Its `--enable-sandbox` is not used: its new mount namespace detaches the
+    old root, and that unmount propagates to the host's shared mounts (/run/netns, /var/lib/docker).
+    """
+    _wait_for_loopback(child_pid, timeout_s)
     _install_deny_routes(child_pid, deny, timeout_s)
     ready_read, ready_write = os.pipe2(os.O_CLOEXEC)
+    exit_read, exit_write = os.pipe2(os.O_CLOEXEC)
     try:
         process = subprocess.Popen(
-            ["slirp4netns", "--configure", f"--mtu={MTU}", "--disable-host-loopback", "--enable-sandbox",
-             f"--ready-fd={ready_write}", str(child_pid), TAP],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=(ready_write,),
-            start_new_session=True,
+            ["slirp4netns", "--configure", f"--mtu={MTU}", "--disable-host-loopback", f"--ready-fd={ready_write}",
+             f"--exit-fd={exit_read}", "--netns-type=path", f"/proc/{child_pid}/ns/net", TAP],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(ready_write, exit_read), start_new_session=True,
         )
+    except BaseException:
+        os.close(exit_write)
+        os.close(ready_read)
+        raise
     finally:
         os.close(ready_write)
+        os.close(exit_read)
+    attached = Attached(process, exit_write)
     try:
         if not _read_until(ready_read, b"1", timeout_s, 16):
-            raise SandboxError(f"slirp4netns exited before its network was ready: {_stderr(process)}")
+            process.poll()
+            raise SandboxError(f"slirp4netns exited before its network was ready (exit code {process.returncode})")
     except BaseException:
-        stop(process)
+        stop(attached)
         raise
     finally:
         os.close(ready_read)
-    return process
+    return attached
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Kill and reap a sandbox's slirp4netns (harmless to repeat)."""
+def stop(attached: Attached) -> None:
+    """Stop and reap a sandbox's slirp4netns (harmless to repeat)."""
+    if attached.exit_write >= 0:
+        os.close(attached.exit_write)
+        attached.exit_write = -1
     with contextlib.suppress(ProcessLookupError):
-        process.kill()
+        attached.process.kill()
     with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(2.0)
-    if process.stderr is not None:
-        process.stderr.close()
+        attached.process.wait(2.0)
+
+
+def _wait_for_loopback(child_pid: int, timeout_s: float) -> None:
+    """Wait (polling, bounded) until the sandbox's loopback has its address: bubblewrap's own network
+    set-up is done."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with open(f"/proc/{child_pid}/net/fib_trie", encoding="ascii") as trie:
+                if "127.0.0.1" in trie.read():
+                    return
+        except OSError as exc:
+            raise SandboxError(f"the sandbox's process {child_pid} is gone before its network was made: {exc}") from exc
+        if time.monotonic() >= deadline:
+            raise SandboxError(f"the sandbox's loopback was not up within {timeout_s:g} s")
+        time.sleep(_LOOPBACK_POLL_S)  # blocking by contract: this runs on the driver's thread
+
+
+def add_deny_routes(child_pid: int, deny: list[str], timeout_s: float) -> None:
+    """Add (or keep) `unreachable` routes for `deny` in a live sandbox's network namespace: the host
+    gained an address after the sandbox was made."""
+    _install_deny_routes(child_pid, deny, timeout_s)
 
 
 def _install_deny_routes(child_pid: int, deny: list[str], timeout_s: float) -> None:
     """`unreachable` routes for `deny` in the sandbox's network namespace, entered by the gateway (root)."""
-    batch = "".join(f"route add unreachable {network}\n" for network in deny).encode()
+    batch = "".join(f"route replace unreachable {network}\n" for network in deny).encode()
     try:
         done = subprocess.run(
             ["nsenter", f"--net=/proc/{child_pid}/ns/net", "--", "ip", "-batch", "-"], input=batch,
@@ -146,9 +200,3 @@ def _read_until(fd: int, end: bytes, timeout_s: float, limit: int) -> bytes:
             break
         data += chunk
     return data
-
-
-def _stderr(process: subprocess.Popen[bytes]) -> str:
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(1.0)
-    return (process.stderr.read(2000) if process.stderr else b"").decode(errors="replace").strip()
