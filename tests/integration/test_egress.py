@@ -195,3 +195,21 @@ def test_an_unknown_egress_override_is_refused_with_the_valid_values(served):
     )
     assert refused.returncode != 0
     assert "'none', 'api', 'internet'" in refused.stderr
+
+
+def test_the_docker_driver_gives_the_api_from_inside_and_no_other_network(tmp_path):
+    whisklet = ServedWhisklet(tmp_path, env={"WHISKLET_POOL_DRIVER": "docker"}).start()
+    try:
+        client = namespace(whisklet, "internet")  # internet falls back to api on docker (a warning says so)
+        target, caller = unique("target"), unique("caller")
+        put_action(client, target, "function main(p) { return { doubled: p.n * 2 }; }")
+        put_action(client, caller, CALLS_THE_API, annotations=[{"key": "provide-api-key", "value": True}])
+        seen = invoke(client, caller, {"target": target, "trigger": unique("trigger")}, result=True).json()
+        assert seen.get("invoked") == {"status": 200, "body": {"doubled": 40}}, seen
+        net_name = unique("net")
+        put_action(client, net_name, "function main() { return {i: Object.keys(require('os').networkInterfaces())}; }")
+        assert invoke(client, net_name, result=True).json()["i"] in ([], ["lo"])
+        client.close()
+    finally:
+        whisklet.stop()
+    assert any("not available on the docker driver" in line for line in whisklet.output)

@@ -251,6 +251,28 @@ class NamespaceDriver:
         await self._in_thread(self._cgroups.release)
         self._threads.shutdown(wait=False)
 
+    def _reap_slirp(self, slirp: network.Attached) -> None:
+        """Kill a sandbox's slirp4netns now and reap it once it exited (seen through its pidfd on the
+        event loop): its exit waits for the kernel to remove `tap0`, which no destroy needs to wait for."""
+        network.kill(slirp)
+        try:
+            pidfd = os.pidfd_open(slirp.process.pid)
+        except ProcessLookupError:
+            slirp.process.poll()
+            return
+        loop = asyncio.get_running_loop()
+        reaped: asyncio.Future[None] = loop.create_future()
+
+        def exited() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            slirp.process.poll()
+            reaped.set_result(None)
+
+        loop.add_reader(pidfd, exited)
+        self._discards.add(reaped)
+        reaped.add_done_callback(self._discards.discard)
+
     async def _watch_host_addresses(self) -> None:
         """Every `_ADDRESS_CHECK_S`, re-read the networks `internet` sandboxes must not reach (the host's
         own addresses change: an interface comes up) and add what is new to every live sandbox's deny
@@ -423,7 +445,7 @@ class NamespaceDriver:
         if running is not None and not running.exited.is_set():
             await self._kill(name, running)
         if running is not None and running.slirp is not None:
-            await self._in_thread(network.stop, running.slirp)
+            self._reap_slirp(running.slirp)
         output = self._outputs.pop(name, None)
         if output is not None:
             output.close()

@@ -141,14 +141,20 @@ def attach(child_pid: int, deny: list[str], timeout_s: float) -> Attached:
 
 
 def stop(attached: Attached) -> None:
-    """Stop and reap a sandbox's slirp4netns (harmless to repeat)."""
+    """Stop and reap a sandbox's slirp4netns, waiting (bounded) for its exit (harmless to repeat)."""
+    kill(attached)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        attached.process.wait(2.0)
+
+
+def kill(attached: Attached) -> None:
+    """Stop a sandbox's slirp4netns without waiting: its exit (the kernel tearing down `tap0`, tens of
+    ms) is reaped by the caller (harmless to repeat)."""
     if attached.exit_write >= 0:
         os.close(attached.exit_write)
         attached.exit_write = -1
     with contextlib.suppress(ProcessLookupError):
         attached.process.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        attached.process.wait(2.0)
 
 
 def _wait_for_loopback(child_pid: int, timeout_s: float) -> None:
