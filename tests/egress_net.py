@@ -92,7 +92,7 @@ def reachable_from_host(url: str) -> bool:
 def loopback_service() -> Iterator[int]:
     """An HTTP server of the test's on the host's 127.0.0.1; yields its port."""
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        def do_GET(self) -> None:
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"host loopback secret")

@@ -149,6 +149,8 @@ class NamespaceDriver:
         self._api_dir = api_dir
         self._egress_deny = egress_deny
         self._address_watch: asyncio.Task[None] | None = None
+        self._internet_missing = network.missing()  # what the host lacks for `internet`; then it is `api`
+        self._internet_warned = False
         self._masks = _masks(MASKED_PROC)
         self._snapshot = snapshot
         self._snapshots: dict[int, bool] = {}  # heap MB -> whether its blob exists
@@ -174,7 +176,11 @@ class NamespaceDriver:
         output = self._outputs[name] = PipeOutput(out_read, err_read)
         sandbox = Sandbox(id=name, name=name, memory_mb=memory_mb, socket_path=str(host_dir / SOCKET_NAME),
                           output=output, created_at=time.monotonic(), egress=egress)
-        if egress == "internet" and self._address_watch is None:
+        if egress == "internet" and self._internet_missing and not self._internet_warned:
+            self._internet_warned = True
+            log.warning("egress = internet is not available (%s): those sandboxes reach only Whisklet's API "
+                        "(egress = api)", self._internet_missing)
+        if self._network_of(egress) == "internet" and self._address_watch is None:
             self._address_watch = asyncio.create_task(self._watch_host_addresses(), name="sandbox-address-watch")
         # Shielded: a cancelled create must still learn whether the process was started, to remove it.
         launch = asyncio.ensure_future(self._launch(sandbox, out_write, err_write))
@@ -343,8 +349,9 @@ class NamespaceDriver:
             self._snapshots[heap_mb] = ensure_blob(self._tree, _node_flags(heap_mb), heap_mb)
         seccomp = open_filter(self._seccomp_fd)
         # `internet`: bubblewrap tells its child's pid on `info`, and waits on `block` before the runner starts.
-        info = os.pipe2(os.O_CLOEXEC) if sandbox.egress == "internet" else None
-        block = os.pipe2(os.O_CLOEXEC) if sandbox.egress == "internet" else None
+        internet = self._network_of(sandbox.egress) == "internet"
+        info = os.pipe2(os.O_CLOEXEC) if internet else None
+        block = os.pipe2(os.O_CLOEXEC) if internet else None
         held = (info[1], block[0]) if info and block else ()
         try:
             process = subprocess.Popen(
@@ -402,6 +409,11 @@ class NamespaceDriver:
             "--cap-drop", "ALL", "--seccomp", str(seccomp_fd),
             "--", *node,
         ]
+
+    def _network_of(self, egress: Egress) -> Egress:
+        """The network a sandbox asked to have `egress` gets: `internet` is `api` where the host lacks
+        slirp4netns (a warning said so once)."""
+        return "api" if egress == "internet" and self._internet_missing else egress
 
     def _api_args(self, egress: Egress) -> list[str]:
         """bubblewrap's arguments giving a sandbox Whisklet's API (egress `api` and `internet`)."""
