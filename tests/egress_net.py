@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import socket
 import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+
+from bench.serving import WHISKLET, ServedWhisklet
 
 LINK_LOCAL_IP = "169.254.77.1"
 DENIED_IP = "198.18.0.1"
@@ -78,6 +82,24 @@ def own_network() -> Iterator[OwnNet]:
             subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=10)
         with contextlib.suppress(subprocess.SubprocessError):
             subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+
+
+def egress_whisklet(data_dir: Path) -> ServedWhisklet:
+    """A started `whisklet serve` on the namespace sandbox driver, denying `DENIED_RANGE`."""
+    return ServedWhisklet(
+        data_dir, env={"WHISKLET_POOL_DRIVER": "sandbox", "WHISKLET_LIMITS_EGRESS_DENY": json.dumps([DENIED_RANGE])},
+    ).start()
+
+
+def egress_namespace(served: ServedWhisklet, egress: str) -> httpx.Client:
+    """A client of a new namespace of `served` whose actions have `egress` (`whisklet namespace create --egress`)."""
+    name = f"eg-{egress}-{uuid.uuid4().hex[:8]}"
+    created = subprocess.run(
+        [str(WHISKLET), "namespace", "create", name, "--egress", egress, "--data-dir", str(served.data_dir)],
+        capture_output=True, text=True, check=True,
+    )
+    uuid_, key = created.stdout.strip().split(":")
+    return httpx.Client(base_url=served.url, auth=(uuid_, key), timeout=90)
 
 
 def reachable_from_host(url: str) -> bool:

@@ -6,7 +6,6 @@ servers on the host's 127.0.0.1, the gateway itself. Never any other address.
 
 from __future__ import annotations
 
-import json
 import subprocess
 
 import httpx
@@ -16,10 +15,11 @@ from bench.serving import WHISKLET, ServedWhisklet
 from tests.egress_net import (
     BODY,
     DENIED_IP,
-    DENIED_RANGE,
     LINK_LOCAL_IP,
     PROBE,
     OwnNet,
+    egress_namespace,
+    egress_whisklet,
     loopback_service,
     own_network,
     reachable_from_host,
@@ -41,29 +41,14 @@ def net():
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    whisklet = ServedWhisklet(
-        tmp_path_factory.mktemp("egress"),
-        env={"WHISKLET_POOL_DRIVER": "sandbox", "WHISKLET_LIMITS_EGRESS_DENY": json.dumps([DENIED_RANGE])},
-    ).start()
+    whisklet = egress_whisklet(tmp_path_factory.mktemp("egress"))
     yield whisklet
     whisklet.stop()
 
 
-def namespace(served: ServedWhisklet, egress: str) -> httpx.Client:
-    """A client of a new namespace whose actions have `egress`."""
-    name = unique(f"eg-{egress}")
-    created = subprocess.run(
-        [str(WHISKLET), "namespace", "create", name, "--egress", egress, "--data-dir", str(served.data_dir)],
-        capture_output=True, text=True, check=True,
-    )
-    uuid_, key = created.stdout.strip().split(":")
-    client = httpx.Client(base_url=served.url, auth=(uuid_, key), timeout=90)
-    return client
-
-
 @pytest.fixture(scope="module")
 def clients(served):
-    made = {mode: namespace(served, mode) for mode in MODES}
+    made = {mode: egress_namespace(served, mode) for mode in MODES}
     yield made
     for client in made.values():
         client.close()
@@ -201,7 +186,7 @@ def test_an_unknown_egress_override_is_refused_with_the_valid_values(served):
 def test_the_docker_driver_gives_the_api_from_inside_and_no_other_network(tmp_path):
     whisklet = ServedWhisklet(tmp_path, env={"WHISKLET_POOL_DRIVER": "docker"}).start()
     try:
-        client = namespace(whisklet, "internet")  # internet falls back to api on docker (a warning says so)
+        client = egress_namespace(whisklet, "internet")  # internet falls back to api on docker (a warning says so)
         target, caller = unique("target"), unique("caller")
         put_action(client, target, "function main(p) { return { doubled: p.n * 2 }; }")
         put_action(client, caller, CALLS_THE_API, annotations=[{"key": "provide-api-key", "value": True}])

@@ -7,14 +7,13 @@ Destinations are the test's own only (tests/egress_net.py); nothing is sent anyw
 from __future__ import annotations
 
 import ipaddress
-import json
 import subprocess
 
 import httpx
 import pytest
 
-from bench.serving import WHISKLET, ServedWhisklet, wait_until
-from tests.egress_net import DENIED_RANGE, own_network
+from bench.serving import ServedWhisklet, wait_until
+from tests.egress_net import DENIED_RANGE, egress_namespace, egress_whisklet, own_network
 from tests.integration.actions import NS, invoke, put_action, unique
 
 pytestmark = [
@@ -25,23 +24,14 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    whisklet = ServedWhisklet(
-        tmp_path_factory.mktemp("egress-hostile"),
-        env={"WHISKLET_POOL_DRIVER": "sandbox", "WHISKLET_LIMITS_EGRESS_DENY": json.dumps([DENIED_RANGE])},
-    ).start()
+    whisklet = egress_whisklet(tmp_path_factory.mktemp("egress-hostile"))
     yield whisklet
     whisklet.stop()
 
 
 @pytest.fixture(scope="module")
 def tenant(served):
-    name = unique("eg-hostile")
-    created = subprocess.run(
-        [str(WHISKLET), "namespace", "create", name, "--egress", "internet", "--data-dir", str(served.data_dir)],
-        capture_output=True, text=True, check=True,
-    )
-    uuid_, key = created.stdout.strip().split(":")
-    with httpx.Client(base_url=served.url, auth=(uuid_, key), timeout=90) as client:
+    with egress_namespace(served, "internet") as client:
         yield client
 
 
