@@ -39,10 +39,6 @@ _FIB_TRIE = "/proc/net/fib_trie"
 _LOOPBACK_POLL_S = 0.0005
 
 
-class NetworkUnavailable(SandboxError):
-    """`internet` egress cannot be given on this host; the message says what is missing."""
-
-
 def missing() -> str | None:
     """What this host lacks for `internet` egress on the namespace driver, with its fix; None when nothing."""
     for tool, package in (("slirp4netns", "slirp4netns"), ("nsenter", "util-linux"), ("ip", "iproute2")):
