@@ -94,8 +94,8 @@ class Attached:
 
 
 def attach(child_pid: int, deny: list[str], timeout_s: float) -> Attached:
-    """Deny routes into the network namespace of `child_pid`, then slirp4netns attached to it; returns
-    slirp4netns once `tap0` is configured. On failure nothing it started is left running.
+    """slirp4netns attached to the network namespace of `child_pid` and deny routes in it; returns
+    slirp4netns once `tap0` is configured and the routes are in. On failure nothing it started is left running.
 
     bubblewrap announces the child's pid as soon as it exists; the child then sets up its loopback and
     its user namespaces and only then waits on `--block-fd`. Entering its namespace before that races
@@ -106,7 +106,6 @@ def attach(child_pid: int, deny: list[str], timeout_s: float) -> Attached:
     old root, and that unmount propagates to the host's shared mounts (/run/netns, /var/lib/docker).
     """
     _wait_for_loopback(child_pid, timeout_s)
-    _install_deny_routes(child_pid, deny, timeout_s)
     ready_read, ready_write = os.pipe2(os.O_CLOEXEC)
     exit_read, exit_write = os.pipe2(os.O_CLOEXEC)
     try:
@@ -125,6 +124,8 @@ def attach(child_pid: int, deny: list[str], timeout_s: float) -> Attached:
         os.close(exit_read)
     attached = Attached(process, exit_write)
     try:
+        # While slirp4netns starts: the runner waits for both (its `--block-fd`), so the order is free.
+        _install_deny_routes(child_pid, deny, timeout_s)
         if not _read_until(ready_read, b"1", timeout_s, 16):
             process.poll()
             raise SandboxError(f"slirp4netns exited before its network was ready (exit code {process.returncode})")
