@@ -3,16 +3,18 @@
 import { call, entityPath, NS } from '../api.js';
 import { errorBox, facts, field, h, json, parseObject, show, table, when } from '../dom.js';
 import { activationLink } from './activations.js';
-import { actionLink, qualifiedName } from './actions.js';
+import { actionLink } from './actions.js';
 
 function link(collection, name) {
   return h('a', { href: `#/${collection}/${encodeURIComponent(name)}` }, name);
 }
 
-/** `/ns/name` or `{namespace, name}` as the name shown and linked, without the namespace. */
+/** An entity reference (`{path, name}`, or `ns/name` as a trigger keys its rules) without the namespace. */
 function shortName(reference) {
-  if (reference && typeof reference === 'object') return qualifiedName(reference);
-  return String(reference || '').split('/').slice(2).join('/') || String(reference || '');
+  if (reference && typeof reference === 'object') {
+    return [...String(reference.path || '').split('/').slice(1), reference.name].filter(Boolean).join('/');
+  }
+  return String(reference || '').replace(/^\//, '').split('/').slice(1).join('/') || String(reference || '');
 }
 
 export async function triggerList(main) {

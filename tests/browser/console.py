@@ -1,0 +1,79 @@
+"""Driving the web console in Debian's Chromium with Playwright: launching it, signing in, screenshots."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, Request, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+# Taken out of the environment when the tests are collected, before any server starts: `whisklet serve`
+# refuses a WHISKLET_* variable that names no configuration key.
+SCREENSHOT_DIR = os.environ.pop("WHISKLET_SCREENSHOT_DIR", None)
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+# No name resolves but 127.0.0.1 and every background service is off: the browser talks to the gateway only.
+FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-default-apps", "--disable-extensions",
+    "--disable-breakpad", "--no-pings", "--no-first-run", "--disable-domain-reliability",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class ConsolePage:
+    """One tab on the console, recording every URL it requests and every script error it hits."""
+
+    def __init__(self, browser: Browser, base_url: str) -> None:
+        self.base_url = base_url
+        self.page: Page = browser.new_page(viewport=LAPTOP)
+        self.requested: list[str] = []
+        self.script_errors: list[str] = []
+        self.page.on("request", self._requested)
+        self.page.on("pageerror", lambda error: self.script_errors.append(str(error)))
+        self.page.set_default_timeout(30_000)
+
+    def _requested(self, request: Request) -> None:
+        self.requested.append(request.url)
+
+    def open(self, hash_: str = "") -> Page:
+        self.page.goto(f"{self.base_url}/console{hash_}")
+        return self.page
+
+    def sign_in(self, key: str) -> None:
+        page = self.open()
+        page.get_by_label("Namespace key (uuid:key)").fill(key)
+        page.get_by_role("button", name="Sign in").click()
+
+    def go(self, hash_: str) -> Page:
+        """Another view of the signed-in console, as a click on a link would show it."""
+        self.page.evaluate("hash => { location.hash = hash; }", hash_)
+        return self.page
+
+
+def screenshot_dir(default: Path) -> Path:
+    chosen = Path(SCREENSHOT_DIR or default)
+    chosen.mkdir(parents=True, exist_ok=True)
+    return chosen
+
+
+def screenshots(page: Page, directory: Path, view: str) -> None:
+    """The current view at laptop and phone size: `<view>-1280x800.png` and `<view>-390x844.png`."""
+    for size in (LAPTOP, PHONE):
+        page.set_viewport_size(size)
+        page.screenshot(path=directory / f"{view}-{size['width']}x{size['height']}.png")
+    page.set_viewport_size(LAPTOP)
