@@ -191,6 +191,9 @@ def test_packages_routes_and_the_live_view_show_the_namespace(
     some_success = re.compile(r"success: (0\.[0-9]*[1-9]|[1-9])")  # a rate above zero, read at the next scrape
     expect(page.locator("#chart-rate .legend")).to_contain_text(some_success, timeout=20_000)
     screenshots(page, shots, "live")
+    console.go("#/activations")
+    expect(page.locator("#activation-list")).to_contain_text(name)
+    screenshots(page, shots, "activations-later")  # the namespace's activations so far, for the README
 
 
 def test_signing_out_clears_the_key_and_shows_the_sign_in_form(console: ConsolePage) -> None:
