@@ -204,3 +204,54 @@ def test_signing_out_clears_the_key_and_shows_the_sign_in_form(console: ConsoleP
     console.go("#/actions")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_role("navigation", name="Sections")).to_be_hidden()
+
+
+def test_a_sequences_activation_links_its_components_in_order(console: ConsolePage, tenant: httpx.Client) -> None:
+    page = console.page
+    first, second, chain = unique("first"), unique("second"), unique("chain")
+    steps = {first: "function main() { return {n: 1}; }", second: "function main(p) { return {n: p.n + 1}; }"}
+    for name, code in steps.items():
+        put(tenant, "actions", name, {"exec": {"kind": "nodejs:default", "code": code}})
+    put(tenant, "actions", chain, {"exec": {"kind": "sequence", "components": [f"/_/{first}", f"/_/{second}"]}})
+    invoked = tenant.post(f"{NS}/actions/{chain}", params={"blocking": "true"}, json={})
+    assert invoked.status_code == 200, invoked.text
+    console.go(f"#/activations/{invoked.json()['activationId']}")
+    expect(page.locator("main")).to_contain_text('"n": 2')
+    components = page.get_by_role("heading", name="Sequence components").locator("+ ol").get_by_role("link")
+    expect(components).to_have_count(2)
+    components.last.click()
+    expect(page.get_by_role("heading", name=f"Activation of {second}")).to_be_visible()
+
+
+def test_deleting_an_action_asks_once_more_then_removes_it(console: ConsolePage, tenant: httpx.Client) -> None:
+    page = console.page
+    name = unique("doomed")
+    put(tenant, "actions", name, {"exec": {"kind": "nodejs:default", "code": NOTHING}})
+    console.go(f"#/actions/{name}")
+    page.get_by_role("button", name="Delete…").click()
+    page.get_by_role("button", name="Keep it").click()
+    assert tenant.get(f"{NS}/actions/{name}").status_code == 200
+    page.get_by_role("button", name="Delete…").click()
+    page.get_by_role("button", name=f"Delete {name}").click()
+    expect(page.get_by_role("heading", name="Actions")).to_be_visible()
+    expect(page.get_by_role("link", name=name)).to_have_count(0)
+    assert tenant.get(f"{NS}/actions/{name}").status_code == 404
+
+
+def test_without_codemirror_the_console_edits_code_in_a_textarea_and_says_so(
+    browser: Browser, whisklet: ServedWhisklet, tenant: httpx.Client
+) -> None:
+    tab = ConsolePage(browser, whisklet.url)
+    tab.page.route("**/console/modules/**", lambda route: route.abort())  # as if set-up had not installed them
+    tab.sign_in(key_of(tenant))
+    page = tab.page
+    name = unique("plain")
+    page.get_by_role("link", name="New action").click()
+    expect(page.get_by_role("note")).to_contain_text("not installed")
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("textbox", name="Code").fill("function main() { return {plain: true}; }")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name=f"Action {name}")).to_be_visible()
+    page.get_by_role("button", name="Invoke").click()
+    expect(page.locator("#invoke-outcome")).to_contain_text('"plain": true')
+    page.close()
