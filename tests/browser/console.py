@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+import pytest
 from playwright.sync_api import Browser, Page, Request, sync_playwright
+
+from bench.serving import ServedWhisklet
+from tests.integration.actions import namespace_client
+from tests.security.client_hostile import credentials_of
 
 CHROMIUM = "/usr/bin/chromium"
 # Taken out of the environment when the tests are collected, before any server starts: `whisklet serve`
@@ -25,14 +30,26 @@ FLAGS = [
 ]
 
 
-@contextmanager
-def chromium() -> Iterator[Browser]:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, for one test module (a module imports this fixture to use it)."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         try:
-            yield browser
+            yield launched
         finally:
-            browser.close()
+            launched.close()
+
+
+def tenant_namespace(whisklet: ServedWhisklet, prefix: str) -> Iterator[httpx.Client]:
+    """A client of a new namespace, so that the console lists only what one test module creates."""
+    with namespace_client(whisklet, prefix) as client:
+        yield client
+
+
+def key_of(client: httpx.Client) -> str:
+    """The `uuid:key` a client signs its requests with, as a user would paste it from .wskprops."""
+    return ":".join(credentials_of(client))
 
 
 class ConsolePage:

@@ -5,7 +5,6 @@ Each view is photographed at 1280x800 and 390x844 into `WHISKLET_SCREENSHOT_DIR`
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +14,9 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from bench.serving import ServedWhisklet, wait_until
-from tests.browser.console import ConsolePage, chromium, screenshot_dir, screenshots
-from tests.integration.actions import NS, namespace_client, unique
+from tests.browser.console import ConsolePage, key_of, screenshot_dir, screenshots, tenant_namespace
+from tests.browser.console import browser as console_browser
+from tests.integration.actions import NS, unique
 from tests.integration.events import put, put_rule
 
 pytestmark = pytest.mark.docker
@@ -28,29 +28,17 @@ GREETER = """function main(params) {
 NOTHING = "function main() { return {}; }"
 
 
+browser = console_browser  # a fixture
+
+
 @pytest.fixture(scope="module")
 def tenant(whisklet: ServedWhisklet) -> Iterator[httpx.Client]:
-    """A namespace of its own, so that its lists hold only what these tests create."""
-    with namespace_client(whisklet, "console") as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
+    yield from tenant_namespace(whisklet, "console")
 
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return screenshot_dir(tmp_path_factory.mktemp("console-screenshots"))
-
-
-def key_of(client: httpx.Client) -> str:
-    """The `uuid:key` a client signs its requests with, as a user would paste it from .wskprops."""
-    assert client.auth is not None
-    signed = next(client.auth.auth_flow(httpx.Request("GET", client.base_url)))
-    return base64.b64decode(signed.headers["Authorization"].split()[1]).decode()
 
 
 @pytest.fixture

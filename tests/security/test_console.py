@@ -24,10 +24,11 @@ from bench.serving import ServedWhisklet
 from gateway.console.files import load_console_files
 from gateway.console.routes import routes
 from gateway.edge.envelope import RequestEnvelope
-from tests.browser.console import ConsolePage, chromium
-from tests.integration.actions import NS, namespace_client, put_action, unique
+from tests.browser.console import ConsolePage, key_of, tenant_namespace
+from tests.browser.console import browser as console_browser
+from tests.integration.actions import NS, put_action, unique
 from tests.integration.events import put
-from tests.security.client_hostile import credentials_of, raw_exchange
+from tests.security.client_hostile import raw_exchange
 
 pytestmark = pytest.mark.docker
 
@@ -44,20 +45,12 @@ LOGGER = """function main(params) {
 }"""
 
 
+browser = console_browser  # a fixture
+
+
 @pytest.fixture(scope="module")
 def tenant(whisklet: ServedWhisklet) -> Iterator[httpx.Client]:
-    with namespace_client(whisklet, "console-hostile") as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-def key_of(client: httpx.Client) -> str:
-    return ":".join(credentials_of(client))
+    yield from tenant_namespace(whisklet, "console-hostile")
 
 
 @pytest.mark.parametrize("path", ["/console", "/console/", "/console/js/main.js", "/console/console.css",

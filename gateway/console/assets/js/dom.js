@@ -60,6 +60,33 @@ export function table(caption, headers, rows, optional = []) {
       : h('tr', {}, h('td', { colspan: headers.length }, 'None yet.')))));
 }
 
+/**
+ * A form with one JSON object field (`{}` to start) and a button: `submit(value, outcome)` runs with the
+ * parsed object while the button is disabled; an error it throws is shown in `outcome` (`#<id>-outcome`).
+ */
+export function jsonForm({ id, title, what, hint, button, submit }) {
+  const input = h('textarea', { id: `${id}-json`, rows: 5, spellcheck: 'false', 'aria-describedby': `${id}-json-hint` });
+  input.value = '{}';
+  const outcome = h('div', { id: `${id}-outcome`, 'aria-live': 'polite' });
+  const go = h('button', { type: 'submit' }, button);
+  const form = h('form', { 'aria-labelledby': `${id}-title` },
+    h('h2', { id: `${id}-title` }, title),
+    field(`${what} (JSON object)`, input, hint),
+    h('div', { class: 'actions-bar' }, go), outcome);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    go.disabled = true;
+    try {
+      await submit(parseObject(input.value, what), outcome);
+    } catch (error) {
+      show(outcome, errorBox(error));
+    } finally {
+      go.disabled = false;
+    }
+  });
+  return form;
+}
+
 /** Milliseconds since the epoch as local date and time. */
 export function when(ms) {
   return typeof ms === 'number' ? new Date(ms).toLocaleString() : '';

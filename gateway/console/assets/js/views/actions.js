@@ -2,8 +2,8 @@
 
 import { call, entityPath, NS } from '../api.js';
 import { codeEditor } from '../editor.js';
-import { annotation, errorBox, facts, field, h, json, parseObject, show, table, when } from '../dom.js';
-import { recordFacts, recordLogs } from './activations.js';
+import { annotation, errorBox, facts, field, h, json, jsonForm, parseObject, show, table, when } from '../dom.js';
+import { activationLink, recordFacts, recordLogs } from './activations.js';
 
 /** An entity's name below the namespace: `pkg/action` for an action in a package. */
 export function qualifiedName(entity) {
@@ -124,25 +124,16 @@ async function actionForm(main, action, name) {
 }
 
 function invokePanel(name) {
-  const input = h('textarea', { id: 'invoke-parameters', rows: 5, spellcheck: 'false', 'aria-describedby': 'invoke-parameters-hint' });
-  input.value = '{}';
-  const outcome = h('div', { id: 'invoke-outcome', 'aria-live': 'polite' });
-  const button = h('button', { type: 'submit' }, 'Invoke');
-  const form = h('form', { 'aria-labelledby': 'invoke-title' },
-    h('h2', { id: 'invoke-title' }, 'Invoke'),
-    field('Parameters (JSON object)', input, 'Sent as the invocation\'s body; the call waits for the result.'),
-    h('div', { class: 'actions-bar' }, button), outcome);
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    button.disabled = true;
-    show(outcome, h('p', { class: 'hint' }, 'Running…'));
-    try {
-      const params = parseObject(input.value, 'Parameters');
-      const { status, body } = await call('POST', entityPath('actions', name), { query: { blocking: 'true' }, body: params, accept: [202, 500, 502] });
+  const form = jsonForm({
+    id: 'invoke', title: 'Invoke', what: 'Parameters', button: 'Invoke',
+    hint: 'Sent as the invocation\'s body; the call waits for the result.',
+    submit: async (params, outcome) => {
+      show(outcome, h('p', { class: 'hint' }, 'Running…'));
+      const { status, body } = await call('POST', entityPath('actions', name),
+        { query: { blocking: 'true' }, body: params, accept: [202, 500, 502] });
       if (!body || !body.activationId) throw new Error((body && body.error) || `The invocation answered ${status}`);
       if (status === 202) {
-        show(outcome, h('p', {}, 'Still running after the blocking wait: see ',
-          h('a', { href: `#/activations/${body.activationId}` }, body.activationId), '.'));
+        show(outcome, h('p', {}, 'Still running after the blocking wait: see ', activationLink(body.activationId), '.'));
         return;
       }
       // The invocation's answer carries no log lines; the stored record (committed before the answer) has them.
@@ -151,11 +142,7 @@ function invokePanel(name) {
         recordFacts(record, status),
         h('h3', {}, 'Result'), json(record.response && record.response.result),
         h('h3', {}, 'Logs'), recordLogs(record)));
-    } catch (error) {
-      show(outcome, errorBox(error));
-    } finally {
-      button.disabled = false;
-    }
+    },
   });
   return h('section', { 'aria-label': 'Invoke' }, form);
 }

@@ -1,7 +1,7 @@
 // Triggers and rules: lists, one trigger with a fire form, one rule with enable and disable.
 
 import { call, entityPath, NS } from '../api.js';
-import { errorBox, facts, field, h, json, parseObject, show, table, when } from '../dom.js';
+import { errorBox, facts, h, json, jsonForm, show, table, when } from '../dom.js';
 import { activationLink } from './activations.js';
 import { actionLink } from './actions.js';
 
@@ -26,28 +26,16 @@ export async function triggerList(main) {
 
 export async function triggerDetail(main, name) {
   const { body: trigger } = await call('GET', entityPath('triggers', name));
-  const payload = h('textarea', { id: 'fire-payload', rows: 5, spellcheck: 'false', 'aria-describedby': 'fire-payload-hint' });
-  payload.value = '{}';
-  const outcome = h('div', { id: 'fire-outcome', 'aria-live': 'polite' });
-  const button = h('button', { type: 'submit' }, 'Fire');
-  const form = h('form', { 'aria-labelledby': 'fire-title' },
-    h('h2', { id: 'fire-title' }, 'Fire'),
-    field('Payload (JSON object)', payload, 'Merged over the trigger\'s parameters and passed to every active rule\'s action.'),
-    h('div', { class: 'actions-bar' }, button), outcome);
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    button.disabled = true;
-    try {
-      const { status, body } = await call('POST', entityPath('triggers', name), { body: parseObject(payload.value, 'Payload'), accept: [204] });
+  const form = jsonForm({
+    id: 'fire', title: 'Fire', what: 'Payload', button: 'Fire',
+    hint: 'Merged over the trigger\'s parameters and passed to every active rule\'s action.',
+    submit: async (payload, outcome) => {
+      const { status, body } = await call('POST', entityPath('triggers', name), { body: payload, accept: [204] });
       show(outcome, status === 204 || !body
         ? h('p', { role: 'status' }, 'Fired; no active rule, so nothing ran.')
         : h('p', { role: 'status' }, 'Fired: trigger activation ', activationLink(body.activationId),
           ' (its logs link each rule\'s action activation).'));
-    } catch (error) {
-      show(outcome, errorBox(error));
-    } finally {
-      button.disabled = false;
-    }
+    },
   });
   const rules = Object.entries(trigger.rules || {});
   show(main,
