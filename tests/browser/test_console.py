@@ -252,3 +252,18 @@ def test_without_codemirror_the_console_edits_code_in_a_textarea_and_says_so(
     page.get_by_role("button", name="Invoke").click()
     expect(page.locator("#invoke-outcome")).to_contain_text('"plain": true')
     page.close()
+
+
+def test_the_keyboard_reaches_the_content_first_and_the_skip_link_keeps_the_view(console: ConsolePage) -> None:
+    page = console.page
+    console.go("#/activations")
+    expect(page.locator("main")).to_be_focused()  # a new view takes the focus to its content
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Filter by name")).to_be_focused()
+    page.reload()
+    expect(page.get_by_role("heading", name="Activations")).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    assert page.url.endswith("#/activations")

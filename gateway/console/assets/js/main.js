@@ -120,6 +120,11 @@ async function showNamespace() {
   }
 }
 
+// The skip link moves focus without touching the hash, which names the view.
+document.querySelector('.skip').addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
+});
 document.getElementById('sign-out').addEventListener('click', () => {
   session.signOut();
   history.replaceState(null, '', location.pathname);
