@@ -11,10 +11,10 @@ from starlette.middleware import Middleware
 from starlette.types import Lifespan
 
 from gateway.api import logforwarding, routes
-from gateway.console import routes as console_routes
-from gateway.console.files import load_console_files
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import Config
+from gateway.console import routes as console_routes
+from gateway.console.files import load_console_files
 from gateway.edge.envelope import RequestEnvelope, on_http_exception
 from gateway.edge.metrics import Metrics, RequestMetrics, metrics_route
 from gateway.entities.actions import RUNTIMES
