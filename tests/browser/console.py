@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Request, sync_playwright
+from playwright.sync_api import Browser, Page, Request, ViewportSize, sync_playwright
 
 from bench.serving import ServedWhisklet
 from tests.integration.actions import namespace_client
@@ -18,8 +18,8 @@ CHROMIUM = "/usr/bin/chromium"
 # Taken out of the environment when the tests are collected, before any server starts: `whisklet serve`
 # refuses a WHISKLET_* variable that names no configuration key.
 SCREENSHOT_DIR = os.environ.pop("WHISKLET_SCREENSHOT_DIR", None)
-LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 # No name resolves but 127.0.0.1 and every background service is off: the browser talks to the gateway only.
 FLAGS = [
