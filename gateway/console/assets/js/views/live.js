@@ -1,4 +1,4 @@
-// The live view: activations per second by status, latency percentiles, the pool against its target,
+// The live view: activations per second by status, warm latency percentiles, the pool against its target,
 // cold starts; read from `/metrics` every few seconds and drawn as charts.
 
 import { h, show } from '../dom.js';
@@ -31,7 +31,8 @@ async function scrape() {
 
 export async function liveView(main) {
   const rate = figure('chart-rate', 'Activations per second', 'Ended activations, by status.');
-  const latency = figure('chart-latency', 'Activation duration', 'Percentiles of the run time of activations that ended in each interval (warm and cold together).');
+  const latency = figure('chart-latency', 'Warm latency',
+    'Percentiles of the run time of the activations that ended in each interval without a cold start.');
   const pool = figure('chart-pool', 'Pool', 'Prewarmed and leased sandboxes against the target, and the arrival rate (per second).');
   const cold = figure('chart-cold', 'Cold starts per second', 'Activations that waited for a sandbox to be created.');
   const error = h('div', { 'aria-live': 'polite' });
@@ -57,8 +58,8 @@ export async function liveView(main) {
         const ended = sumBy(now.samples, 'whisklet_activations_total', 'status');
         const endedBefore = sumBy(previous.samples, 'whisklet_activations_total', 'status');
         STATUSES.forEach((status, i) => push(history.rate[i], Math.max(0, ((ended[status] || 0) - (endedBefore[status] || 0)) / seconds)));
-        const after = buckets(now.samples, 'whisklet_activation_duration_seconds');
-        const before = buckets(previous.samples, 'whisklet_activation_duration_seconds');
+        const after = buckets(now.samples, 'whisklet_activation_warm_duration_seconds');
+        const before = buckets(previous.samples, 'whisklet_activation_warm_duration_seconds');
         for (const [key, q] of [['p50', 0.5], ['p90', 0.9], ['p99', 0.99]]) {
           const seconds_ = quantileBetween(before, after, q);
           push(history[key], seconds_ === null ? null : seconds_ * 1000);
