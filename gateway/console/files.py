@@ -9,6 +9,7 @@ Symlinks and anything but regular files are left out of the index; files and the
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -90,6 +91,12 @@ def load_console_files(assets_dir: Path = ASSETS_DIR, modules_dir: Path = MODULE
     digest = hashlib.sha256(import_map.encode()).digest()
     script_hash = "'sha256-" + base64.b64encode(digest).decode() + "'"
     return ConsoleFiles(MappingProxyType(files), (script_hash,), editor_available="@codemirror/view" in imports)
+
+
+@functools.cache
+def shipped_console_files() -> ConsoleFiles:
+    """The console as installed beside this module, read once per process (every app built shares it)."""
+    return load_console_files()
 
 
 def _asset(body: bytes, content_type: str, immutable: bool) -> Asset:
