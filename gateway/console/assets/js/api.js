@@ -26,7 +26,7 @@ export async function call(method, path, { query, body, key = session.key, accep
     if (value !== undefined && value !== '') url.searchParams.set(name, String(value));
   }
   const headers = { Accept: 'application/json' };
-  if (key) headers.Authorization = `Basic ${btoa(unescape(encodeURIComponent(key)))}`;
+  if (key) headers.Authorization = `Basic ${btoa(String.fromCharCode(...new TextEncoder().encode(key)))}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {
