@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.console.files import ConsoleFiles
-from gateway.edge.envelope import error_response
-from gateway.wire.codec import request_id
-from gateway.wire.errors import ROUTE_NOT_FOUND
 
 
 def security_headers(files: ConsoleFiles) -> dict[str, str]:
@@ -35,8 +33,8 @@ def routes(files: ConsoleFiles) -> list[BaseRoute]:
 
     async def asset(request: Request) -> Response:
         found = files.files.get(request.path_params.get("path", ""))
-        if found is None:
-            return error_response(404, ROUTE_NOT_FOUND, request_id(request), {**headers, "Cache-Control": "no-store"})
+        if found is None:  # answered in the API's error envelope (`on_http_exception`), with the same headers
+            raise HTTPException(404, headers={**headers, "Cache-Control": "no-store"})
         cache = "public, max-age=86400" if found.immutable else "no-cache"
         answer = {**headers, "Cache-Control": cache, "ETag": found.etag}
         if found.etag in request.headers.get("if-none-match", ""):
