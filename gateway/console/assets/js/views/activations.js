@@ -77,7 +77,7 @@ export async function activationList(main) {
         h('span', { class: record.statusCode === 0 ? 'ok' : 'failed' }, STATUS[record.statusCode] ?? (record.statusCode ?? '')),
         when(record.start), record.duration !== undefined ? `${record.duration} ms` : '',
         annotation(record, 'kind') || '']);
-      show(holder, table(`Newest first, ${skip + 1}–${skip + body.length}`, ['Activation', 'Name', 'Status', 'Started', 'Duration', 'Kind'], rows, [3, 5]));
+      show(holder, table(`Newest first, ${skip + 1}–${skip + body.length}`, ['Activation', 'Name', 'Status', 'Started', 'Duration', 'Kind'], rows, [3, 4, 5]));
       previous.disabled = skip === 0;
       next.disabled = body.length < PAGE;
       page.textContent = `Page ${skip / PAGE + 1}`;
@@ -88,7 +88,8 @@ export async function activationList(main) {
   }
   function schedule() {
     clearTimeout(timer);
-    timer = live.checked ? setTimeout(async () => { await load(); schedule(); }, REFRESH_MS) : null;
+    // A hidden tab asks nothing of the server; it catches up at the next tick after it is shown again.
+    timer = live.checked ? setTimeout(async () => { if (!document.hidden) await load(); schedule(); }, REFRESH_MS) : null;
   }
   const form = h('form', { class: 'actions-bar', role: 'search' },
     h('label', { for: 'activation-filter' }, 'Filter by name'), filter,
