@@ -270,3 +270,35 @@ def test_the_keyboard_reaches_the_content_first_and_the_skip_link_keeps_the_view
     page.keyboard.press("Enter")
     expect(page.locator("main")).to_be_focused()
     assert page.url.endswith("#/activations")
+
+
+def test_an_api_refusal_is_shown_with_the_apis_own_message(console: ConsolePage, tenant: httpx.Client) -> None:
+    page = console.page
+    name = unique("tiny")
+    refused = tenant.put(f"{NS}/actions/{name}", json={"exec": {"kind": "nodejs:default", "code": NOTHING},
+                                                         "limits": {"memory": 1}})
+    assert refused.status_code == 400
+    console.go("#/actions/new")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Memory (MB)").fill("1")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("alert")).to_have_text(refused.json()["error"])
+
+
+def test_parameters_and_limits_saved_in_the_console_are_what_the_api_then_holds(
+    console: ConsolePage, tenant: httpx.Client
+) -> None:
+    page = console.page
+    name = unique("tuned")
+    put(tenant, "actions", name, {"exec": {"kind": "nodejs:default", "code": "function main(p) { return p; }"}})
+    console.go(f"#/actions/{name}")
+    page.get_by_role("textbox", name="Parameters (JSON object)").first.fill('{"greeting": "hi", "count": 2}')
+    page.get_by_label("Timeout (ms)").fill("5000")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved version 0.0.2")
+    stored = tenant.get(f"{NS}/actions/{name}").json()
+    assert {p["key"]: p["value"] for p in stored["parameters"]} == {"greeting": "hi", "count": 2}
+    assert stored["limits"]["timeout"] == 5000
+    page.get_by_role("textbox", name="Parameters (JSON object)").first.fill("[1, 2]")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("Parameters must be a JSON object")
