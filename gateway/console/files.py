@@ -39,12 +39,12 @@ CONTENT_TYPES = {
 
 @dataclass(frozen=True)
 class Asset:
-    """One file as it is served: its bytes, content type and entity tag."""
+    """One file as it is served: its bytes, content type and entity tag (browsers revalidate every file with
+    it, so a new console or a new CodeMirror from `npm ci` is seen at the next load)."""
 
     body: bytes
     content_type: str
     etag: str
-    immutable: bool  # npm's files change only with the lock: cached for a day; the console's own are revalidated
 
 
 @dataclass(frozen=True)
@@ -72,11 +72,11 @@ def load_console_files(assets_dir: Path = ASSETS_DIR, modules_dir: Path = MODULE
     for relative, path in _regular_files(assets_dir):
         content_type = CONTENT_TYPES.get(path.suffix)
         if content_type is not None and relative != "index.html":
-            files[relative] = _asset(budget.read(path), content_type, immutable=False)
+            files[relative] = _asset(budget.read(path), content_type)
     imports: dict[str, str] = {}
     for relative, path in _regular_files(modules_dir):
         if path.suffix == ".js":
-            files["modules/" + relative] = _asset(budget.read(path), CONTENT_TYPES[".js"], immutable=True)
+            files["modules/" + relative] = _asset(budget.read(path), CONTENT_TYPES[".js"])
         elif path.name == "package.json" and (entry := _package_entry(budget.read(path), relative)) is not None:
             imports[entry[0]] = MODULES_URL + entry[1]
     imports = {name: url for name, url in imports.items() if url.removeprefix("/console/") in files}
@@ -87,7 +87,7 @@ def load_console_files(assets_dir: Path = ASSETS_DIR, modules_dir: Path = MODULE
         missing = error.filename
         raise ConsoleFilesError(f"the console's page is missing ({missing}): check out gateway/console") from error
     page = page.replace(IMPORT_MAP_MARKER, f'<script type="importmap">{import_map}</script>', 1)
-    files[""] = _asset(page.encode(), CONTENT_TYPES[".html"], immutable=False)
+    files[""] = _asset(page.encode(), CONTENT_TYPES[".html"])
     digest = hashlib.sha256(import_map.encode()).digest()
     script_hash = "'sha256-" + base64.b64encode(digest).decode() + "'"
     return ConsoleFiles(MappingProxyType(files), (script_hash,), editor_available="@codemirror/view" in imports)
@@ -99,8 +99,8 @@ def shipped_console_files() -> ConsoleFiles:
     return load_console_files()
 
 
-def _asset(body: bytes, content_type: str, immutable: bool) -> Asset:
-    return Asset(body, content_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"', immutable)
+def _asset(body: bytes, content_type: str) -> Asset:
+    return Asset(body, content_type, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
 
 
 def _regular_files(root: Path) -> Iterator[tuple[str, Path]]:

@@ -35,8 +35,7 @@ def routes(files: ConsoleFiles) -> list[BaseRoute]:
         found = files.files.get(request.path_params.get("path", ""))
         if found is None:  # answered in the API's error envelope (`on_http_exception`), with the same headers
             raise HTTPException(404, headers={**headers, "Cache-Control": "no-store"})
-        cache = "public, max-age=86400" if found.immutable else "no-cache"
-        answer = {**headers, "Cache-Control": cache, "ETag": found.etag}
+        answer = {**headers, "Cache-Control": "no-cache", "ETag": found.etag}  # kept, but revalidated each load
         if found.etag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers=answer)
         return Response(found.body, headers=answer, media_type=found.content_type)

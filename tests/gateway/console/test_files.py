@@ -60,7 +60,7 @@ def test_the_import_map_names_each_package_entry_and_the_page_carries_it(tmp_pat
         "crelt": "/console/modules/crelt/index.js",
     }
     assert files.editor_available
-    assert files.files["modules/@codemirror/view/dist/index.js"].immutable
+    assert files.files["modules/@codemirror/view/dist/index.js"].content_type == "text/javascript; charset=utf-8"
 
 
 def test_without_the_npm_packages_the_page_still_loads_and_says_the_editor_is_missing(tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ export async function activationList(main) {
         activationLink(record.activationId), record.name,
         h('span', { class: record.statusCode === 0 ? 'ok' : 'failed' }, STATUS[record.statusCode] ?? (record.statusCode ?? '')),
         when(record.start), record.duration !== undefined ? `${record.duration} ms` : '',
-        annotation(record, 'kind') || '']);
+        annotation(record, 'kind') || (record.duration === undefined ? 'trigger' : '')]);  // a trigger's record has no duration
       show(holder, table(`Newest first, ${skip + 1}–${skip + body.length}`, ['Activation', 'Name', 'Status', 'Started', 'Duration', 'Kind'], rows, [3, 4, 5]));
       previous.disabled = skip === 0;
       next.disabled = body.length < PAGE;
