@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store import Alarm, SqliteStore
-from gateway.store.sqlite import _SCHEMA_V1
+from gateway.store.sqlite.schema import _SCHEMA_V1
 
 
 @pytest.fixture

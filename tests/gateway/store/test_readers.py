@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from gateway.store import EntityKind, SqliteStore
-from gateway.store.readers import Readers
+from gateway.store.sqlite.readers import Readers
 
 
 async def test_a_namespace_has_one_read_in_flight_while_another_namespace_reads_beside_it(tmp_path: Path):

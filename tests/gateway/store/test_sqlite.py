@@ -204,7 +204,7 @@ async def test_the_cache_holds_at_most_cache_size_entries(db_path: Path):
     for name in "abc":
         await store.put_entity(ACTION, "guest", name, b"{}", 1, None)
         await store.get_entity("guest", name)
-    assert len(store._cache._items) == 2
+    assert len(store._cache) == 2
     assert (await store.get_entity("guest", "a")).name == "a"
     await store.close()
 
@@ -291,7 +291,7 @@ async def test_max_batch_pending_rows_are_written_without_waiting_for_the_interv
     for i in range(5):
         store.put_activation(activation(f"a{i}", i))
     for _ in range(100):
-        if not store._pending:
+        if not store._batcher.pending:
             break
         await asyncio.sleep(0.01)
     assert len(await asyncio.to_thread(stored_activation_ids, db_path)) == 5
