@@ -22,6 +22,7 @@ from gateway.store.base import (
     LogForwardingRow,
     StoreError,
     Subject,
+    revision_conflict,
 )
 from gateway.store.batching import ActivationBatcher, Listed, merged_page
 from gateway.store.cache import CacheKey, EntityCache, poll_outside_writes
@@ -290,10 +291,7 @@ class SqliteStore:
                 if current.kind != kind:
                     raise Conflict(f"{path}/{name} is a {current.kind.value}, not a {kind.value}")
                 if current.revision != expected_revision:
-                    raise Conflict(
-                        f"{path}/{name} changed since it was read (revision {current.revision},"
-                        f" expected {expected_revision})"
-                    )
+                    raise revision_conflict(f"{path}/{name}", current.revision, expected_revision)
                 db.execute(
                     f"UPDATE entities SET doc = ?1, revision = ?2, updated = ?3, seq = {_NEXT_SEQ}, head = {head}"
                     " WHERE path = ?4 AND name = ?5",
@@ -311,10 +309,7 @@ class SqliteStore:
                 if current is None:
                     return None
                 if expected_revision is not None and current.revision != expected_revision:
-                    raise Conflict(
-                        f"{path}/{name} changed since it was read (revision {current.revision},"
-                        f" expected {expected_revision})"
-                    )
+                    raise revision_conflict(f"{path}/{name}", current.revision, expected_revision)
                 db.execute("DELETE FROM entities WHERE path = ? AND name = ?", (path, name))
                 return current
 
