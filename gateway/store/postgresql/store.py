@@ -27,7 +27,7 @@ from gateway.store.base import (
 from gateway.store.batching import ActivationBatcher, Listed, merged_page
 from gateway.store.cache import CacheKey, EntityCache
 from gateway.store.keys import hash_key
-from gateway.store.postgresql.connection import POOL_SIZE, open_pool, store_error
+from gateway.store.postgresql.connection import CONNECT_TIMEOUT_S, POOL_SIZE, open_pool, store_error
 from gateway.store.postgresql.schema import migrate
 
 log = logging.getLogger("whisklet.store")
@@ -46,12 +46,15 @@ _ALARM = "SELECT trigger, namespace, spec, active, next_fire, changed FROM alarm
 _LOG_FORWARDING = "SELECT namespace, destination, settings, secret, updated FROM log_forwarding"
 
 # One statement, so one round trip and one transaction: journal rows in, records in (each replacing
-# a record of its id), the records' journal rows out. The sibling statements see the same snapshot;
-# a batch never holds a journal row and a record of the same activation (the batcher drops the first).
+# a record of its id), the records' journal rows out. The sibling statements see the same snapshot, so
+# the DELETE cannot see rows the first INSERT adds: a journal row whose record is in the same batch (it
+# was journalled after its record was put) is left out instead, as SQLite's INSERT then DELETE leaves it.
 _WRITE_BATCH = """
 WITH journal AS (
     INSERT INTO accepted (activation_id, namespace, name, start, "end", doc)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bytea[])
+        AS j(activation_id, namespace, name, start, "end", doc)
+    WHERE j.activation_id <> ALL($7::text[])
     ON CONFLICT (activation_id) DO UPDATE SET namespace = EXCLUDED.namespace, name = EXCLUDED.name,
         start = EXCLUDED.start, "end" = EXCLUDED."end", doc = EXCLUDED.doc
 ), records AS (
@@ -149,11 +152,12 @@ class PostgresStore:
             async with self._writer.acquire() as db:
                 await migrate(db, self.shown)
             self._pool = await open_pool(self._dsn, self._pool_size)
+            listening = await self._listen()
         except Exception as exc:
             await self._close_pools()
             raise store_error(self.shown, "opening the store", exc) from exc
         self._batcher.start()
-        self._listener = asyncio.create_task(self._listen_for_changes(), name="whisklet-store-listener")
+        self._listener = asyncio.create_task(self._keep_listening(*listening), name="whisklet-store-listener")
 
     async def close(self) -> None:
         """Flush pending activations, stop the flusher and close the connections.
@@ -218,32 +222,45 @@ class PostgresStore:
             self._cache.outside_write()
         return await self._cache.read(key, lambda: self._call(what, fn), cache_none=cache_none)
 
-    async def _listen_for_changes(self) -> None:
-        """Empty the cache on every other store's change; reconnect (bounded pace) when the connection drops."""
+    async def _listen(self) -> tuple[asyncpg.Connection, asyncio.Event]:
+        """A connection listening on `CHANGES_CHANNEL`, and the event set when it is lost."""
+        lost = asyncio.Event()
+        db = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT_S)
+        try:
+            db.add_termination_listener(lambda _db: lost.set())
+            await db.add_listener(CHANGES_CHANNEL, self._changed)
+        except BaseException:
+            db.terminate()
+            raise
+        self._cache.outside_write()  # what changed while nobody listened
+        self._listening = True
+        return db, lost
 
-        def changed(_db: object, _pid: int, _channel: str, payload: object) -> None:
-            if payload != self._token:
-                self._cache.outside_write()
+    def _changed(self, _db: object, _pid: int, _channel: str, payload: object) -> None:
+        if payload != self._token:
+            self._cache.outside_write()
 
+    async def _keep_listening(self, db: asyncpg.Connection, lost: asyncio.Event) -> None:
+        """Wait for the listening connection to drop, then reconnect every `reconnect_s` until it is back."""
+        failing = False
         while True:
-            lost = asyncio.Event()
-            db: asyncpg.Connection | None = None
             try:
-                db = await asyncpg.connect(self._dsn, timeout=10)
-                db.add_termination_listener(lambda _db, event=lost: event.set())
-                await db.add_listener(CHANGES_CHANNEL, changed)
-                self._cache.outside_write()  # what changed while nobody listened
-                self._listening = True
                 await lost.wait()
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-                log.warning("listening for changes on %s failed (%s); entity reads bypass the cache", self.shown, exc)
             finally:
                 self._listening = False
                 self._cache.outside_write()
-                if db is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(db.close(), 5)
-            await asyncio.sleep(self._reconnect_s)
+                db.terminate()
+            while not self._listening:
+                await asyncio.sleep(self._reconnect_s)
+                try:
+                    db, lost = await self._listen()
+                except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+                    if not failing:
+                        log.warning("listening for changes on %s failed (%s): reads bypass the cache", self.shown, exc)
+                    failing = True
+            if failing:
+                log.warning("listening for changes on %s again: reads are cached", self.shown)
+                failing = False
 
     # subjects
 
