@@ -1,30 +1,25 @@
 """The store contract suite runs on both engines: `engine` is SQLite (a file per test) or PostgreSQL.
 
-PostgreSQL: a database of this session's own on `WHISKLET_TEST_POSTGRES_URL`'s server (scripts/test sets it
-to scripts/setup's cluster on 127.0.0.1), emptied after each test and dropped at the end; other databases
-are never touched. Without the variable the PostgreSQL cases are skipped with that reason; with it set and
-the server missing they fail.
+PostgreSQL: a database of this session's own (`postgres.fresh_database`), emptied after each test and
+dropped at the end. Without `WHISKLET_TEST_POSTGRES_URL` the PostgreSQL cases are skipped with that
+reason; with it set and the server missing they fail.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from gateway.store import SqliteStore
 from gateway.store.postgresql import PostgresStore
+from tests.gateway.store.postgres import fresh_database
 
-POSTGRES_URL = os.environ.get("WHISKLET_TEST_POSTGRES_URL", "")
 _TABLES = "subjects, entities, activations, accepted, alarms, log_forwarding, apis"
 
 
@@ -133,34 +128,11 @@ class PostgresEngine:
             await self._run("DELETE FROM schema_version WHERE version > 90")
 
 
-def _with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{database}"))
-
-
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[tuple[str, str]]:
     """(dsn, name) of a database created for this session and dropped after it."""
-    if not POSTGRES_URL:
-        pytest.skip("WHISKLET_TEST_POSTGRES_URL is not set (scripts/test sets it; scripts/setup starts PostgreSQL)")
-    database = f"whisklet_test_{secrets.token_hex(6)}"
-
-    async def admin(sql: str) -> None:
-        db = await asyncpg.connect(POSTGRES_URL, timeout=10)
-        try:
-            await db.execute(sql)
-        finally:
-            await db.close()
-
-    def on_own_loop(sql: str) -> None:  # the fixture may be set up from inside a test's running loop
-        with ThreadPoolExecutor(1) as thread:
-            thread.submit(asyncio.run, admin(sql)).result()
-
-    on_own_loop(f'CREATE DATABASE "{database}"')
-    try:
-        yield _with_database(POSTGRES_URL, database), database
-    finally:
-        on_own_loop(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    with fresh_database() as database:
+        yield database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
