@@ -250,3 +250,40 @@ class ActivationBatcher:
         for _, waiter in waiters:
             if not waiter.done():
                 waiter.set_exception(error)
+
+
+class BatchedActivations:
+    """What every engine's `Store` does alike with activations: puts, journal rows and flushes go to
+    its `_batcher`, whose `WriteBatch` is the engine's one transaction."""
+
+    _batcher: ActivationBatcher
+
+    def put_activation(self, row: ActivationRow) -> bool:
+        return self._batcher.put(row)
+
+    def journal(self, row: ActivationRow) -> None:
+        self._batcher.journal(row)
+
+    async def accept(self, row: ActivationRow) -> None:
+        await self._batcher.accept(row)
+
+    async def flush(self) -> None:
+        """Return once every activation record put before the call is committed.
+
+        Raises `StoreError` if the write fails; the records stay pending and are retried.
+        """
+        await self._batcher.flush()
+
+    async def _stop_background(self, watcher: asyncio.Task[None] | None) -> StoreError | None:
+        """Write what is pending and stop the flusher, then stop `watcher` (the engine's watch for outside
+        writes). Returns the last write's `StoreError`, for the engine to raise once it has closed."""
+        error: StoreError | None = None
+        try:
+            await self._batcher.stop()
+        except StoreError as exc:
+            error = exc
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        return error

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,7 +23,7 @@ from gateway.store.base import (
     Subject,
     revision_conflict,
 )
-from gateway.store.batching import ActivationBatcher, Listed, merged_page
+from gateway.store.batching import ActivationBatcher, BatchedActivations, Listed, merged_page
 from gateway.store.cache import CacheKey, EntityCache
 from gateway.store.keys import hash_key
 from gateway.store.postgresql.connection import CONNECT_TIMEOUT_S, POOL_SIZE, open_pool, store_error
@@ -98,7 +97,7 @@ def _columns(rows: list[ActivationRow]) -> list[list[Any]]:
     ]
 
 
-class PostgresStore:
+class PostgresStore(BatchedActivations):
     """The `Store` on a PostgreSQL database, shared by every node that names it.
 
     1. Queries run on a pool of `pool_size` connections; activation batches on a connection of their
@@ -167,16 +166,8 @@ class PostgresStore:
         """
         if self._pool is None:
             return
-        error: StoreError | None = None
-        try:
-            await self._batcher.stop()
-        except StoreError as exc:
-            error = exc
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        listener, self._listener = self._listener, None
+        error = await self._stop_background(listener)
         await self._close_pools()
         if error is not None:
             raise error
@@ -465,22 +456,6 @@ class PostgresStore:
 
     # activations
 
-    def put_activation(self, row: ActivationRow) -> bool:
-        return self._batcher.put(row)
-
-    def journal(self, row: ActivationRow) -> None:
-        self._batcher.journal(row)
-
-    async def accept(self, row: ActivationRow) -> None:
-        await self._batcher.accept(row)
-
-    async def flush(self) -> None:
-        """Return once every activation record put before the call is committed.
-
-        Raises `StoreError` if the write fails; the records stay pending and are retried.
-        """
-        await self._batcher.flush()
-
     async def _write_batch(self, rows: list[ActivationRow], accepted: list[ActivationRow]) -> None:
         async def write(db: asyncpg.Connection) -> None:
             await db.execute(_WRITE_BATCH, *_columns(accepted), *_columns(rows))
@@ -528,13 +503,7 @@ class PostgresStore:
         docs: bool = True,
         max_bytes: int | None = None,
     ) -> list[ActivationRow]:
-        """Newest `start` first (ties by activation id); `since`/`upto` are inclusive bounds on `start`.
-        Pending records are merged in; a pending record replaces a stored one with the same id.
-
-        Without `docs`, a stored row's `doc` is the record's head (no `response.result`, no `logs`).
-        With `max_bytes`, the page ends before the row that would take the docs past it; the first
-        row is always returned. Sizes are read first, then only the docs of the page.
-        """
+        """As SQLite's (`SqliteStore.list_activations`); sizes and then the page's docs in one snapshot."""
         limit, skip = max(limit, 0), max(skip, 0)
         pending, where, args = self._activation_filter(namespace, name, since, upto)
         size = "octet_length(doc)" if docs else "COALESCE(octet_length(head), octet_length(doc))"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -24,7 +23,7 @@ from gateway.store.base import (
     Subject,
     revision_conflict,
 )
-from gateway.store.batching import ActivationBatcher, Listed, merged_page
+from gateway.store.batching import ActivationBatcher, BatchedActivations, Listed, merged_page
 from gateway.store.cache import CacheKey, EntityCache, poll_outside_writes
 from gateway.store.keys import hash_key
 from gateway.store.sqlite.connection import BUSY_TIMEOUT_MS, connect, data_version, store_error, transaction
@@ -65,7 +64,7 @@ def _activation(row: tuple[Any, ...]) -> ActivationRow:
 
 
 
-class SqliteStore:
+class SqliteStore(BatchedActivations):
     """The `Store` on one SQLite file.
 
     1. Every write runs on one dedicated thread, one call at a time; a call is a whole unit of work
@@ -129,15 +128,9 @@ class SqliteStore:
         """
         if self._db is None:
             return
-        error: StoreError | None = None
-        try:
-            await self._batcher.stop()
-        except StoreError as exc:
-            error = exc
-        assert self._watcher is not None and self._executor is not None
-        self._watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._watcher
+        watcher, self._watcher = self._watcher, None
+        error = await self._stop_background(watcher)
+        assert self._executor is not None
         try:
             await self._call("closing the store", self._disconnect)  # waits for the readers first
         except StoreError as exc:
@@ -391,15 +384,6 @@ class SqliteStore:
 
     # activations
 
-    def put_activation(self, row: ActivationRow) -> bool:
-        return self._batcher.put(row)
-
-    def journal(self, row: ActivationRow) -> None:
-        self._batcher.journal(row)
-
-    async def accept(self, row: ActivationRow) -> None:
-        await self._batcher.accept(row)
-
     async def recover_interrupted(self) -> int:
         """Store the journalled record of every activation an earlier process accepted but never
         ended (it was killed); return how many. Only the process that serves may call this."""
@@ -415,13 +399,6 @@ class SqliteStore:
             return moved
 
         return await self._call("recording interrupted activations", recover)
-
-    async def flush(self) -> None:
-        """Return once every activation record put before the call is committed.
-
-        Raises `StoreError` if the write fails; the records stay pending and are retried.
-        """
-        await self._batcher.flush()
 
     async def _write_batch(self, rows: list[ActivationRow], accepted: list[ActivationRow]) -> None:
         what = f"writing {len(rows) + len(accepted)} activation records"
