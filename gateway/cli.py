@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--driver", choices=("auto", "sandbox", "docker"),
                        help="sandbox driver (pool.driver): sandbox = bubblewrap namespaces + cgroups + seccomp, "
                             "docker = containers, auto = sandbox where the host can run it (default)")
+    serve.add_argument("--node-id",
+                       help="this node's id (store.node_id); default: generated once, kept in the data directory")
     serve.set_defaults(command=_serve)
 
     namespace = commands.add_parser("namespace", help="manage namespaces and their keys")
@@ -121,6 +123,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "server.port": getattr(args, "port", None),
         "pool.driver": getattr(args, "driver", None),
         "store.url": getattr(args, "store", None),
+        "store.node_id": getattr(args, "node_id", None),
     }
 
 

@@ -31,6 +31,7 @@ from gateway.logfwd.metrics import ForwardingCollector
 from gateway.logfwd.network import EgressPolicy
 from gateway.logfwd.secrets import SecretBox
 from gateway.store import Store, StoreError
+from gateway.store.nodes import node_identity
 from gateway.store.url import parse_store_url, store_for
 from pool import Pool, open_driver
 
@@ -61,7 +62,8 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
     clock = SystemClock()
     data_dir = owner_only_dir(config.data_dir)
     store = store_for(
-        parse_store_url(config.store.url, data_dir), flush_interval_s=config.store.flush_interval_ms / 1000, clock=clock
+        parse_store_url(config.store.url, data_dir), node_id=node_identity(config.store.node_id, data_dir),
+        flush_interval_s=config.store.flush_interval_ms / 1000, clock=clock,
     )
     await store.open()
     try:

@@ -274,16 +274,17 @@ class BatchedActivations:
         """
         await self._batcher.flush()
 
-    async def _stop_background(self, watcher: asyncio.Task[None] | None) -> StoreError | None:
-        """Write what is pending and stop the flusher, then stop `watcher` (the engine's watch for outside
-        writes). Returns the last write's `StoreError`, for the engine to raise once it has closed."""
+    async def _stop_background(self, *tasks: asyncio.Task[None] | None) -> StoreError | None:
+        """Write what is pending and stop the flusher, then stop `tasks` (the engine's watch for outside
+        writes, the heartbeat). Returns the last write's `StoreError`, for the engine to raise once closed."""
         error: StoreError | None = None
         try:
             await self._batcher.stop()
         except StoreError as exc:
             error = exc
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         return error

@@ -81,9 +81,9 @@ def _bad(shown: str, what: str) -> ConfigError:
 
 
 def store_for(
-    url: StoreUrl, *, flush_interval_s: float = 0.05, clock: Clock = SYSTEM_CLOCK
+    url: StoreUrl, *, node_id: str = "", flush_interval_s: float = 0.05, clock: Clock = SYSTEM_CLOCK
 ) -> Store:
-    """The (not yet opened) store on the engine `url` names."""
+    """The (not yet opened) store on the engine `url` names; `node_id` for a serving node, "" otherwise."""
     if url.path is None:
-        return PostgresStore(url.dsn, shown=url.shown, flush_interval_s=flush_interval_s, clock=clock)
-    return SqliteStore(url.path, flush_interval_s=flush_interval_s, clock=clock)
+        return PostgresStore(url.dsn, shown=url.shown, node_id=node_id, flush_interval_s=flush_interval_s, clock=clock)
+    return SqliteStore(url.path, node_id=node_id, flush_interval_s=flush_interval_s, clock=clock)

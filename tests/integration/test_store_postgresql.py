@@ -1,5 +1,8 @@
 """One Whisklet on PostgreSQL end to end: `whisklet serve --store postgresql://...` on a database of its own."""
 
+import asyncio
+
+import asyncpg
 import pytest
 
 from bench.serving import ServedWhisklet
@@ -9,6 +12,14 @@ from tests.integration.actions import NS, activation, invoke, put_action, unique
 ECHO = "function main(p) { console.log('hello ' + p.name); return {greeting: 'hello ' + p.name}; }"
 
 
+async def node_ids(dsn: str) -> list[str]:
+    db = await asyncpg.connect(dsn)
+    try:
+        return [r[0] for r in await db.fetch("SELECT node_id FROM nodes")]
+    finally:
+        await db.close()
+
+
 @pytest.fixture
 def store_url():
     with fresh_database("whisklet_e2e") as (dsn, _):
@@ -16,7 +27,7 @@ def store_url():
 
 
 def test_a_whisklet_on_postgresql_serves_and_keeps_everything_across_a_restart(tmp_path, store_url):
-    served = ServedWhisklet(tmp_path / "data", args=["--store", store_url]).start()
+    served = ServedWhisklet(tmp_path / "data", args=["--store", store_url, "--node-id", "web-1"]).start()
     try:
         with served.client() as wsk:
             name = unique("echo")
@@ -34,6 +45,7 @@ def test_a_whisklet_on_postgresql_serves_and_keeps_everything_across_a_restart(t
             logs = wsk.get(f"{NS}/activations/{later['activationId']}/logs").json()["logs"]
             assert logs[0].endswith("stdout: hello Bob")
         assert served.stop() == 0
+        assert asyncio.run(node_ids(store_url)) == ["web-1"]  # its heartbeat row
 
         served.start()  # the same database and data directory: nothing is lost
         with served.client() as wsk:

@@ -97,7 +97,19 @@ END
 $$;
 """
 
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _SCHEMA_V1),)
+# v2: nodes (gateway/store/nodes.py): each journal row is owned by the node that accepted it, and every
+# node has a heartbeat row
+_SCHEMA_V2 = """
+ALTER TABLE accepted ADD COLUMN node TEXT NOT NULL DEFAULT '';
+CREATE INDEX accepted_by_node ON accepted (node);
+CREATE TABLE nodes (
+    node_id TEXT PRIMARY KEY,
+    started BIGINT NOT NULL,
+    heartbeat BIGINT NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _SCHEMA_V1), (2, _SCHEMA_V2))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 _LOCK_KEY = 0x5768_6973_6B6C  # the advisory lock that lets one node at a time migrate

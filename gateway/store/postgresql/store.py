@@ -26,6 +26,7 @@ from gateway.store.base import (
 from gateway.store.batching import ActivationBatcher, BatchedActivations, Listed, merged_page
 from gateway.store.cache import CacheKey, EntityCache
 from gateway.store.keys import hash_key
+from gateway.store.nodes import HEARTBEAT_S, beat_forever
 from gateway.store.postgresql.connection import CONNECT_TIMEOUT_S, POOL_SIZE, open_pool, store_error
 from gateway.store.postgresql.schema import migrate
 
@@ -50,12 +51,12 @@ _LOG_FORWARDING = "SELECT namespace, destination, settings, secret, updated FROM
 # was journalled after its record was put) is left out instead, as SQLite's INSERT then DELETE leaves it.
 _WRITE_BATCH = """
 WITH journal AS (
-    INSERT INTO accepted (activation_id, namespace, name, start, "end", doc)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bytea[])
+    INSERT INTO accepted (activation_id, namespace, name, start, "end", doc, node)
+    SELECT j.*, $13::text FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bytea[])
         AS j(activation_id, namespace, name, start, "end", doc)
     WHERE j.activation_id <> ALL($7::text[])
     ON CONFLICT (activation_id) DO UPDATE SET namespace = EXCLUDED.namespace, name = EXCLUDED.name,
-        start = EXCLUDED.start, "end" = EXCLUDED."end", doc = EXCLUDED.doc
+        start = EXCLUDED.start, "end" = EXCLUDED."end", doc = EXCLUDED.doc, node = EXCLUDED.node
 ), records AS (
     INSERT INTO activations (activation_id, namespace, name, start, "end", doc, head)
     SELECT r.*, whisklet_head(r.doc, 'response.result', 'logs')
@@ -109,7 +110,9 @@ class PostgresStore(BatchedActivations):
        While that connection is down the cache is emptied every `reconnect_s` and not filled.
     3. Activation records and journal rows go through an `ActivationBatcher`; each batch is one
        statement (`_WRITE_BATCH`: unnest arrays), so one round trip and one transaction, committed
-       durably (synchronous_commit) before `flush()` and `accept()` return.
+       durably (synchronous_commit) before `flush()` and `accept()` return. Journal rows are owned by
+       `node_id`; `recover_interrupted` takes only this node's.
+    4. A store with a `node_id` (a serving node) writes its heartbeat row at open and every `heartbeat_s`.
     """
 
     def __init__(
@@ -123,9 +126,14 @@ class PostgresStore(BatchedActivations):
         cache_size: int = 4096,
         pool_size: int = POOL_SIZE,
         reconnect_s: float = 1.0,
+        node_id: str = "",
+        heartbeat_s: float = HEARTBEAT_S,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._dsn = dsn
+        self.node_id = node_id
+        self._heartbeat_s = heartbeat_s
+        self._heart: asyncio.Task[None] | None = None
         self.shown = shown
         self._clock = clock
         self._pool_size = pool_size
@@ -152,10 +160,16 @@ class PostgresStore(BatchedActivations):
                 await migrate(db, self.shown)
             self._pool = await open_pool(self._dsn, self._pool_size)
             listening = await self._listen()
+            if self.node_id:
+                await self._beat(started=True)
         except Exception as exc:
             await self._close_pools()
             raise store_error(self.shown, "opening the store", exc) from exc
         self._batcher.start()
+        if self.node_id:  # a serving node; not a `whisklet namespace` command
+            self._heart = asyncio.create_task(
+                beat_forever(self._beat, self._heartbeat_s), name="whisklet-store-heartbeat"
+            )
         self._listener = asyncio.create_task(self._keep_listening(*listening), name="whisklet-store-listener")
 
     async def close(self) -> None:
@@ -167,7 +181,8 @@ class PostgresStore(BatchedActivations):
         if self._pool is None:
             return
         listener, self._listener = self._listener, None
-        error = await self._stop_background(listener)
+        heart, self._heart = self._heart, None
+        error = await self._stop_background(listener, heart)
         await self._close_pools()
         if error is not None:
             raise error
@@ -458,22 +473,38 @@ class PostgresStore(BatchedActivations):
 
     async def _write_batch(self, rows: list[ActivationRow], accepted: list[ActivationRow]) -> None:
         async def write(db: asyncpg.Connection) -> None:
-            await db.execute(_WRITE_BATCH, *_columns(accepted), *_columns(rows))
+            await db.execute(_WRITE_BATCH, *_columns(accepted), *_columns(rows), self.node_id)
 
         await self._call(f"writing {len(rows) + len(accepted)} activation records", write, writer=True)
 
+    async def _beat(self, *, started: bool = False) -> None:
+        """This node's heartbeat row: `started` at open, `heartbeat` now."""
+        now = self._clock.wall_ms()
+
+        async def write(db: asyncpg.Connection) -> None:
+            await db.execute(
+                "INSERT INTO nodes (node_id, started, heartbeat) VALUES ($1, $2, $2) ON CONFLICT (node_id)"
+                f" DO UPDATE SET heartbeat = $2{', started = $2' if started else ''}",
+                self.node_id, now,
+            )
+
+        await self._call(f"writing the heartbeat of node {self.node_id!r}", write)
+
     async def recover_interrupted(self) -> int:
-        """Store the journalled record of every activation an earlier process accepted but never
-        ended (it was killed); return how many. Only the process that serves may call this."""
+        """Store the journalled record of every activation this node accepted in an earlier process but
+        never ended; return how many. Other nodes' journal rows are left alone (they may be running).
+        Only the process that serves may call this."""
 
         async def recover(db: asyncpg.Connection) -> int:
             async with db.transaction():
                 moved = await db.fetchval(
                     "WITH moved AS (INSERT INTO activations (activation_id, namespace, name, start, \"end\", doc)"
                     ' SELECT activation_id, namespace, name, start, "end", doc FROM accepted'
-                    " ON CONFLICT (activation_id) DO NOTHING RETURNING 1) SELECT COUNT(*) FROM moved"
+                    " WHERE node IN ($1, '') ON CONFLICT (activation_id) DO NOTHING RETURNING 1)"
+                    " SELECT COUNT(*) FROM moved",
+                    self.node_id,
                 )
-                await db.execute("DELETE FROM accepted")
+                await db.execute("DELETE FROM accepted WHERE node IN ($1, '')", self.node_id)
             return int(moved)
 
         return await self._call("recording interrupted activations", recover, writer=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from gateway.store.base import StoreError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _SCHEMA_V1 = """
 CREATE TABLE subjects (
@@ -102,7 +102,20 @@ CREATE TABLE IF NOT EXISTS apis (
     PRIMARY KEY (namespace, base_path)
 );
 """
-MIGRATIONS = ((1, _SCHEMA_V1), (2, _SCHEMA_V2), (3, _SCHEMA_V3), (4, _SCHEMA_V4), (5, _SCHEMA_V5), (6, _SCHEMA_V6))
+# v7: nodes (gateway/store/nodes.py): each journal row is owned by the node that accepted it ('': by a
+# Whisklet from before node ids), and every node has a heartbeat row
+_SCHEMA_V7 = """
+ALTER TABLE accepted ADD COLUMN node TEXT NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS nodes (
+    node_id TEXT PRIMARY KEY,
+    started INTEGER NOT NULL,
+    heartbeat INTEGER NOT NULL
+);
+"""
+MIGRATIONS = (
+    (1, _SCHEMA_V1), (2, _SCHEMA_V2), (3, _SCHEMA_V3), (4, _SCHEMA_V4), (5, _SCHEMA_V5), (6, _SCHEMA_V6),
+    (7, _SCHEMA_V7),
+)
 
 
 def migrations_after(version: int, path: Path) -> list[str]:

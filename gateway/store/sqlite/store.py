@@ -26,6 +26,7 @@ from gateway.store.base import (
 from gateway.store.batching import ActivationBatcher, BatchedActivations, Listed, merged_page
 from gateway.store.cache import CacheKey, EntityCache, poll_outside_writes
 from gateway.store.keys import hash_key
+from gateway.store.nodes import HEARTBEAT_S, beat_forever
 from gateway.store.sqlite.connection import BUSY_TIMEOUT_MS, connect, data_version, store_error, transaction
 from gateway.store.sqlite.readers import Readers
 
@@ -75,7 +76,8 @@ class SqliteStore(BatchedActivations):
        `whisklet namespace` commands) are noticed within `external_check_s` (SQLite's
        `data_version`) and empty the cache.
     3. Activation records and journal rows go through an `ActivationBatcher` (write-behind, group
-       commit, backoff); `_write_batch` is its one transaction.
+       commit, backoff); `_write_batch` is its one transaction. Journal rows are owned by `node_id`.
+    4. A store with a `node_id` (a serving node) writes its heartbeat row at open and every `heartbeat_s`.
     """
 
     def __init__(
@@ -87,9 +89,14 @@ class SqliteStore(BatchedActivations):
         max_pending: int = 10000,
         cache_size: int = 4096,
         external_check_s: float = 1.0,
+        node_id: str = "",
+        heartbeat_s: float = HEARTBEAT_S,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.path = Path(path)
+        self.node_id = node_id
+        self._heartbeat_s = heartbeat_s
+        self._heart: asyncio.Task[None] | None = None
         self._clock = clock
         self._external_check_s = external_check_s
         self._watcher: asyncio.Task[None] | None = None
@@ -115,7 +122,13 @@ class SqliteStore(BatchedActivations):
             self._executor = None
             raise
         self._readers = Readers(self.path, BUSY_TIMEOUT_MS)
+        if self.node_id:
+            await self._beat(started=True)
         self._batcher.start()
+        if self.node_id:  # a serving node; not a `whisklet namespace` command
+            self._heart = asyncio.create_task(
+                beat_forever(self._beat, self._heartbeat_s), name="whisklet-store-heartbeat"
+            )
         self._watcher = asyncio.create_task(
             poll_outside_writes(self._cache, self._data_version, self._external_check_s), name="whisklet-store-watcher"
         )
@@ -129,7 +142,8 @@ class SqliteStore(BatchedActivations):
         if self._db is None:
             return
         watcher, self._watcher = self._watcher, None
-        error = await self._stop_background(watcher)
+        heart, self._heart = self._heart, None
+        error = await self._stop_background(watcher, heart)
         assert self._executor is not None
         try:
             await self._call("closing the store", self._disconnect)  # waits for the readers first
@@ -384,9 +398,23 @@ class SqliteStore(BatchedActivations):
 
     # activations
 
+    async def _beat(self, *, started: bool = False) -> None:
+        """This node's heartbeat row: `started` at open, `heartbeat` now."""
+        now = self._clock.wall_ms()
+
+        def write() -> None:
+            self._conn().execute(
+                "INSERT INTO nodes (node_id, started, heartbeat) VALUES (?1, ?2, ?2) ON CONFLICT (node_id)"
+                f" DO UPDATE SET heartbeat = ?2{', started = ?2' if started else ''}",
+                (self.node_id, now),
+            )
+
+        await self._call(f"writing the heartbeat of node {self.node_id!r}", write)
+
     async def recover_interrupted(self) -> int:
-        """Store the journalled record of every activation an earlier process accepted but never
-        ended (it was killed); return how many. Only the process that serves may call this."""
+        """Store the journalled record of every activation this node (or a Whisklet from before node
+        ids) accepted in an earlier process but never ended; return how many. Other nodes' journal rows
+        are left alone. Only the process that serves may call this."""
 
         def recover() -> int:
             db = self._conn()
@@ -394,8 +422,10 @@ class SqliteStore(BatchedActivations):
                 moved = db.execute(
                     'INSERT OR IGNORE INTO activations (activation_id, namespace, name, start, "end", doc)'
                     ' SELECT activation_id, namespace, name, start, "end", doc FROM accepted'
+                    " WHERE node IN (?, '')",
+                    (self.node_id,),
                 ).rowcount
-                db.execute("DELETE FROM accepted")
+                db.execute("DELETE FROM accepted WHERE node IN (?, '')", (self.node_id,))
             return moved
 
         return await self._call("recording interrupted activations", recover)
@@ -409,9 +439,9 @@ class SqliteStore(BatchedActivations):
         with transaction(db):
             if accepted:
                 db.executemany(
-                    'INSERT OR REPLACE INTO accepted (activation_id, namespace, name, start, "end", doc)'
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    [(r.activation_id, r.namespace, r.name, r.start, r.end, r.doc) for r in accepted],
+                    'INSERT OR REPLACE INTO accepted (activation_id, namespace, name, start, "end", doc, node)'
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(r.activation_id, r.namespace, r.name, r.start, r.end, r.doc, self.node_id) for r in accepted],
                 )
             if rows:
                 db.executemany(

@@ -20,7 +20,7 @@ from gateway.store import SqliteStore
 from gateway.store.postgresql import PostgresStore
 from tests.gateway.store.postgres import fresh_database
 
-_TABLES = "subjects, entities, activations, accepted, alarms, log_forwarding, apis"
+_TABLES = "subjects, entities, activations, accepted, alarms, log_forwarding, apis, nodes"
 
 
 class SqliteEngine:
@@ -41,6 +41,13 @@ class SqliteEngine:
 
     async def journal_ids(self) -> list[str]:
         return await asyncio.to_thread(self._column, "SELECT activation_id FROM accepted")
+
+    async def heartbeats(self) -> dict[str, int]:
+        def read() -> dict[str, int]:
+            with sqlite3.connect(self.path) as db:
+                return dict(db.execute("SELECT node_id, heartbeat FROM nodes").fetchall())
+
+        return await asyncio.to_thread(read)
 
     def _column(self, sql: str) -> list[str]:
         with sqlite3.connect(self.path) as db:
@@ -99,6 +106,9 @@ class PostgresEngine:
 
     async def journal_ids(self) -> list[str]:
         return [r[0] for r in await self._run("SELECT activation_id FROM accepted")]
+
+    async def heartbeats(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in await self._run("SELECT node_id, heartbeat FROM nodes")}
 
     async def change_entity_doc_behind_the_stores_back(self, name: str, doc: bytes) -> None:
         await self._run("UPDATE entities SET doc = $1 WHERE name = $2", doc, name)

@@ -68,7 +68,7 @@ async def test_a_missing_directory_gives_a_store_error(tmp_path: Path):
 async def test_the_database_uses_wal_and_records_its_schema_version(store: SqliteStore, db_path: Path):
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7
 
 
 async def test_a_version_1_database_gains_the_alarms_table(tmp_path: Path):
