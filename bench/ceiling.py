@@ -16,7 +16,6 @@ import aiodocker
 from pool.sandbox.docker.driver import DockerDriver
 from pool.sandbox.docker.image import ensure_image
 
-
 DOCKER_CHURN = "raw Docker churn"
 BARE_NODE = "bare-Node spawn rate (the machine's limit)"
 

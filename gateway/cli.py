@@ -30,7 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"whisklet: {error}", file=sys.stderr)
         return 2
     try:
-        return uvloop.run(args.command(config, args))
+        exit_code: int = uvloop.run(args.command(config, args))
+        return exit_code
     except (ConfigError, StoreError, SandboxError) as error:
         print(f"whisklet: {error}", file=sys.stderr)
         return 1

@@ -14,9 +14,9 @@ from typing import Any
 from pool import policy
 from pool.activation import Job, RunResult
 from pool.config import PoolConfig
-from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxDriver, SandboxError, SandboxLost
-from pool.runner.invocation import activate
 from pool.runner.client import RunnerConnection, RunnerGone
+from pool.runner.invocation import activate
+from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxDriver, SandboxError, SandboxLost
 
 log = logging.getLogger("whisklet.pool")
 

@@ -6,13 +6,14 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+
 import aiodocker
 import aiohttp
 from msgspec import Struct
 
 from pool.sandbox.docker.driver import DockerDriver
-from pool.sandbox.driver import EngineUnavailable, SandboxDriver
 from pool.sandbox.docker.image import ensure_image
+from pool.sandbox.driver import EngineUnavailable, SandboxDriver
 
 
 class DockerSettings(Struct, frozen=True, forbid_unknown_fields=True):

@@ -2,7 +2,8 @@
 
 No registry is reachable where Whisklet is built and tested, so the image is not pulled or built from
 a Dockerfile: one layer is assembled from the runtime file set (`pool/runtime/nodejs/files.py`: the
-host's `node`, its shared libraries, a minimal `/etc/passwd` and `/etc/group`, the runner), and loaded with `POST /images/load` as a
+host's `node`, its shared libraries, a minimal `/etc/passwd` and `/etc/group`, the runner), and loaded
+with `POST /images/load` as a
 `docker save` tarball. `pool/runtime/nodejs/Dockerfile` builds an equivalent image on hosts that
 have a registry (`docker build`); `ensure_image` never reaches for one.
 

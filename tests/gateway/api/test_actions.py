@@ -4,12 +4,13 @@ import base64
 import json
 
 import pytest
-from gateway.invoke.records import Ended
-from pool import ActivationStatus
+
 from gateway.invoke.controller import Invocation
+from gateway.invoke.records import Ended
+from gateway.store import EntityKind
 from gateway.wire.errors import ApiError, too_many_concurrent
 from gateway.wire.models import ActivationRecord, ActivationResponse
-from gateway.store import EntityKind
+from pool import ActivationStatus
 
 ACTIONS = "/api/v1/namespaces/_/actions"
 HELLO = {"exec": {"kind": "nodejs:default", "code": "function main(p) { return {msg: 'hi'} }"}}
