@@ -29,6 +29,7 @@ from gateway.store.keys import hash_key
 from gateway.store.nodes import HEARTBEAT_S, beat_forever
 from gateway.store.postgresql.connection import CONNECT_TIMEOUT_S, POOL_SIZE, open_pool, store_error
 from gateway.store.postgresql.schema import migrate
+from gateway.store.turns import NamespaceTurns
 
 log = logging.getLogger("whisklet.store")
 
@@ -102,8 +103,9 @@ class PostgresStore(BatchedActivations):
     """The `Store` on a PostgreSQL database, shared by every node that names it.
 
     1. Queries run on a pool of `pool_size` connections; activation batches on a connection of their
-       own, so lists and entity reads never queue a journal commit behind them. Every statement is
-       bounded by `connection.COMMAND_TIMEOUT_S`.
+       own, so lists and entity reads never queue a journal commit behind them. Lists, counts and
+       activation reads take turns per namespace (`turns.NamespaceTurns`), so one namespace cannot
+       hold every pooled connection. Every statement is bounded by `connection.COMMAND_TIMEOUT_S`.
     2. Subjects, entities, APIs and log-forwarding settings are cached in an `EntityCache`. Every
        write to them notifies `CHANGES_CHANNEL` in its own transaction; a listening connection empties
        the cache when another store (another node, or a `whisklet namespace` command) committed one.
@@ -148,6 +150,7 @@ class PostgresStore(BatchedActivations):
         self._pool: asyncpg.Pool | None = None
         self._writer: asyncpg.Pool | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._turns = NamespaceTurns()
 
     # lifecycle
 
@@ -209,6 +212,12 @@ class PostgresStore(BatchedActivations):
             raise
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             raise store_error(self.shown, what, exc) from exc
+
+    async def _read(self, namespace: str, what: str, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """A list, count or activation read, in `namespace`'s turn (`turns.NamespaceTurns`): one namespace's
+        heavy reads never hold every pooled connection."""
+        async with self._turns.turn(namespace):
+            return await self._call(what, fn)
 
     async def _write(self, keys: Sequence[CacheKey], what: str, fn: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
         """A write to a cached table: one transaction that also tells the other stores to drop their caches."""
@@ -406,7 +415,7 @@ class PostgresStore(BatchedActivations):
             )
             return [_entity(r) for r in rows]
 
-        return await self._call(f"listing {kind.value}s of {path or namespace}", select)
+        return await self._read(namespace, f"listing {kind.value}s of {path or namespace}", select)
 
     async def count_entities(self, kind: EntityKind, namespace: str, path: str | None = None) -> int:
         where, args = self._entity_filter(kind, namespace, path)
@@ -414,7 +423,7 @@ class PostgresStore(BatchedActivations):
         async def count(db: asyncpg.Connection) -> int:
             return int(await db.fetchval(f"SELECT COUNT(*) FROM entities WHERE {where}", *args))
 
-        return await self._call(f"counting {kind.value}s of {path or namespace}", count)
+        return await self._read(namespace, f"counting {kind.value}s of {path or namespace}", count)
 
     @staticmethod
     def _entity_filter(kind: EntityKind, namespace: str, path: str | None) -> tuple[str, tuple[str, str]]:
@@ -520,7 +529,7 @@ class PostgresStore(BatchedActivations):
             )
             return None if found is None else _activation(found)
 
-        return await self._call(f"reading activation {activation_id}", select)
+        return await self._read(namespace, f"reading activation {activation_id}", select)
 
     async def list_activations(
         self,
@@ -563,7 +572,7 @@ class PostgresStore(BatchedActivations):
             found = (entry.row or docs_by_id.get(entry.activation_id) for entry in page)
             return [row for row in found if row is not None]
 
-        return await self._call(f"listing activations of {namespace}", select)
+        return await self._read(namespace, f"listing activations of {namespace}", select)
 
     async def count_activations(
         self, namespace: str, *, name: str | None, since: int | None, upto: int | None, skip: int = 0
@@ -573,7 +582,7 @@ class PostgresStore(BatchedActivations):
         async def count(db: asyncpg.Connection) -> int:
             return int(await db.fetchval(f"SELECT COUNT(*) FROM activations WHERE {where}", *args))
 
-        stored = await self._call(f"counting activations of {namespace}", count)
+        stored = await self._read(namespace, f"counting activations of {namespace}", count)
         return max(stored + len(pending) - max(skip, 0), 0)
 
     def _activation_filter(
