@@ -85,3 +85,21 @@ async def test_a_version_1_database_gains_the_alarms_table(tmp_path: Path):
         assert (await store.get_subject("guest")).uuid == "u"
     finally:
         await store.close()
+
+
+async def test_a_version_6_journal_row_is_recovered_by_the_node_that_upgrades_the_file(db_path: Path):
+    from gateway.store.sqlite.schema import MIGRATIONS
+
+    with sqlite3.connect(db_path) as db:
+        for number, schema in MIGRATIONS:
+            if number <= 6:
+                db.executescript(schema)
+        db.execute("INSERT INTO accepted VALUES ('a', 'guest', 'hello', 1, 1, x'7b7d')")
+        db.execute("PRAGMA user_version = 6")
+    store = SqliteStore(db_path, node_id="node-1")
+    await store.open()
+    try:
+        assert await store.recover_interrupted() == 1
+        assert (await store.get_activation("guest", "a")).doc == b"{}"
+    finally:
+        await store.close()
