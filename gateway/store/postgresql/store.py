@@ -35,6 +35,9 @@ log = logging.getLogger("whisklet.store")
 
 T = TypeVar("T")
 
+LISTENER_NAME = "whisklet-listener"
+"""The `application_name` of the connection that listens for changes."""
+
 CHANGES_CHANNEL = "whisklet_changes"
 """Every write to a cached table notifies this channel (payload: the writing store's token), in its transaction."""
 
@@ -240,7 +243,9 @@ class PostgresStore(BatchedActivations):
     async def _listen(self) -> tuple[asyncpg.Connection, asyncio.Event]:
         """A connection listening on `CHANGES_CHANNEL`, and the event set when it is lost."""
         lost = asyncio.Event()
-        db = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT_S)
+        db = await asyncpg.connect(
+            self._dsn, timeout=CONNECT_TIMEOUT_S, server_settings={"application_name": LISTENER_NAME}
+        )
         try:
             db.add_termination_listener(lambda _db: lost.set())
             await db.add_listener(CHANGES_CHANNEL, self._changed)
@@ -261,6 +266,7 @@ class PostgresStore(BatchedActivations):
         while True:
             try:
                 await lost.wait()
+                log.warning("the connection listening for changes on %s was lost; reconnecting", self.shown)
             finally:
                 self._listening = False
                 self._cache.outside_write()
