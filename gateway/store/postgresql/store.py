@@ -372,12 +372,11 @@ class PostgresStore(BatchedActivations):
         async def write(db: asyncpg.Connection) -> None:
             if expected_revision is None:
                 try:
-                    async with db.transaction():  # a savepoint: the conflict leaves the notify's transaction usable
-                        await db.execute(
-                            "INSERT INTO entities (doc, path, name, kind, namespace, revision, updated, head)"
-                            f" VALUES ($1, $2, $3, $4, $5, $6, $7, {head})",
-                            entity.doc, path, name, kind.value, entity.namespace, revision, updated,
-                        )
+                    await db.execute(
+                        "INSERT INTO entities (doc, path, name, kind, namespace, revision, updated, head)"
+                        f" VALUES ($1, $2, $3, $4, $5, $6, $7, {head})",
+                        entity.doc, path, name, kind.value, entity.namespace, revision, updated,
+                    )
                 except asyncpg.UniqueViolationError:
                     raise Conflict(f"{path}/{name} already exists") from None
                 return
@@ -455,12 +454,10 @@ class PostgresStore(BatchedActivations):
         async def write(db: asyncpg.Connection) -> None:
             if expected_revision is None:
                 try:
-                    async with db.transaction():
-                        await db.execute(
-                            "INSERT INTO apis (doc, revision, updated, namespace, base_path)"
-                            " VALUES ($1, $2, $3, $4, $5)",
-                            *args,
-                        )
+                    await db.execute(
+                        "INSERT INTO apis (doc, revision, updated, namespace, base_path) VALUES ($1, $2, $3, $4, $5)",
+                        *args,
+                    )
                 except asyncpg.UniqueViolationError:
                     raise Conflict(f"the {where} already exists") from None
                 return
