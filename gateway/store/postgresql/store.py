@@ -112,7 +112,7 @@ class PostgresStore(BatchedActivations):
     2. Subjects, entities, APIs and log-forwarding settings are cached in an `EntityCache`. Every
        write to them notifies `CHANGES_CHANNEL` in its own transaction; a listening connection empties
        the cache when another store (another node, or a `whisklet namespace` command) committed one.
-       While that connection is down the cache is emptied every `reconnect_s` and not filled.
+       While that connection is down, reads go to the database; it is reconnected every `reconnect_s`.
     3. Activation records and journal rows go through an `ActivationBatcher`; each batch is one
        statement (`_WRITE_BATCH`: unnest arrays), so one round trip and one transaction, committed
        durably (synchronous_commit) before `flush()` and `accept()` return. Journal rows are owned by
@@ -160,6 +160,7 @@ class PostgresStore(BatchedActivations):
     async def open(self) -> None:
         if self._pool is not None:
             return
+        listening: tuple[asyncpg.Connection, asyncio.Event] | None = None
         try:
             self._writer = await open_pool(self._dsn, 1)
             async with self._writer.acquire() as db:
@@ -169,6 +170,9 @@ class PostgresStore(BatchedActivations):
             if self.node_id:
                 await self._beat(started=True)
         except Exception as exc:
+            if listening is not None:
+                listening[0].terminate()
+            self._listening = False
             await self._close_pools()
             raise store_error(self.shown, "opening the store", exc) from exc
         self._batcher.start()
