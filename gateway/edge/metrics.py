@@ -59,6 +59,11 @@ class Metrics(GatewayObserver, PoolObserver):
             "whisklet_activation_duration_seconds", "Activation run time (the record's duration), by kind.",
             ["kind"], buckets=_RUN_S, registry=registry,
         )
+        self.warm_duration = Histogram(
+            "whisklet_activation_warm_duration_seconds",
+            "Run time (the record's duration) of activations that found a prewarmed container: no cold start.",
+            buckets=_RUN_S, registry=registry,
+        )
         self.wait = Histogram(
             "whisklet_activation_wait_seconds", "Time an activation waited before its container ran it (waitTime).",
             buckets=_FAST_S, registry=registry,
@@ -122,6 +127,8 @@ class Metrics(GatewayObserver, PoolObserver):
         self.activations.labels(ended.kind, ended.status.name.lower()).inc()
         if isinstance(duration_ms := ended.record.duration, int):
             self.duration.labels(ended.kind).observe(duration_ms / 1000)
+            if not ended.cold_start:
+                self.warm_duration.observe(duration_ms / 1000)
         self.wait.observe(ended.wait_ms / 1000)
         if ended.init_ms is not None:
             self.init.observe(ended.init_ms / 1000)

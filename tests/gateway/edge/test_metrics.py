@@ -84,6 +84,16 @@ async def test_an_activation_is_counted_by_kind_and_status_with_its_times(runnin
     assert value(samples, "whisklet_activation_init_seconds_count") == 1
 
 
+async def test_only_activations_without_a_cold_start_count_as_warm(running):
+    controller, metrics, _ = running
+    for _ in range(3):
+        await invoke(controller)
+    samples = scraped(metrics)
+    cold = value(samples, "whisklet_cold_starts_total")
+    assert value(samples, "whisklet_activation_warm_duration_seconds_count") == 3 - cold
+    assert value(samples, "whisklet_activation_duration_seconds_count", kind="nodejs:20") == 3
+
+
 async def test_what_the_sandbox_used_is_annotated_on_the_record_and_exported_as_histograms(running):
     controller, metrics, driver = running
     driver.use = ResourceUse(cpu_ms=12.4, peak_memory_bytes=70 * 1024 * 1024 + 5)
