@@ -19,7 +19,8 @@ import aiodocker
 from pool.runner.client import RunnerConnection
 from pool.sandbox.docker.driver import DockerDriver
 from pool.sandbox.docker.engine import DockerSettings
-from pool.sandbox.docker.image import ensure_image
+from pool.runtime.nodejs.kinds import DEFAULT_KIND
+from pool.sandbox.docker.image import ensure_images
 from pool.sandbox.driver import Sandbox, SandboxDriver
 from pool.sandbox.namespace.cgroups import CGROUP_ROOT, PARENT
 from pool.sandbox.namespace.driver import NamespaceDriver
@@ -56,9 +57,9 @@ async def opened(kind: str, data_dir: Path, host_root: Path, **settings: Any) ->
         return
     docker = aiodocker.Docker()
     try:
-        image = await ensure_image(docker)
+        image = (await ensure_images(docker))[DEFAULT_KIND]
         scope = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
-        driver = DockerDriver(docker, image, data_dir / "run", "test-" + secrets.token_hex(4), scope=scope,
+        driver = DockerDriver(docker, {DEFAULT_KIND: image}, data_dir / "run", "test-" + secrets.token_hex(4), scope=scope,
                               pids_limit=settings.get("pids_limit", 1024))
         try:
             yield driver
