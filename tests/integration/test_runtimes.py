@@ -26,6 +26,7 @@ def wsk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                             env={"WHISKLET_POOL_DRIVER": request.param}).start(timeout_s=600)
     try:
         with namespace_client(served, "runtimes") as client:
+            client.driver = request.param
             yield client
     finally:
         served.stop()
@@ -43,6 +44,10 @@ def result_of(wsk: httpx.Client, name: str) -> dict:
     response = invoke(wsk, name, result=True)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def test_the_server_runs_the_driver_under_test(wsk):
+    assert wsk.get("/api/v1").json()["sandbox_driver"] == wsk.driver
 
 
 @pytest.mark.parametrize("kind", KINDS)
