@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import aiodocker
 
-from pool.sandbox.docker.driver import DockerDriver
 from pool.runtime.nodejs.kinds import DEFAULT_KIND
+from pool.sandbox.docker.driver import DockerDriver
 from pool.sandbox.docker.image import ensure_images
-
 
 DOCKER_CHURN = "raw Docker churn"
 BARE_NODE = "bare-Node spawn rate (the machine's limit)"

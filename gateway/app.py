@@ -12,15 +12,15 @@ from starlette.types import Lifespan
 
 from gateway.api import logforwarding, routes
 from gateway.clock import SYSTEM_CLOCK, Clock
-from gateway.entities.auth import Authenticator
-from gateway.logfwd.forwarder import LogForwarder
 from gateway.config import Config
-from gateway.invoke.controller import Controller
-from gateway.entities.actions import RUNTIMES
-from gateway.edge.metrics import Metrics, RequestMetrics, metrics_route
 from gateway.edge.envelope import RequestEnvelope, on_http_exception
-from gateway.wire.models import Runtime
+from gateway.edge.metrics import Metrics, RequestMetrics, metrics_route
+from gateway.entities.actions import RUNTIMES
+from gateway.entities.auth import Authenticator
+from gateway.invoke.controller import Controller
+from gateway.logfwd.forwarder import LogForwarder
 from gateway.store import Store
+from gateway.wire.models import Runtime
 
 
 @dataclass

@@ -12,11 +12,11 @@ import uvloop
 
 from gateway.config import Config, ConfigError, load_config
 from gateway.datadir import owner_only_dir
+from gateway.entities.namespaces import NamespaceExists, create_namespace
+from gateway.invoke.admission import namespace_limit
+from gateway.store import SqliteStore, StoreError
 from gateway.wire.errors import ApiError
 from gateway.wire.models import NamespaceLimits, encoder
-from gateway.entities.namespaces import NamespaceExists, create_namespace
-from gateway.store import SqliteStore, StoreError
-from gateway.invoke.admission import namespace_limit
 from pool import SandboxError, build_runtime_image
 
 
@@ -29,7 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"whisklet: {error}", file=sys.stderr)
         return 2
     try:
-        return uvloop.run(args.command(config, args))
+        exit_code: int = uvloop.run(args.command(config, args))
+        return exit_code
     except (ConfigError, StoreError, SandboxError) as error:
         print(f"whisklet: {error}", file=sys.stderr)
         return 1

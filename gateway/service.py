@@ -14,23 +14,23 @@ from pathlib import Path
 import httpx
 import msgspec
 
-from gateway.events.alarms.feed import AlarmFeeds
-from gateway.events.alarms.scheduler import AlarmScheduler
 from gateway.app import Services
 from gateway.clock import Clock, SystemClock
-from gateway.entities.catalog import install_catalog
 from gateway.config import Config
-from gateway.invoke.controller import Controller
 from gateway.datadir import owner_only_dir, owner_only_file
 from gateway.edge.metrics import Metrics
+from gateway.entities.catalog import install_catalog
 from gateway.entities.namespaces import Credential, ensure_guest, write_wskprops
-from gateway.store import SqliteStore, StoreError
+from gateway.events.alarms.feed import AlarmFeeds
+from gateway.events.alarms.scheduler import AlarmScheduler
 from gateway.invoke.admission import MinuteCounter, Throttle
+from gateway.invoke.controller import Controller
 from gateway.invoke.observer import ObserverGroup
 from gateway.logfwd.forwarder import LogForwarder
 from gateway.logfwd.metrics import ForwardingCollector
 from gateway.logfwd.network import EgressPolicy
 from gateway.logfwd.secrets import SecretBox
+from gateway.store import SqliteStore, StoreError
 from pool import Pool, open_driver
 
 log = logging.getLogger("whisklet")

@@ -14,10 +14,10 @@ from typing import Any
 from pool import policy
 from pool.activation import Job, RunResult
 from pool.config import PoolConfig
+from pool.runner.client import RunnerConnection, RunnerGone
+from pool.runner.invocation import activate
 from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxDriver, SandboxError, SandboxLost
-from pool.runner.invocation import activate
-from pool.runner.client import RunnerConnection, RunnerGone
 
 log = logging.getLogger("whisklet.pool")
 

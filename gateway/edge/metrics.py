@@ -19,8 +19,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.invoke.records import Ended
 from gateway.invoke.observer import GatewayObserver, ThrottleReason
+from gateway.invoke.records import Ended
 from pool import PoolObserver, PoolSnapshot
 
 UNMATCHED_ROUTE = "unmatched"

@@ -14,6 +14,7 @@ import msgspec
 from msgspec import UNSET
 
 from gateway.config import LimitsConfig
+from gateway.entities.resolve import merge_key_values, parse_qualified_name
 from gateway.wire.errors import (
     EXEC_UNDEFINED,
     SEQUENCE_EMPTY,
@@ -35,7 +36,6 @@ from gateway.wire.models import (
     Runtime,
     encoder,
 )
-from gateway.entities.resolve import merge_key_values, parse_qualified_name
 from pool import NODE_RUNTIMES
 
 SEQUENCE = "sequence"

@@ -15,15 +15,16 @@ from typing import Any
 import msgspec
 
 from gateway.clock import SYSTEM_CLOCK, Clock
-from gateway.wire import errors
 from gateway.config import LimitsConfig
-from gateway.wire.models import Action, ActivationRecord, Identity, encoder
+from gateway.entities.actions import SEQUENCE
+from gateway.entities.resolve import ResolvedAction
+from gateway.invoke.admission import Admission, Throttle, namespace_limit
 from gateway.invoke.observer import GatewayObserver
 from gateway.invoke.records import INTERNAL_ERROR, Ended, activation_row, build_record, failed_record, internal_error_record
-from gateway.entities.resolve import ResolvedAction
-from gateway.invoke.sequences import SEQUENCE, Budget, run_sequence
+from gateway.invoke.sequences import Budget, run_sequence
 from gateway.store import ActivationRow, Store, StoreError
-from gateway.invoke.admission import Admission, Throttle, namespace_limit
+from gateway.wire import errors
+from gateway.wire.models import Action, ActivationRecord, Identity, encoder
 from pool import ActivationStatus, Job, Pool, PoolError, RunResult
 
 log = logging.getLogger("whisklet.controller")
@@ -128,7 +129,8 @@ class Controller:
         Takes ownership of `admission` (released when the activation ends). Raises `ApiError` 400 when
         `payload` overrides a parameter of a `final` action, 503 when the container engine is known to
         be down or (blocking) no container could be had, `StoreError` when a non-blocking
-        activation cannot be journalled (then it does not run). Non-blocking: returns at once with `record=None`. Blocking: waits up to
+        activation cannot be journalled (then it does not run). Non-blocking: returns at once with
+        `record=None`. Blocking: waits up to
         `wait_ms`; if the activation has not ended by then, returns `record=None` and the activation
         goes on and is stored. The returned record has `logs == []`, as OpenWhisk's blocking responses
         do; the stored one has them.

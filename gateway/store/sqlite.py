@@ -8,15 +8,23 @@ import json
 import logging
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.datadir import owner_only_file
 from gateway.store.base import (
-    Alarm, ActivationRow, Api, Conflict, Entity, EntityKind, LogForwardingRow, StoreError, Subject,
+    ActivationRow,
+    Alarm,
+    Api,
+    Conflict,
+    Entity,
+    EntityKind,
+    LogForwardingRow,
+    StoreError,
+    Subject,
 )
 from gateway.store.keys import hash_key
 from gateway.store.readers import Readers
@@ -432,21 +440,21 @@ class SqliteStore:
             seen = version
 
     def _data_version(self) -> int:
-        return self._conn().execute("PRAGMA data_version").fetchone()[0]
+        return int(self._conn().execute("PRAGMA data_version").fetchone()[0])
 
     async def _cached_read(
         self, key: tuple[str, ...], what: str, fn: Callable[..., T], *args: Any, cache_none: bool
     ) -> T:
         value = self._cache.get(key)
         if value is not _MISSING:
-            return value
+            return cast(T, value)
         writes = self._writes
         value = await self._call(what, fn, *args)
         if writes == self._writes and (value is not None or cache_none):
             self._cache.put(key, value)
-        return value
+        return cast(T, value)
 
-    async def _write(self, keys: list[tuple[str, ...]], what: str, fn: Callable[..., T], *args: Any) -> T:
+    async def _write(self, keys: Sequence[tuple[str, ...]], what: str, fn: Callable[..., T], *args: Any) -> T:
         try:
             return await self._call(what, fn, *args)
         finally:
@@ -606,7 +614,7 @@ class SqliteStore:
         where, args = self._entity_filter(kind, namespace, path)
 
         def count(db: sqlite3.Connection) -> int:
-            return db.execute(f"SELECT COUNT(*) FROM entities WHERE {where}", args).fetchone()[0]
+            return int(db.execute(f"SELECT COUNT(*) FROM entities WHERE {where}", args).fetchone()[0])
 
         return await self._read(namespace, f"counting {kind.value}s of {path or namespace}", count)
 
@@ -892,7 +900,7 @@ class SqliteStore:
         pending, where, args = self._activation_filter(namespace, name, since, upto)
 
         def count(db: sqlite3.Connection) -> int:
-            return db.execute(f"SELECT COUNT(*) FROM activations WHERE {where}", args).fetchone()[0]
+            return int(db.execute(f"SELECT COUNT(*) FROM activations WHERE {where}", args).fetchone()[0])
 
         stored = await self._read(namespace, f"counting activations of {namespace}", count)
         return max(stored + len(pending) - max(skip, 0), 0)
@@ -905,7 +913,8 @@ class SqliteStore:
         Taken before the query is sent: a row missing from this snapshot was committed before the
         query ran, so the query sees it; a row in it is excluded from the query, so none is counted twice.
         """
-        clauses, args = ["namespace = ?"], [namespace]
+        clauses: list[str] = ["namespace = ?"]
+        args: list[Any] = [namespace]
         if name is not None:
             clauses.append("name = ?")
             args.append(name)
@@ -1006,7 +1015,8 @@ class SqliteStore:
 
     async def next_alarm_fire(self) -> int | None:
         def select() -> int | None:
-            return self._conn().execute("SELECT MIN(next_fire) FROM alarms WHERE active AND next_fire > 0").fetchone()[0]
+            row = self._conn().execute("SELECT MIN(next_fire) FROM alarms WHERE active AND next_fire > 0").fetchone()
+            return None if row[0] is None else int(row[0])
 
         return await self._call("reading the next alarm", select)
 

@@ -11,7 +11,9 @@ def test_openwhisk_npm_client_drives_the_action_lifecycle(whisklet):
     assert name in seen["listed"]
     assert seen["blocking"] == {"greeting": "Hello, World"}
     record = seen["blockingRecord"]
-    assert record["response"] == {"status": "success", "success": True, "result": {"greeting": "Hello, Record"}, "size": record["response"]["size"]}
+    assert record["response"] == {
+        "status": "success", "success": True, "result": {"greeting": "Hello, Record"}, "size": record["response"]["size"]
+    }
     assert seen["activation"]["activationId"] == seen["nonBlockingId"]
     assert seen["activation"]["response"]["result"] == {"greeting": "Hello, Later"}
     assert seen["result"]["result"] == {"greeting": "Hello, Later"}

@@ -67,13 +67,13 @@ def test_nodejs_default_runs_the_newest_lts(wsk):
 
 LOADS_EVERY_MODULE = """
 async function main() {
-  const names = %s;
+  const names = MODULES;
   const required = {}, imported = {};
   for (const name of names) required[name] = typeof require(name);
   for (const name of names) imported[name] = typeof (await import(name)).default;
   return {required, imported};
 }
-""" % json.dumps(MODULES)
+""".replace("MODULES", json.dumps(MODULES))
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.runner.logs import SENTINEL
+from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.driver import EngineUnavailable, ResourceUse, Sandbox, SandboxError, SandboxExit
 
 

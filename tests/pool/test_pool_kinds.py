@@ -11,7 +11,7 @@ from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from tests.pool.test_pool import driver, job, until  # noqa: F401 (fixture)
 
 
-async def started(driver, **settings) -> Pool:  # noqa: F811
+async def started(driver, **settings) -> Pool:
     pool = Pool(driver, PoolConfig(**{"idle_shrink_after_s": 0.5, **settings}), default_memory_mb=256)
     await pool.start()
     return pool
@@ -21,7 +21,7 @@ def prewarmed(pool: Pool, kind: str) -> int:
     return sum(s.prewarmed for s in pool.snapshot().stocks if s.kind == kind)
 
 
-async def test_a_job_of_a_kind_runs_in_a_sandbox_of_that_kind(driver):  # noqa: F811
+async def test_a_job_of_a_kind_runs_in_a_sandbox_of_that_kind(driver):
     pool = await started(driver, min_prewarm=1)
     await until(lambda: prewarmed(pool, DEFAULT_KIND) == 1)
     result = await pool.run(dataclasses.replace(job(1), kind="nodejs:20"))
@@ -31,7 +31,7 @@ async def test_a_job_of_a_kind_runs_in_a_sandbox_of_that_kind(driver):  # noqa: 
     await pool.stop(grace_s=1)
 
 
-async def test_only_the_default_kind_keeps_its_minimum_and_others_follow_their_traffic(driver):  # noqa: F811
+async def test_only_the_default_kind_keeps_its_minimum_and_others_follow_their_traffic(driver):
     driver.create_delay_s = 0.02
     pool = await started(driver, min_prewarm=2, rate_window_s=1.0, burst_window_s=0.5)
     await until(lambda: prewarmed(pool, DEFAULT_KIND) == 2)
@@ -43,7 +43,7 @@ async def test_only_the_default_kind_keeps_its_minimum_and_others_follow_their_t
     await pool.stop(grace_s=1)
 
 
-async def test_idle_sandboxes_of_every_kind_stay_within_one_memory_budget(driver):  # noqa: F811
+async def test_idle_sandboxes_of_every_kind_stay_within_one_memory_budget(driver):
     driver.create_delay_s = 0.02
     pool = await started(driver, min_prewarm=2, memory_budget_mb=1024, burst_window_s=5.0, rate_window_s=5.0)
     await until(lambda: prewarmed(pool, DEFAULT_KIND) == 2)

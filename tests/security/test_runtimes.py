@@ -38,7 +38,7 @@ function main() {
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_an_action_cannot_write_into_the_shared_module_tree(tenant, kind):  # noqa: F811
+def test_an_action_cannot_write_into_the_shared_module_tree(tenant, kind):
     name = unique("tamper")
     put_action(tenant, name, TAMPER, kind=kind)
     first = invoke(tenant, name, result=True)
@@ -69,7 +69,7 @@ def zip_with_link(link_name: str, target: str) -> str:
     "../../../../../etc",  # relative, climbing out of the action's directory
     "/run/whisklet",  # the sandbox's host directory
 ])
-def test_a_zip_actions_node_modules_link_out_of_its_directory_is_refused(tenant, target):  # noqa: F811
+def test_a_zip_actions_node_modules_link_out_of_its_directory_is_refused(tenant, target):
     name = unique("zlink")
     code = zip_with_link("node_modules/node-fetch", target)
     assert tenant.put(f"{NS}/actions/{name}", json={"exec": {"kind": "nodejs:24", "code": code}}).status_code == 200
@@ -80,7 +80,7 @@ def test_a_zip_actions_node_modules_link_out_of_its_directory_is_refused(tenant,
 
 
 @pytest.mark.parametrize("kind", ["nodejs:../../x", "nodejs:24/../20", "../nodejs:24", "nodejs:24\x00"])
-def test_a_kind_with_path_characters_is_refused_with_the_kinds_message(tenant, kind):  # noqa: F811
+def test_a_kind_with_path_characters_is_refused_with_the_kinds_message(tenant, kind):
     response = tenant.put(f"{NS}/actions/{unique('pathkind')}",
                           json={"exec": {"kind": kind, "code": "function main() { return {}; }"}})
     assert response.status_code == 400

@@ -23,13 +23,13 @@ import aiohttp
 from aiodocker.stream import Stream
 
 from pool.runner.client import RunnerGone
-from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.runtime.nodejs.files import (
     RUN_DIR_IN_IMAGE,
     RUNNER_ARGV,
     RUNNER_GID,
     RUNNER_UID,
 )
+from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.docker.errors import engine_errors
 from pool.sandbox.driver import ResourceUse, Sandbox, SandboxError, SandboxExit
 from pool.sandbox.hostdir import (

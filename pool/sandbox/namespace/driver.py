@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pool.runner.client import RunnerGone
-from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.runtime.nodejs.files import (
     RUN_DIR_IN_IMAGE,
     RUNNER_GID,
@@ -43,6 +42,7 @@ from pool.runtime.nodejs.files import (
     RUNNER_UID,
     SEARCH_PATH,
 )
+from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.driver import ResourceUse, Sandbox, SandboxError, SandboxExit
 from pool.sandbox.hostdir import (
     NAME_PREFIX,

@@ -4,12 +4,13 @@ import base64
 import json
 
 import pytest
-from gateway.invoke.records import Ended
-from pool import ActivationStatus
+
 from gateway.invoke.controller import Invocation
+from gateway.invoke.records import Ended
+from gateway.store import EntityKind
 from gateway.wire.errors import ApiError, too_many_concurrent
 from gateway.wire.models import ActivationRecord, ActivationResponse
-from gateway.store import EntityKind
+from pool import ActivationStatus
 
 ACTIONS = "/api/v1/namespaces/_/actions"
 HELLO = {"exec": {"kind": "nodejs:default", "code": "function main(p) { return {msg: 'hi'} }"}}
@@ -148,7 +149,8 @@ async def test_delete_returns_the_deleted_action_then_it_is_gone(client):
     [
         ({}, 400, "exec undefined"),
         ({"exec": {"kind": "python:3", "code": "x"}}, 400,
-         "The specified runtime 'python:3' is not supported by this platform. Valid values are: 'nodejs:20', 'nodejs:22', 'nodejs:24'."),
+         "The specified runtime 'python:3' is not supported by this platform. "
+         "Valid values are: 'nodejs:20', 'nodejs:22', 'nodejs:24'."),
         ({"exec": {"kind": "sequence", "components": ["/guest/a"]}}, 400, "Sequence component does not exist."),
         ({"exec": {"kind": "sequence", "components": []}}, 400, "No component specified for the sequence."),
         ({**HELLO, "limits": {"timeout": 400000}}, 400,

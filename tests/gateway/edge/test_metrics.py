@@ -8,12 +8,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.config import LimitsConfig
-from gateway.invoke.controller import Controller
-from gateway.wire.errors import ApiError
 from gateway.edge.metrics import Metrics
-from gateway.wire.models import Action, ActionLimits, Exec, Identity, NamespaceLimits
-from gateway.store import SqliteStore
 from gateway.invoke.admission import MinuteCounter, Throttle
+from gateway.invoke.controller import Controller
+from gateway.store import SqliteStore
+from gateway.wire.errors import ApiError
+from gateway.wire.models import Action, ActionLimits, Exec, Identity, NamespaceLimits
 from pool import Pool, PoolConfig, PoolSnapshot, ResourceUse, StockSnapshot
 from tests.pool.fake_driver import FakeDriver
 

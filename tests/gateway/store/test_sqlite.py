@@ -372,7 +372,7 @@ async def test_close_on_a_read_only_database_says_how_many_records_were_lost(db_
     await store.open()
     await make_read_only(store)
     store.put_activation(activation("a1", 1))
-    with pytest.raises(StoreError, match="1 activation records were not written.*read-only"):
+    with pytest.raises(StoreError, match=r"1 activation records were not written.*read-only"):
         await store.close()
 
 

@@ -19,8 +19,8 @@ import pytest
 from pool.runner.client import RunnerConnection, RunnerGone
 from pool.runner.logs import LogCollector
 from pool.runtime.nodejs.files import RUNNER_MODULES
-from pool.sandbox.docker.driver import DockerDriver
 from pool.runtime.nodejs.kinds import DEFAULT_KIND
+from pool.sandbox.docker.driver import DockerDriver
 from pool.sandbox.docker.image import REPOSITORY, ensure_image, ensure_images
 from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxError
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from bench.probe import run_action
 from pool.runner.client import RunnerConnection, RunnerGone
 from pool.sandbox.driver import SandboxError
 from pool.sandbox.namespace.driver import NamespaceDriver
@@ -27,7 +28,6 @@ from tests.pool.sandbox.namespace.sandboxes import (
     opened,
     pids_in,
     process_alive,
-    run_action,
     temporary_home,
 )
 
