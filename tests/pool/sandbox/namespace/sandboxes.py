@@ -56,7 +56,9 @@ async def opened(kind: str, data_dir: Path, host_root: Path, **settings: Any) ->
         return
     docker = aiodocker.Docker()
     try:
-        image = (await ensure_images(docker))[DEFAULT_KIND]
+        # `WHISKLET_DOCKER_REPOSITORY` as in test_driver.py: a checkout's images kept apart from another's
+        repository = os.environ.get("WHISKLET_DOCKER_REPOSITORY", "whisklet-nodejs")
+        image = (await ensure_images(docker, repository=repository))[DEFAULT_KIND]
         scope = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
         driver = DockerDriver(docker, {DEFAULT_KIND: image}, data_dir / "run", "test-" + secrets.token_hex(4), scope=scope,
                               pids_limit=settings.get("pids_limit", 1024))
