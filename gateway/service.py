@@ -30,7 +30,9 @@ from gateway.logfwd.forwarder import LogForwarder
 from gateway.logfwd.metrics import ForwardingCollector
 from gateway.logfwd.network import EgressPolicy
 from gateway.logfwd.secrets import SecretBox
-from gateway.store import SqliteStore, StoreError
+from gateway.store import Store, StoreError
+from gateway.store.nodes import node_identity
+from gateway.store.url import parse_store_url, store_for
 from pool import Pool, open_driver
 
 log = logging.getLogger("whisklet")
@@ -59,7 +61,10 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
     """
     clock = SystemClock()
     data_dir = owner_only_dir(config.data_dir)
-    store = SqliteStore(data_dir / "whisklet.db", flush_interval_s=config.store.flush_interval_ms / 1000, clock=clock)
+    store = store_for(
+        parse_store_url(config.store.url, data_dir), node_id=node_identity(config.store.node_id, data_dir),
+        flush_interval_s=config.store.flush_interval_ms / 1000, clock=clock,
+    )
     await store.open()
     try:
         interrupted = await store.recover_interrupted()
@@ -130,7 +135,7 @@ async def _drain(controller: Controller, pool: Pool, grace_s: float) -> None:
 _PRUNE_EVERY_S = 600.0
 
 
-async def _prune_forever(store: SqliteStore, config: Config, clock: Clock) -> None:
+async def _prune_forever(store: Store, config: Config, clock: Clock) -> None:
     """Remove activation records past the retention period or the count limit, now and every 10 min."""
     retention_ms = round(config.store.activation_retention_days * 86_400_000)
     while True:

@@ -13,6 +13,7 @@ from gateway.store.base import (
     Subject,
 )
 from gateway.store.keys import hash_key, key_matches
+from gateway.store.postgresql import PostgresStore
 from gateway.store.sqlite import SqliteStore
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Entity",
     "EntityKind",
     "LogForwardingRow",
+    "PostgresStore",
     "SqliteStore",
     "Store",
     "StoreError",
