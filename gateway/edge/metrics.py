@@ -180,6 +180,15 @@ class PoolCollector(Collector):
         containers.add_metric(["creating"], sum(s.creating for s in stocks))
         containers.add_metric(["destroying"], pool.destroying)
         yield containers
+        by_kind = GaugeMetricFamily(
+            "whisklet_pool_kind_containers", "Containers in the pool, by runtime kind and state.", labels=["kind", "state"]
+        )
+        for kind in sorted({s.kind for s in stocks}):
+            of_kind = [s for s in stocks if s.kind == kind]
+            by_kind.add_metric([kind, "prewarmed"], sum(s.prewarmed for s in of_kind))
+            by_kind.add_metric([kind, "leased"], sum(s.leased for s in of_kind))
+            by_kind.add_metric([kind, "creating"], sum(s.creating for s in of_kind))
+        yield by_kind
         yield GaugeMetricFamily(
             "whisklet_pool_target_containers", "Prewarmed containers the pool aims to keep (Little's law on the arrival rate).",
             value=sum(s.target for s in stocks),
