@@ -19,6 +19,7 @@ import asyncio
 import statistics
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bench.core import LIMITS, invoke_many
@@ -32,8 +33,15 @@ from pool.sandbox.namespace.network import missing as network_missing
 
 
 async def _cycle(driver: SandboxDriver, egress: Egress) -> None:
-    sandbox = await driver.create(256, egress)
+    sandbox = await driver.create(256, egress=egress)
     await driver.destroy(sandbox)
+
+
+def _cycles_of(driver: SandboxDriver, egress: Egress) -> Callable[[int], Awaitable[None]]:
+    async def cycle(_n: int) -> None:
+        await _cycle(driver, egress)
+
+    return cycle
 
 
 async def main(rounds: int, cycles: int, parallel: int) -> dict[str, list[float]]:
@@ -52,7 +60,7 @@ async def main(rounds: int, cycles: int, parallel: int) -> dict[str, list[float]
                 await _cycle(driver, mode)
             for _ in range(rounds):
                 for mode in EGRESS_MODES:
-                    per_s, p50_ms = await rate(lambda _n, m=mode: _cycle(driver, m), cycles, parallel)
+                    per_s, p50_ms = await rate(_cycles_of(driver, mode), cycles, parallel)
                     rates[mode].append(per_s)
                     latencies[mode].append(p50_ms)
     baseline = statistics.median(rates["none"])

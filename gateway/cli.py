@@ -12,11 +12,12 @@ import uvloop
 
 from gateway.config import Config, ConfigError, egress_mode, load_config
 from gateway.datadir import owner_only_dir
+from gateway.entities.namespaces import NamespaceExists, create_namespace, namespace_egress
+from gateway.invoke.admission import namespace_limit
+from gateway.store import Store, StoreError
+from gateway.store.url import parse_store_url, store_for
 from gateway.wire.errors import ApiError
 from gateway.wire.models import NamespaceLimits, encoder
-from gateway.entities.namespaces import NamespaceExists, create_namespace, namespace_egress
-from gateway.store import SqliteStore, StoreError
-from gateway.invoke.admission import namespace_limit
 from pool import SandboxError, build_runtime_image
 
 
@@ -29,7 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"whisklet: {error}", file=sys.stderr)
         return 2
     try:
-        return uvloop.run(args.command(config, args))
+        exit_code: int = uvloop.run(args.command(config, args))
+        return exit_code
     except (ConfigError, StoreError, SandboxError) as error:
         print(f"whisklet: {error}", file=sys.stderr)
         return 1
@@ -41,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="where the database, wskprops and runner sockets live")
     common.add_argument("--config", help="a TOML file overriding config/whisklet.toml")
+    common.add_argument("--store", metavar="URL",
+                        help="the database (store.url): sqlite:///abs/path or postgresql://user[:pw]@host[:port]/db;"
+                             " default: whisklet.db in the data directory")
 
     parser = argparse.ArgumentParser(prog="whisklet", description="An OpenWhisk-compatible FaaS platform.")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -51,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--driver", choices=("auto", "sandbox", "docker"),
                        help="sandbox driver (pool.driver): sandbox = bubblewrap namespaces + cgroups + seccomp, "
                             "docker = containers, auto = sandbox where the host can run it (default)")
+    serve.add_argument("--node-id",
+                       help="this node's id (store.node_id); default: generated once, kept in the data directory")
     serve.set_defaults(command=_serve)
 
     namespace = commands.add_parser("namespace", help="manage namespaces and their keys")
@@ -133,6 +140,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "server.host": getattr(args, "host", None),
         "server.port": getattr(args, "port", None),
         "pool.driver": getattr(args, "driver", None),
+        "store.url": getattr(args, "store", None),
+        "store.node_id": getattr(args, "node_id", None),
     }
 
 
@@ -144,8 +153,8 @@ async def _serve(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _open_store(config: Config) -> SqliteStore:
-    store = SqliteStore(owner_only_dir(config.data_dir) / "whisklet.db")
+async def _open_store(config: Config) -> Store:
+    store = store_for(parse_store_url(config.store.url, owner_only_dir(config.data_dir)))
     await store.open()
     return store
 
@@ -218,8 +227,8 @@ async def _namespace_delete(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _image_build(config: Config, args: argparse.Namespace) -> int:
-    tag = await build_runtime_image(config.docker, force=args.force)
-    print(tag)
+    for tag in await build_runtime_image(config.docker, force=args.force):
+        print(tag)
     return 0
 
 

@@ -74,6 +74,8 @@ class LimitsConfig(Struct, forbid_unknown_fields=True):
 
 
 class StoreConfig(Struct, forbid_unknown_fields=True):
+    url: str = ""  # sqlite:///abs/path or postgresql://user[:pw]@host[:port]/db; empty: data_dir/whisklet.db
+    node_id: str = ""  # this node's id; empty: generated once and kept in data_dir/node-id
     activation_retention_days: float = 7.0
     max_activations: int = 1_000_000
     flush_interval_ms: int = 50
@@ -115,7 +117,9 @@ class ConfigError(Exception):
 ENV_PREFIX = "WHISKLET_"
 # WHISKLET_ variables that are not `<SECTION>_<KEY>`: the config file, and the test suite's switches
 # (scripts/test), which reach every `whisklet` the tests start.
-_NOT_SETTINGS = frozenset({"WHISKLET_CONFIG", "WHISKLET_REQUIRE_DOCKER", "WHISKLET_FAULT_TESTS"})
+_NOT_SETTINGS = frozenset(
+    {"WHISKLET_CONFIG", "WHISKLET_REQUIRE_DOCKER", "WHISKLET_FAULT_TESTS", "WHISKLET_TEST_POSTGRES_URL"}
+)
 
 
 def load_config(

@@ -14,23 +14,25 @@ from pathlib import Path
 import httpx
 import msgspec
 
-from gateway.events.alarms.feed import AlarmFeeds
-from gateway.events.alarms.scheduler import AlarmScheduler
 from gateway.app import Services
 from gateway.clock import Clock, SystemClock
-from gateway.entities.catalog import install_catalog
 from gateway.config import Config, egress_mode
-from gateway.invoke.controller import Controller
 from gateway.datadir import owner_only_dir, owner_only_file
 from gateway.edge.metrics import Metrics
+from gateway.entities.catalog import install_catalog
 from gateway.entities.namespaces import Credential, ensure_guest, write_wskprops
-from gateway.store import SqliteStore, StoreError
+from gateway.events.alarms.feed import AlarmFeeds
+from gateway.events.alarms.scheduler import AlarmScheduler
 from gateway.invoke.admission import MinuteCounter, Throttle
+from gateway.invoke.controller import Controller
 from gateway.invoke.observer import ObserverGroup
 from gateway.logfwd.forwarder import LogForwarder
 from gateway.logfwd.metrics import ForwardingCollector
 from gateway.logfwd.network import EgressPolicy
 from gateway.logfwd.secrets import SecretBox
+from gateway.store import Store, StoreError
+from gateway.store.nodes import node_identity
+from gateway.store.url import parse_store_url, store_for
 from pool import Pool, open_driver
 
 log = logging.getLogger("whisklet")
@@ -60,7 +62,10 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
     """
     clock = SystemClock()
     data_dir = owner_only_dir(config.data_dir)
-    store = SqliteStore(data_dir / "whisklet.db", flush_interval_s=config.store.flush_interval_ms / 1000, clock=clock)
+    store = store_for(
+        parse_store_url(config.store.url, data_dir), node_id=node_identity(config.store.node_id, data_dir),
+        flush_interval_s=config.store.flush_interval_ms / 1000, clock=clock,
+    )
     await store.open()
     try:
         interrupted = await store.recover_interrupted()
@@ -133,7 +138,7 @@ async def _drain(controller: Controller, pool: Pool, grace_s: float) -> None:
 _PRUNE_EVERY_S = 600.0
 
 
-async def _prune_forever(store: SqliteStore, config: Config, clock: Clock) -> None:
+async def _prune_forever(store: Store, config: Config, clock: Clock) -> None:
     """Remove activation records past the retention period or the count limit, now and every 10 min."""
     retention_ms = round(config.store.activation_retention_days * 86_400_000)
     while True:

@@ -6,12 +6,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.wire.codec import json_response
+from gateway.config import LimitsConfig
 from gateway.entities.auth import Authenticator, authorize, resolve_namespace
 from gateway.entities.namespaces import namespace_egress
-from gateway.config import LimitsConfig
-from gateway.wire.models import EffectiveLimits, Identity
 from gateway.invoke.admission import namespace_limit
+from gateway.wire.codec import json_response
+from gateway.wire.models import EffectiveLimits, Identity
 
 
 def effective_limits(identity: Identity, bounds: LimitsConfig) -> EffectiveLimits:

@@ -2,8 +2,8 @@
 
 import subprocess
 
-from tests.integration.actions import invoke, put_action, unique
 from bench.serving import wait_until
+from tests.integration.actions import invoke, put_action, unique
 
 # Leaves a global, a /tmp file and a detached child process behind, then reports what it found.
 LEAVES_TRACES = """

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.actions import NS, activation, annotations, invoke, put_action, unique
 from bench.serving import REPO, WHISKLET, ServedWhisklet, sandbox_names, wait_until
+from tests.integration.actions import NS, activation, annotations, invoke, put_action, unique
 
 PIDS_LIMIT, TMP_MB, RUN_DIR_MB = 64, 8, 4
 
