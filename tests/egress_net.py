@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from bench.serving import WHISKLET, ServedWhisklet
 
@@ -89,6 +90,14 @@ def egress_whisklet(data_dir: Path) -> ServedWhisklet:
     return ServedWhisklet(
         data_dir, env={"WHISKLET_POOL_DRIVER": "sandbox", "WHISKLET_LIMITS_EGRESS_DENY": json.dumps([DENIED_RANGE])},
     ).start()
+
+
+@pytest.fixture(scope="module", name="served")
+def served_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedWhisklet]:
+    """The module's `egress_whisklet`, stopped after its tests."""
+    whisklet = egress_whisklet(tmp_path_factory.mktemp("egress"))
+    yield whisklet
+    whisklet.stop()
 
 
 def egress_namespace(served: ServedWhisklet, egress: str) -> httpx.Client:

@@ -19,10 +19,10 @@ from tests.egress_net import (
     PROBE,
     OwnNet,
     egress_namespace,
-    egress_whisklet,
     loopback_service,
     own_network,
     reachable_from_host,
+    served_fixture,  # noqa: F401 (the `served` fixture)
 )
 from tests.integration.actions import NS, invoke, put_action, unique
 
@@ -37,13 +37,6 @@ pytestmark = pytest.mark.skipif(subprocess.run(["which", "slirp4netns"], capture
 def net():
     with own_network() as made:
         yield made
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    whisklet = egress_whisklet(tmp_path_factory.mktemp("egress"))
-    yield whisklet
-    whisklet.stop()
 
 
 @pytest.fixture(scope="module")

@@ -13,20 +13,18 @@ import httpx
 import pytest
 
 from bench.serving import ServedWhisklet, wait_until
-from tests.egress_net import DENIED_RANGE, egress_namespace, egress_whisklet, own_network
+from tests.egress_net import (
+    DENIED_RANGE,
+    egress_namespace,
+    own_network,
+    served_fixture,  # noqa: F401 (the `served` fixture)
+)
 from tests.integration.actions import NS, invoke, put_action, unique
 
 pytestmark = [
     pytest.mark.skipif(subprocess.run(["which", "slirp4netns"], capture_output=True).returncode != 0,
                        reason="slirp4netns is not installed (scripts/setup installs it)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    whisklet = egress_whisklet(tmp_path_factory.mktemp("egress-hostile"))
-    yield whisklet
-    whisklet.stop()
 
 
 @pytest.fixture(scope="module")
