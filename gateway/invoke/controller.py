@@ -17,6 +17,7 @@ import msgspec
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import LimitsConfig
 from gateway.entities.actions import SEQUENCE
+from gateway.entities.namespaces import namespace_egress
 from gateway.entities.resolve import ResolvedAction
 from gateway.invoke.admission import Admission, Throttle, namespace_limit
 from gateway.invoke.observer import GatewayObserver
@@ -25,7 +26,7 @@ from gateway.invoke.sequences import Budget, run_sequence
 from gateway.store import ActivationRow, Store, StoreError
 from gateway.wire import errors
 from gateway.wire.models import Action, ActivationRecord, Identity, encoder
-from pool import ActivationStatus, Job, Pool, PoolError, RunResult
+from pool import API_HOST_IN_SANDBOX, ActivationStatus, Job, Pool, PoolError, RunResult
 
 log = logging.getLogger("whisklet.controller")
 
@@ -138,7 +139,8 @@ class Controller:
         with admission:  # released here if the activation never starts, else by its task when it ends
             arguments = merge_arguments(action, payload)
             if action.exec.kind != SEQUENCE and action.fully_qualified_name not in self._builtins:
-                unavailable = self._pool.unavailable_reason(action.limits.memory, action.exec.kind)
+                egress = namespace_egress(identity.limits, self._limits.egress)
+                unavailable = self._pool.unavailable_reason(action.limits.memory, action.exec.kind, egress)
                 if unavailable is not None:
                     raise errors.ApiError(503, unavailable)  # fail fast: nothing could run it
             if action.exec.kind == SEQUENCE:
@@ -306,7 +308,9 @@ class Controller:
         deadline = str(self._clock.wall_ms() + action.limits.timeout)
         env.update({f"__OW_{key.upper()}": value for key, value in context.items()})
         env["__OW_DEADLINE"] = deadline
-        env["__OW_API_HOST"] = self._api_host
+        egress = namespace_egress(identity.limits, self._limits.egress)
+        # Inside the sandbox, Whisklet's API is the forwarder on its own loopback (pool/runtime/nodejs/api_proxy.js).
+        env["__OW_API_HOST"] = self._api_host if egress == "none" else API_HOST_IN_SANDBOX
         return Job(
             activation_id=activation_id,
             action_name=action.name,
@@ -321,6 +325,7 @@ class Controller:
             env=env,
             run_context=context,
             kind=action.exec.kind,
+            egress=egress,
         )
 
 
