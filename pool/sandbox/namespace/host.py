@@ -169,14 +169,30 @@ def _cgroup_writable(root: Path, version: int) -> bool:
 def _userns_refused(bwrap: str) -> str | None:
     """None when bubblewrap, as the runner's uid, can make the sandbox's namespaces; else its complaint."""
     argv = ["setpriv", f"--reuid={RUNNER_UID}", f"--regid={RUNNER_GID}", "--clear-groups", "--", bwrap,
-            "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--ro-bind", "/", "/",
-            "--", "/bin/true"]
+            "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", *_probe_root(),
+            "--", "/usr/bin/true"]
     try:
         done = subprocess.run(argv, check=False, capture_output=True, timeout=_PROBE_TIMEOUT_S,
                               env={"PATH": "/usr/bin:/bin"})
     except (OSError, subprocess.SubprocessError) as exc:
         return str(exc)
     return None if done.returncode == 0 else done.stderr.decode(errors="replace").strip()[:300]
+
+
+def _probe_root() -> list[str]:
+    """The probe's root: `/usr` and the top-level links or directories beside it, never `/` itself.
+
+    Binding `/` recursively walks every mount below it, and fails when one disappears meanwhile (another
+    server's sandbox directory, a container's overlay), so the probe would fail at random on a busy host.
+    """
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib64"):
+        path = Path(top)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), top]
+        elif path.is_dir():
+            args += ["--ro-bind", top, top]
+    return args
 
 
 __all__ = ["HOST_ROOT", "PARENT", "missing", "namespace_driver", "scope_of"]
