@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -81,7 +82,7 @@ def value_at(rows: list[dict[str, float]], t: float, key: str) -> float:
         return 0.0
     if t <= rows[0]["t"]:
         return rows[0][key]
-    for before, after in zip(rows, rows[1:]):
+    for before, after in itertools.pairwise(rows):
         if before["t"] <= t <= after["t"]:
             span = after["t"] - before["t"]
             weight = (t - before["t"]) / span if span > 0 else 1.0

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.serving import ServedWhisklet
 from pool.runner.client import RunnerConnection
 from pool.sandbox.driver import Sandbox, SandboxDriver, SandboxError
-from bench.serving import ServedWhisklet
 
 HELLO = "function main(params) { return { msg: 'hello ' + (params.name || 'world') }; }"
 LIMITS = {
@@ -372,7 +372,9 @@ async def cpu_per_activation_us(served: ServedWhisklet, count: int, pace_s: floa
     return result
 
 
-async def measure(served: ServedWhisklet, args: argparse.Namespace, run_dir: str, data_dir: str) -> tuple[Samples, dict[str, int], dict[str, float]]:
+async def measure(
+    served: ServedWhisklet, args: argparse.Namespace, run_dir: str, data_dir: str
+) -> tuple[Samples, dict[str, int], dict[str, float]]:
     async with bench_driver(args.driver, run_dir, data_dir) as driver:
         bare = BareRunners(driver)
         try:
@@ -388,7 +390,7 @@ def report(samples: Samples, cold: dict[str, int], cpu: dict[str, float]) -> Non
     bare = samples.ms["bare"]
     bare50, bare99 = percentile(bare, 50), percentile(bare, 99)
     print(f"{'path (n per kind)':<36} {'p50 ms':>8} {'p99 ms':>8} {'p50/bare':>9} {'p99/bare':>9} {'cold':>5} {'CPU us/act':>10}")
-    print(f"{'bare /init+/run (n=%d)' % len(bare):<36} {bare50:8.2f} {bare99:8.2f} {1:9.2f} {1:9.2f} {'-':>5} {'-':>10}")
+    print(f"{f'bare /init+/run (n={len(bare)})':<36} {bare50:8.2f} {bare99:8.2f} {1:9.2f} {1:9.2f} {'-':>5} {'-':>10}")
     for kind, values in samples.ms.items():
         if kind == "bare":
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bench import drivers
 from bench.ceiling import BARE_NODE, Ceiling, docker_churn_rate
+
 BARE_NODE_PARALLEL = 4  # as `python -m bench.drivers` measures it, and the sandbox driver's own create parallelism
 DOCKER_PARALLEL = 3
 

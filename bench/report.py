@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
+import matplotlib.pyplot as plt
 
-from bench.analysis import StepResult  # noqa: E402
-from bench.ceiling import BARE_NODE, DOCKER_CHURN, Ceiling  # noqa: E402
-from bench.core import percentile  # noqa: E402
+from bench.analysis import StepResult
+from bench.ceiling import BARE_NODE, DOCKER_CHURN, Ceiling
+from bench.core import percentile
 
 PLOTS = ("throughput.png", "latency.png", "pool.png")
 GOAL_SHARE = 0.8  # issue 10: < 1 % cold starts below this share of the ceiling
@@ -49,7 +50,7 @@ def plot_throughput(results: list[StepResult], run: Run, path: Path) -> None:
     steps = activation_steps(results)
     offered = [r.step.rate for r in steps]
     figure, axes = plt.subplots(figsize=(8, 5))
-    top = max(offered + [run.ceiling.per_s]) * 1.1
+    top = max([*offered, run.ceiling.per_s]) * 1.1
     axes.plot([0, top], [0, top], color="0.8", linestyle=":", label="achieved = offered")
     axes.axhline(run.ceiling.per_s, color="tab:red", linestyle="--",
                  label=f"ceiling: {run.ceiling.name} {run.ceiling.per_s:.2f}/s")
@@ -114,7 +115,7 @@ def plot_pool(results: list[StepResult], rows: list[dict[str, float]], path: Pat
     pool.set_title("The pool following the offered rate")
     pool.grid(alpha=0.3)
     starts = [row["cold_starts"] for row in rows]
-    cold.bar(t[1:], [b - a for a, b in zip(starts, starts[1:])], width=1.0, color="tab:red")
+    cold.bar(t[1:], [b - a for a, b in itertools.pairwise(starts)], width=1.0, color="tab:red")
     cold.set_ylabel("cold starts/s")
     cold.set_xlabel("seconds since the first step")
     for axes in (pool, cold):

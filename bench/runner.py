@@ -36,11 +36,11 @@ from datetime import datetime
 from pathlib import Path
 
 from bench import analysis, report
-from bench.limit import ceiling_for
 from bench.core import LIMITS, socket_round_trips
+from bench.limit import ceiling_for
 from bench.scrape import Scraper
-from pool.sandbox.factory import choose
 from bench.serving import ServedWhisklet, sandbox_names
+from pool.sandbox.factory import choose
 
 BENCH = Path(__file__).resolve().parent
 REPORTS = BENCH / "reports"

@@ -9,7 +9,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ class ServedWhisklet:
     data_dir: Path
     port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)  # more `whisklet serve` flags, e.g. ["--store", url]
     process: subprocess.Popen | None = None
     output: list[str] = field(default_factory=list)
     auth: tuple[str, str] | None = None
@@ -46,7 +46,7 @@ class ServedWhisklet:
         self.output.clear()
         environment = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.process = subprocess.Popen(
-            [str(WHISKLET), "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            [str(WHISKLET), "serve", "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -190,7 +190,7 @@ def growth_mb_per_min(samples: list[tuple[float, float]]) -> float:
     xs, ys = [x for x, _ in half], [y for _, y in half]
     mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
     spread = sum((x - mean_x) ** 2 for x in xs)
-    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / spread if spread else 0.0
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread if spread else 0.0
 
 
 def report(args: argparse.Namespace, tally: Tally, outcomes: collections.Counter, problems: list[str],

@@ -60,10 +60,10 @@ def _after_sync(owner: Any, name: str, stage: str) -> None:
 
 
 def install(stamps_file: Path) -> None:
+    from gateway.api import actions
     from gateway.edge import envelope as middleware
     from gateway.entities import auth
     from gateway.invoke import controller
-    from gateway.api import actions
     from gateway.store import sqlite
     from pool import pool
     from pool.runner import client, invocation, logs

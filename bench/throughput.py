@@ -10,7 +10,8 @@ Round after round, so that load drifts (other users of the machine) hit every me
    `--activations / --rounds` blocking hello-world invokes (`result=true`), `--parallel` in flight on
    kept-alive connections, each phase started with the pool back at its minimum. Every activation
    consumes a fresh sandbox, so this is the driver's sustained fresh-activation rate through the whole
-   gateway (the prewarmed stock the phase used up is not counted as made during it). Per activation: the gateway's CPU (its process's
+   gateway (the prewarmed stock the phase used up is not counted as made during it). Per activation: the
+   gateway's CPU (its process's
    `/proc/<pid>/stat`), the sandboxes' CPU (the driver's parent cgroup `cpuacct.usage`, which keeps
    removed children's usage in cgroup v1: start-up included; for Docker the engine's `docker` parent,
    shared with any other container running then), the activations' own `cpuTime` (their records), and
@@ -216,7 +217,7 @@ def summary(servers: dict[str, Served], bare: list[float], churn: list[float], p
         per_s = statistics.median(server.rates)
         ratios = f"{per_s / bare_per_s:.2f} x bare Node; paired per round {statistics.median(server.per_bare):.2f}"
         if docker and docker.rates and server is not docker:
-            paired = statistics.median(a / b for a, b in zip(server.rates, docker.rates))
+            paired = statistics.median(a / b for a, b in zip(server.rates, docker.rates, strict=True))
             ratios += f"; {per_s / statistics.median(docker.rates):.1f} x the docker driver, paired {paired:.1f}"
         engine = f" + engine {server.engine_ms / server.activations:.1f}" if server.driver == "docker" else ""
         own = statistics.median(server.activation_cpu_ms) if server.activation_cpu_ms else float("nan")

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from bench.drivers import drivers
+from bench.probe import run_action
 from pool.sandbox.docker.engine import DockerSettings
 from pool.sandbox.driver import SandboxDriver
-from tests.pool.sandbox.namespace.sandboxes import run_action
 
 
 async def read_cost(driver: SandboxDriver, reads: int) -> tuple[float, float, float]:

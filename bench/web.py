@@ -34,9 +34,9 @@ def measure(served: ServedWhisklet, requests: int, pace_s: float) -> tuple[list[
         }).raise_for_status()
         for n in range(requests + WARM_UP):
             for samples, call in (
-                (web_ms, lambda: anonymous.get(f"/api/v1/web/guest/default/{ACTION}.json", params={"name": str(n)})),
-                (rest_ms, lambda: wsk.post(f"/api/v1/namespaces/_/actions/{ACTION}",
-                                           params={"blocking": "true", "result": "true"}, json={"name": str(n)})),
+                (web_ms, lambda n=n: anonymous.get(f"/api/v1/web/guest/default/{ACTION}.json", params={"name": str(n)})),
+                (rest_ms, lambda n=n: wsk.post(f"/api/v1/namespaces/_/actions/{ACTION}",
+                                               params={"blocking": "true", "result": "true"}, json={"name": str(n)})),
             ):
                 began = time.perf_counter()
                 response = call()

@@ -10,13 +10,14 @@ from typing import Any
 import msgspec
 import uvloop
 
-from gateway.config import Config, ConfigError, load_config
+from gateway.config import Config, ConfigError, egress_mode, load_config
 from gateway.datadir import owner_only_dir
+from gateway.entities.namespaces import NamespaceExists, create_namespace, namespace_egress
+from gateway.invoke.admission import namespace_limit
+from gateway.store import Store, StoreError
+from gateway.store.url import parse_store_url, store_for
 from gateway.wire.errors import ApiError
 from gateway.wire.models import NamespaceLimits, encoder
-from gateway.entities.namespaces import NamespaceExists, create_namespace
-from gateway.store import SqliteStore, StoreError
-from gateway.invoke.admission import namespace_limit
 from pool import SandboxError, build_runtime_image
 
 
@@ -29,7 +30,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"whisklet: {error}", file=sys.stderr)
         return 2
     try:
-        return uvloop.run(args.command(config, args))
+        exit_code: int = uvloop.run(args.command(config, args))
+        return exit_code
     except (ConfigError, StoreError, SandboxError) as error:
         print(f"whisklet: {error}", file=sys.stderr)
         return 1
@@ -41,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", help="where the database, wskprops and runner sockets live")
     common.add_argument("--config", help="a TOML file overriding config/whisklet.toml")
+    common.add_argument("--store", metavar="URL",
+                        help="the database (store.url): sqlite:///abs/path or postgresql://user[:pw]@host[:port]/db;"
+                             " default: whisklet.db in the data directory")
 
     parser = argparse.ArgumentParser(prog="whisklet", description="An OpenWhisk-compatible FaaS platform.")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -51,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--driver", choices=("auto", "sandbox", "docker"),
                        help="sandbox driver (pool.driver): sandbox = bubblewrap namespaces + cgroups + seccomp, "
                             "docker = containers, auto = sandbox where the host can run it (default)")
+    serve.add_argument("--node-id",
+                       help="this node's id (store.node_id); default: generated once, kept in the data directory")
     serve.set_defaults(command=_serve)
 
     namespace = commands.add_parser("namespace", help="manage namespaces and their keys")
@@ -94,6 +101,18 @@ def _throttle_flags(parser: argparse.ArgumentParser) -> None:
             "--" + dest.replace("_", "-"), type=_count, metavar="N",
             help="override the system default for this namespace (0 admits nothing)",
         )
+    parser.add_argument(
+        "--egress", type=_egress, metavar="MODE",
+        help="the outbound network of this namespace's actions, overriding limits.egress: none, api (only "
+             "Whisklet's API) or internet (the API and the internet, never the host or denied ranges)",
+    )
+
+
+def _egress(text: str) -> str:
+    try:
+        return egress_mode(text, "--egress")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _count(text: str) -> int:
@@ -106,8 +125,13 @@ def _count(text: str) -> int:
     return value
 
 
-def _given_limits(args: argparse.Namespace) -> dict[str, int]:
-    return {field: getattr(args, dest) for dest, field in _THROTTLE_FLAGS.items() if getattr(args, dest) is not None}
+def _given_limits(args: argparse.Namespace) -> dict[str, int | str]:
+    given: dict[str, int | str] = {
+        field: getattr(args, dest) for dest, field in _THROTTLE_FLAGS.items() if getattr(args, dest) is not None
+    }
+    if args.egress is not None:
+        given["egress"] = args.egress
+    return given
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -116,6 +140,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "server.host": getattr(args, "host", None),
         "server.port": getattr(args, "port", None),
         "pool.driver": getattr(args, "driver", None),
+        "store.url": getattr(args, "store", None),
+        "store.node_id": getattr(args, "node_id", None),
     }
 
 
@@ -127,14 +153,14 @@ async def _serve(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _open_store(config: Config) -> SqliteStore:
-    store = SqliteStore(owner_only_dir(config.data_dir) / "whisklet.db")
+async def _open_store(config: Config) -> Store:
+    store = store_for(parse_store_url(config.store.url, owner_only_dir(config.data_dir)))
     await store.open()
     return store
 
 
 async def _namespace_create(config: Config, args: argparse.Namespace) -> int:
-    limits = NamespaceLimits(**_given_limits(args))
+    limits = msgspec.convert(_given_limits(args), NamespaceLimits)
     store = await _open_store(config)
     try:
         credential = await create_namespace(store, args.name, encoder.encode(limits))
@@ -182,6 +208,8 @@ async def _namespace_limits(config: Config, args: argparse.Namespace) -> int:
         value = getattr(overrides, field)
         source = "system default" if value is msgspec.UNSET else "namespace"
         print(f"{field}\t{namespace_limit(value, default)}\t{source}")
+    source = "system default" if overrides.egress is msgspec.UNSET else "namespace"
+    print(f"egress\t{namespace_egress(overrides, config.limits.egress)}\t{source}")
     return 0
 
 
@@ -199,8 +227,8 @@ async def _namespace_delete(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _image_build(config: Config, args: argparse.Namespace) -> int:
-    tag = await build_runtime_image(config.docker, force=args.force)
-    print(tag)
+    for tag in await build_runtime_image(config.docker, force=args.force):
+        print(tag)
     return 0
 
 

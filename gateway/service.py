@@ -14,23 +14,25 @@ from pathlib import Path
 import httpx
 import msgspec
 
-from gateway.events.alarms.feed import AlarmFeeds
-from gateway.events.alarms.scheduler import AlarmScheduler
 from gateway.app import Services
 from gateway.clock import Clock, SystemClock
-from gateway.entities.catalog import install_catalog
-from gateway.config import Config
-from gateway.invoke.controller import Controller
+from gateway.config import Config, egress_mode
 from gateway.datadir import owner_only_dir, owner_only_file
 from gateway.edge.metrics import Metrics
+from gateway.entities.catalog import install_catalog
 from gateway.entities.namespaces import Credential, ensure_guest, write_wskprops
-from gateway.store import SqliteStore, StoreError
+from gateway.events.alarms.feed import AlarmFeeds
+from gateway.events.alarms.scheduler import AlarmScheduler
 from gateway.invoke.admission import MinuteCounter, Throttle
+from gateway.invoke.controller import Controller
 from gateway.invoke.observer import ObserverGroup
 from gateway.logfwd.forwarder import LogForwarder
 from gateway.logfwd.metrics import ForwardingCollector
 from gateway.logfwd.network import EgressPolicy
 from gateway.logfwd.secrets import SecretBox
+from gateway.store import Store, StoreError
+from gateway.store.nodes import node_identity
+from gateway.store.url import parse_store_url, store_for
 from pool import Pool, open_driver
 
 log = logging.getLogger("whisklet")
@@ -44,6 +46,7 @@ class Started:
     wskprops: Path
     guest: Credential | None
     driver: str = ""  # the sandbox driver in use: "sandbox" or "docker"
+    api_socket: str = ""  # where the inside API is served for sandboxes (gateway/edge/inside.py)
 
 
 def api_host(config: Config) -> str:
@@ -59,7 +62,10 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
     """
     clock = SystemClock()
     data_dir = owner_only_dir(config.data_dir)
-    store = SqliteStore(data_dir / "whisklet.db", flush_interval_s=config.store.flush_interval_ms / 1000, clock=clock)
+    store = store_for(
+        parse_store_url(config.store.url, data_dir), node_id=node_identity(config.store.node_id, data_dir),
+        flush_interval_s=config.store.flush_interval_ms / 1000, clock=clock,
+    )
     await store.open()
     try:
         interrupted = await store.recover_interrupted()
@@ -75,14 +81,16 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
         instance = f"{socket.gethostname()}-{os.getpid()}"
         run_dir = owner_only_dir(data_dir / "run")
         async with (
-            open_driver(config.pool.driver, config.docker, data_dir, str(run_dir), instance) as opened,
+            open_driver(config.pool.driver, config.docker, data_dir, str(run_dir), instance,
+                        tuple(config.limits.egress_deny)) as opened,
             httpx.AsyncClient(
                 follow_redirects=False, trust_env=False, timeout=config.logfwd.request_timeout_s
             ) as log_client,
         ):
             metrics = Metrics()
             pool_config = config.pool.for_driver(opened.name)
-            pool = Pool(opened.driver, pool_config, default_memory_mb=config.limits.memory_default_mb, observer=metrics)
+            pool = Pool(opened.driver, pool_config, default_memory_mb=config.limits.memory_default_mb,
+                        default_egress=egress_mode(config.limits.egress, "limits.egress"), observer=metrics)
             metrics.watch_pool(pool.snapshot)
             await pool.start()
             throttle = Throttle(MinuteCounter(clock.wall_ms), MinuteCounter(clock.wall_ms), observer=metrics)
@@ -106,7 +114,7 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
                 # The routes name the driver in use, not "auto", and the number of parallel creates it got.
                 served = msgspec.structs.replace(config, pool=pool_config)
                 services = Services(served, store, controller, metrics=metrics, clock=clock, log_forwarder=forwarder)
-                yield services, Started(api_host(config), wskprops, guest, opened.name), pool
+                yield services, Started(api_host(config), wskprops, guest, opened.name, opened.api_socket), pool
             finally:
                 await alarms.stop()
                 pruner.cancel()
@@ -130,7 +138,7 @@ async def _drain(controller: Controller, pool: Pool, grace_s: float) -> None:
 _PRUNE_EVERY_S = 600.0
 
 
-async def _prune_forever(store: SqliteStore, config: Config, clock: Clock) -> None:
+async def _prune_forever(store: Store, config: Config, clock: Clock) -> None:
     """Remove activation records past the retention period or the count limit, now and every 10 min."""
     retention_ms = round(config.store.activation_retention_days * 86_400_000)
     while True:

@@ -3,24 +3,27 @@
 from pool.activation import ActivationStatus, Job, RunResult
 from pool.config import PoolConfig
 from pool.jsonbound import MAX_JSON_DEPTH, json_too_deep
-from pool.sandbox.driver import EngineUnavailable, ResourceUse, SandboxError
-from pool.sandbox.docker.engine import DockerSettings, build_runtime_image, docker_driver
-from pool.sandbox.factory import DriverUnsupported, OpenDriver, open_driver
 from pool.pool import Pool, PoolError, PoolObserver, PoolOverloaded, PoolSnapshot, PoolUnavailable, StockSnapshot
+from pool.runtime.nodejs.files import API_HOST_IN_SANDBOX
+from pool.runtime.nodejs.kinds import RUNTIMES as NODE_RUNTIMES
+from pool.runtime.nodejs.kinds import NodeRuntime
+from pool.sandbox.docker.engine import DockerSettings, build_runtime_image, docker_driver
+from pool.sandbox.driver import EGRESS_MODES, Egress, EngineUnavailable, ResourceUse, SandboxError
+from pool.sandbox.factory import DriverUnsupported, OpenDriver, open_driver
 
 __all__ = [
-    "ActivationStatus",
+    "API_HOST_IN_SANDBOX",
+    "EGRESS_MODES",
     "MAX_JSON_DEPTH",
+    "NODE_RUNTIMES",
+    "ActivationStatus",
     "DockerSettings",
-    "EngineUnavailable",
-    "SandboxError",
-    "build_runtime_image",
-    "docker_driver",
     "DriverUnsupported",
-    "open_driver",
-    "OpenDriver",
-    "json_too_deep",
+    "Egress",
+    "EngineUnavailable",
     "Job",
+    "NodeRuntime",
+    "OpenDriver",
     "Pool",
     "PoolConfig",
     "PoolError",
@@ -30,5 +33,10 @@ __all__ = [
     "PoolUnavailable",
     "ResourceUse",
     "RunResult",
+    "SandboxError",
     "StockSnapshot",
+    "build_runtime_image",
+    "docker_driver",
+    "json_too_deep",
+    "open_driver",
 ]

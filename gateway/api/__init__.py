@@ -8,15 +8,15 @@ from starlette.routing import BaseRoute
 
 from gateway.api import actions, activations, info, namespaces, packages, rules, triggers, web
 from gateway.clock import Clock
-from gateway.entities.auth import Authenticator
 from gateway.config import Config
+from gateway.entities.auth import Authenticator
 from gateway.invoke.controller import Controller
-from gateway.wire.models import Runtime
 from gateway.routes.actions import management_routes
 from gateway.routes.management import RouteManagement
 from gateway.routes.serving import serving_routes
 from gateway.routes.table import CompiledApis
 from gateway.store import Store
+from gateway.wire.models import Runtime
 
 
 def routes(

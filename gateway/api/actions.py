@@ -10,13 +10,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.clock import Clock
 from gateway.api.collection import delete_entity, existing_for_put, list_response, write_entity
-from gateway.wire.codec import decode, decode_object, json_response, read_body, request_id
-from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
+from gateway.clock import Clock
 from gateway.config import Config
-from gateway.invoke.controller import Controller, Invocation
 from gateway.entities.actions import SEQUENCE, create_action, summarize_action, update_action, without_code
+from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
+from gateway.entities.names import entity_name, flag, wait_ms
+from gateway.entities.resolve import QualifiedName, get_existing, get_package, resolve_action, resolve_package
+from gateway.invoke.controller import Controller, Invocation
+from gateway.invoke.sequences import check_components
+from gateway.store import Entity, EntityKind, Store
+from gateway.wire.codec import decode, decode_object, json_response, read_body, request_id
 from gateway.wire.errors import (
     BINDING_OPERATION,
     NOT_FOUND,
@@ -31,10 +35,6 @@ from gateway.wire.models import (
     action_decoder,
     action_put_decoder,
 )
-from gateway.entities.names import entity_name, flag, wait_ms
-from gateway.entities.resolve import QualifiedName, get_existing, get_package, resolve_action, resolve_package
-from gateway.invoke.sequences import check_components
-from gateway.store import Entity, EntityKind, Store
 from pool import ActivationStatus
 
 HTTP_STATUS = {  # blocking invoke responses, by activation status

@@ -7,13 +7,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.wire.codec import json_response
 from gateway.entities.auth import Authenticator, authorize, resolve_namespace
-from gateway.wire.errors import NOT_FOUND, ApiError
-from gateway.wire.models import STATUS_CODES, ActivationLogs, ActivationRecord, ActivationSummary, record_decoder
 from gateway.entities.names import activation_id, activation_query
 from gateway.store import ActivationRow, Store
-
+from gateway.wire.codec import json_response
+from gateway.wire.errors import NOT_FOUND, ApiError
+from gateway.wire.models import STATUS_CODES, ActivationLogs, ActivationRecord, ActivationSummary, record_decoder
 
 PAGE_MAX_BYTES = 16 * 1024 * 1024
 """The most record bytes one `docs=true` page holds: it ends before the record that would pass this
@@ -23,7 +22,8 @@ PAGE_MAX_BYTES = 16 * 1024 * 1024
 def summarize_activation(record: ActivationRecord) -> ActivationSummary:
     """The list view: `statusCode` at the top level, and no `end`, `duration` or `statusCode` while
     `end` is unset or 0 (trigger activations, records not yet ended)."""
-    ended = isinstance(record.end, int) and record.end != 0
+    end = record.end if isinstance(record.end, int) and record.end != 0 else None
+    duration = record.duration if end is not None and isinstance(record.duration, int) else None
     return ActivationSummary(
         namespace=record.namespace,
         name=record.name,
@@ -32,9 +32,9 @@ def summarize_activation(record: ActivationRecord) -> ActivationSummary:
         annotations=record.annotations,
         activationId=record.activationId,
         start=record.start,
-        end=record.end if ended else None,
-        duration=record.duration if ended else None,
-        statusCode=STATUS_CODES[record.response.status] if ended else None,
+        end=end,
+        duration=duration,
+        statusCode=None if end is None else STATUS_CODES[record.response.status],
         cause=record.cause or None,
     )
 

@@ -9,12 +9,12 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.wire.codec import json_response
-from gateway.wire.errors import ALREADY_EXISTS, CONFLICT, NOT_FOUND, WRONG_COLLECTION, ApiError
-from gateway.wire.models import Identity, encoder
 from gateway.entities.auth import Authenticator, authorize, resolve_namespace
 from gateway.entities.names import entity_name, page
 from gateway.store import Conflict, Entity, EntityKind, Store
+from gateway.wire.codec import json_response
+from gateway.wire.errors import ALREADY_EXISTS, CONFLICT, NOT_FOUND, WRONG_COLLECTION, ApiError
+from gateway.wire.models import Identity, encoder
 
 
 async def named(

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from gateway.wire.codec import JSON
 from gateway.config import Config
+from gateway.wire.codec import JSON
 from gateway.wire.models import ApiInfo, ControllerInfo, Runtime, Support, SystemLimits, encoder
 from gateway.wire.openapi import DOCUMENT_FILE
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.clock import Clock
 from gateway.api.collection import count_response, delete_entity, existing_for_put, named, write_entity
-from gateway.wire.codec import decode, json_response, read_body
-from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
+from gateway.clock import Clock
 from gateway.config import LimitsConfig
+from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
+from gateway.entities.names import entity_name, flag, namespace_name, page
+from gateway.entities.packages import DEFAULT_PACKAGE, create_package, detail, summarize_package, update_package
+from gateway.entities.resolve import get_existing, get_package
+from gateway.store import Entity, EntityKind, Store
+from gateway.wire.codec import decode, json_response, read_body
 from gateway.wire.errors import (
     BINDING_DOES_NOT_EXIST,
     BINDING_TO_BINDING,
@@ -23,6 +26,7 @@ from gateway.wire.errors import (
     package_not_empty,
 )
 from gateway.wire.models import (
+    Action,
     Binding,
     BindingPut,
     Identity,
@@ -31,10 +35,6 @@ from gateway.wire.models import (
     package_decoder,
     package_put_decoder,
 )
-from gateway.entities.names import entity_name, flag, namespace_name, page
-from gateway.entities.packages import DEFAULT_PACKAGE, create_package, detail, summarize_package, update_package
-from gateway.entities.resolve import get_existing, get_package
-from gateway.store import Entity, EntityKind, Store
 
 MAX_PACKAGE_ACTIONS = 10_000  # the actions a package GET or a forced DELETE deals with
 
@@ -46,7 +46,7 @@ def routes(bounds: LimitsConfig, store: Store, authenticate: Authenticator, cloc
         entity = await get_existing(store, EntityKind.PACKAGE, namespace, name)
         return entity, package_decoder.decode(entity.doc)
 
-    async def actions_of(path: str) -> list:
+    async def actions_of(path: str) -> list[Action]:
         rows = await store.list_entities(EntityKind.ACTION, path.split("/", 1)[0], path, limit=MAX_PACKAGE_ACTIONS, skip=0)
         return [action_decoder.decode(row.doc) for row in rows]
 

@@ -13,11 +13,26 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from gateway.clock import Clock
-from gateway.api.triggers import get_trigger
 from gateway.api.collection import existing_for_put, list_response, named, remove_entity, write_entity
-from gateway.wire.codec import decode, json_response, read_body
+from gateway.api.triggers import get_trigger
+from gateway.clock import Clock
 from gateway.entities.auth import Authenticator, authorize, authorize_package, resolve_namespace
+from gateway.entities.names import flag
+from gateway.entities.resolve import QualifiedName, get_existing, resolve_action
+from gateway.entities.triggers import (
+    ACTIVE,
+    INACTIVE,
+    create_rule,
+    linked,
+    rule_key,
+    rule_reference,
+    rule_status,
+    unlinked,
+    update_rule,
+    with_status,
+)
+from gateway.store import Conflict, Entity, EntityKind, Store
+from gateway.wire.codec import decode, json_response, read_body
 from gateway.wire.errors import (
     CONFLICT,
     RULE_NEEDS_TRIGGER_AND_ACTION,
@@ -36,21 +51,6 @@ from gateway.wire.models import (
     rule_put_decoder,
     rule_status_decoder,
     trigger_decoder,
-)
-from gateway.entities.names import flag
-from gateway.entities.resolve import QualifiedName, get_existing, resolve_action
-from gateway.store import Conflict, Entity, EntityKind, Store
-from gateway.entities.triggers import (
-    ACTIVE,
-    INACTIVE,
-    create_rule,
-    linked,
-    rule_key,
-    rule_reference,
-    rule_status,
-    unlinked,
-    update_rule,
-    with_status,
 )
 
 BODY_MAX_BYTES = 1048576

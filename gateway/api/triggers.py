@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.clock import Clock
 from gateway.api.collection import delete_entity, existing_for_put, list_response, named, write_entity
-from gateway.wire.codec import decode, decode_object, json_response, read_body
-from gateway.entities.auth import Authenticator, authorize, resolve_namespace
+from gateway.clock import Clock
 from gateway.config import LimitsConfig
-from gateway.events.firing import fire_trigger
-from gateway.invoke.controller import Controller
-from gateway.wire.models import ActivationId, Trigger, trigger_decoder, trigger_put_decoder
+from gateway.entities.auth import Authenticator, authorize, resolve_namespace
 from gateway.entities.names import flag
 from gateway.entities.resolve import get_existing
-from gateway.store import Entity, EntityKind, Store
 from gateway.entities.triggers import create_trigger, summarize_trigger, update_trigger
+from gateway.events.firing import fire_trigger
+from gateway.invoke.controller import Controller
+from gateway.store import Entity, EntityKind, Store
+from gateway.wire.codec import decode, decode_object, json_response, read_body
+from gateway.wire.models import ActivationId, Trigger, trigger_decoder, trigger_put_decoder
 
 HIDDEN_HEADERS = frozenset({"authorization"})  # never handed to rule actions in `__ow_headers`
 

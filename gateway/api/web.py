@@ -7,14 +7,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.wire.codec import read_raw_body, request_id
-from gateway.wire.jsonbody import any_decoder
-from gateway.entities.auth import Authenticator, identity_of
 from gateway.config import Config
-from gateway.invoke.controller import Controller
-from gateway.wire.errors import NOT_FOUND, RESPONSE_NOT_READY, WEB_AUTH_FAILED, WEB_PROCESSING_ERROR, ApiError
-from gateway.wire.models import Identity
+from gateway.entities.auth import Authenticator, identity_of
 from gateway.entities.resolve import ResolvedAction, resolve_action
+from gateway.invoke.controller import Controller
+from gateway.routes.serving import WebEntry
 from gateway.store import Store
 from gateway.web.request import (
     REQUIRE_AUTH_HEADER,
@@ -29,7 +26,10 @@ from gateway.web.request import (
     whisk_auth_satisfied,
 )
 from gateway.web.response import WebResponse, render_activation
-from gateway.routes.serving import WebEntry
+from gateway.wire.codec import read_raw_body, request_id
+from gateway.wire.errors import NOT_FOUND, RESPONSE_NOT_READY, WEB_AUTH_FAILED, WEB_PROCESSING_ERROR, ApiError
+from gateway.wire.jsonbody import any_decoder
+from gateway.wire.models import Identity
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 

@@ -11,10 +11,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.store import StoreError
 from gateway.wire.codec import request_id
 from gateway.wire.errors import METHOD_NOT_ALLOWED, ROUTE_NOT_FOUND, ApiError, internal_error
 from gateway.wire.models import ErrorBody, encoder
-from gateway.store import StoreError
 
 log = logging.getLogger("whisklet.gateway")
 
@@ -37,7 +37,8 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
     """Starlette's own rejections (unknown route, wrong method) in OpenWhisk's error envelope."""
     assert isinstance(exc, HTTPException)
     message = {404: ROUTE_NOT_FOUND, 405: METHOD_NOT_ALLOWED}.get(exc.status_code, exc.detail)
-    return error_response(exc.status_code, message, request_id(request), exc.headers)
+    headers = None if exc.headers is None else dict(exc.headers)
+    return error_response(exc.status_code, message, request_id(request), headers)
 
 
 def is_rest(path: str) -> bool:
@@ -51,7 +52,8 @@ class RequestEnvelope:
     """Pure-ASGI middleware around every HTTP request.
 
     1. The request id is the incoming `X-Request-ID` unless absent, starting with `sid_`, or not 1 to
-       64 letters, digits and `-_.:` (it is repeated in headers, bodies and logs), else a new one; it is put in `scope["state"]["request_id"]` and sent back as `X-Request-ID` on every response.
+       64 letters, digits and `-_.:` (it is repeated in headers, bodies and logs), else a new one; it is
+       put in `scope["state"]["request_id"]` and sent back as `X-Request-ID` on every response.
     2. REST API responses (`/api/v1`, not `/api/v1/web`) carry the CORS headers; `OPTIONS` there is
        answered 200, empty, without authentication.
     3. An `ApiError` becomes its error body and a `StoreError` a 503 with its message; any other

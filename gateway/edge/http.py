@@ -23,10 +23,9 @@ from asyncio import TimerHandle, Transport
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from gateway.wire import errors
 from gateway.config import ServerConfig
+from gateway.wire import errors
 from gateway.wire.models import ErrorBody, encoder
-
 
 _LINGER_S = 5.0  # closed after this long without a byte from the client ...
 _LINGER_MAX_S = 60.0  # ... or this long in all ...
@@ -53,7 +52,8 @@ class BoundedHttp(HttpToolsProtocol):
        until the body is complete. Between requests uvicorn's keep-alive timeout applies.
     3. A refused connection is closed gently: the answer and a FIN are sent, what the client still
        sends is read and dropped until it pauses for `_LINGER_S`, or for `_LINGER_MAX_S` or
-       `_LINGER_MAX_BYTES` in all, then the socket is closed. So the client reads the answer instead of a reset. The same happens when the app has
+       `_LINGER_MAX_BYTES` in all, then the socket is closed. So the client reads the answer instead of a
+       reset. The same happens when the app has
        answered a request whose body it did not read to the end (a 413, a 401): closing a socket with
        unread bytes would send a reset, and keeping it would mean reading the rest of the body.
     """

@@ -7,11 +7,11 @@ from base64 import b64decode
 import msgspec
 from starlette.requests import Request
 
-from gateway.wire.errors import AUTH_INVALID, AUTH_MISSING, forbidden, unauthorized
-from gateway.wire.models import Identity, NamespaceLimits, Package
 from gateway.entities.names import namespace_name
 from gateway.entities.resolve import get_package
 from gateway.store import Store, Subject, key_matches
+from gateway.wire.errors import AUTH_INVALID, AUTH_MISSING, forbidden, unauthorized
+from gateway.wire.models import Identity, NamespaceLimits, Package
 
 _limits_decoder = msgspec.json.Decoder(NamespaceLimits)
 

@@ -6,6 +6,7 @@ import msgspec
 
 from gateway.config import LimitsConfig
 from gateway.entities.actions import check_key_values, given_or, next_version
+from gateway.entities.resolve import merge_key_values
 from gateway.wire.errors import PACKAGE_TO_BINDING, ApiError
 from gateway.wire.models import (
     Action,
@@ -17,7 +18,6 @@ from gateway.wire.models import (
     PackagePut,
     PackageSummary,
 )
-from gateway.entities.resolve import merge_key_values
 
 DEFAULT_PACKAGE = "default"
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import msgspec
 
+from gateway.entities.names import entity_name, namespace_name
+from gateway.store import Entity, EntityKind, Store
 from gateway.wire import errors
 from gateway.wire.errors import NOT_FOUND, WRONG_COLLECTION, ApiError
 from gateway.wire.models import Action, KeyValue, Package, action_decoder, package_decoder
-from gateway.entities.names import entity_name, namespace_name
-from gateway.store import Entity, EntityKind, Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from msgspec import UNSET
 
 from gateway.config import LimitsConfig
 from gateway.entities.actions import check_key_values, given_or, next_version
-from gateway.entities.resolve import merge_key_values
+from gateway.entities.resolve import QualifiedName, merge_key_values, parse_qualified_name
 from gateway.wire.errors import FEED_NAME_INVALID, RULE_NEEDS_TRIGGER_AND_ACTION, ApiError
 from gateway.wire.models import (
     EntityRef,
@@ -21,7 +21,6 @@ from gateway.wire.models import (
     TriggerPut,
     TriggerSummary,
 )
-from gateway.entities.resolve import QualifiedName, parse_qualified_name
 
 ACTIVE = "active"
 INACTIVE = "inactive"

@@ -8,13 +8,13 @@ from typing import Any
 
 from gateway.clock import Clock
 from gateway.entities.auth import authorize, authorize_package
+from gateway.entities.resolve import resolve_action
+from gateway.entities.triggers import active_rules
+from gateway.invoke.controller import Controller
+from gateway.invoke.records import activation_row, trigger_record
+from gateway.store import Store
 from gateway.wire.errors import ApiError
 from gateway.wire.models import Identity, ReducedRule, RuleActivated, RuleFailed, Trigger, encoder
-from gateway.invoke.records import activation_row, trigger_record
-from gateway.entities.resolve import resolve_action
-from gateway.invoke.controller import Controller
-from gateway.store import Store
-from gateway.entities.triggers import active_rules
 
 
 async def fire_trigger(

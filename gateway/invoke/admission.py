@@ -10,8 +10,8 @@ from typing import Any
 
 from msgspec import UNSET, UnsetType
 
-from gateway.wire import errors
 from gateway.invoke.observer import GatewayObserver, ThrottleReason
+from gateway.wire import errors
 
 
 def namespace_limit(override: int | UnsetType, default: int) -> int:
@@ -29,7 +29,7 @@ class Admission:
     3. The slot is released once; whatever would release it again does nothing.
     """
 
-    __slots__ = ("namespace", "_release", "_released", "_passed")
+    __slots__ = ("_passed", "_release", "_released", "namespace")
 
     def __init__(self, namespace: str, release: Callable[[str], None]) -> None:
         self.namespace = namespace

@@ -15,16 +15,18 @@ from typing import Any, TypeVar
 import msgspec
 
 from gateway.clock import SYSTEM_CLOCK, Clock
-from gateway.wire import errors
 from gateway.config import LimitsConfig
-from gateway.wire.models import Action, ActivationRecord, Identity, encoder
+from gateway.entities.actions import SEQUENCE
+from gateway.entities.namespaces import namespace_egress
+from gateway.entities.resolve import ResolvedAction
+from gateway.invoke.admission import Admission, Throttle, namespace_limit
 from gateway.invoke.observer import GatewayObserver
 from gateway.invoke.records import INTERNAL_ERROR, Ended, activation_row, build_record, failed_record, internal_error_record
-from gateway.entities.resolve import ResolvedAction
-from gateway.invoke.sequences import SEQUENCE, Budget, run_sequence
+from gateway.invoke.sequences import Budget, run_sequence
 from gateway.store import ActivationRow, Store, StoreError
-from gateway.invoke.admission import Admission, Throttle, namespace_limit
-from pool import ActivationStatus, Job, Pool, PoolError, RunResult
+from gateway.wire import errors
+from gateway.wire.models import Action, ActivationRecord, Identity, encoder
+from pool import API_HOST_IN_SANDBOX, ActivationStatus, Job, Pool, PoolError, RunResult
 
 log = logging.getLogger("whisklet.controller")
 _T = TypeVar("_T")
@@ -129,7 +131,8 @@ class Controller:
         Takes ownership of `admission` (released when the activation ends). Raises `ApiError` 400 when
         `payload` overrides a parameter of a `final` action, 503 when the container engine is known to
         be down or (blocking) no container could be had, `StoreError` when a non-blocking
-        activation cannot be journalled (then it does not run). Non-blocking: returns at once with `record=None`. Blocking: waits up to
+        activation cannot be journalled (then it does not run). Non-blocking: returns at once with
+        `record=None`. Blocking: waits up to
         `wait_ms`; if the activation has not ended by then, returns `record=None` and the activation
         goes on and is stored. The returned record has `logs == []`, as OpenWhisk's blocking responses
         do; the stored one has them.
@@ -137,7 +140,8 @@ class Controller:
         with admission:  # released here if the activation never starts, else by its task when it ends
             arguments = merge_arguments(action, payload)
             if action.exec.kind != SEQUENCE and action.fully_qualified_name not in self._builtins:
-                unavailable = self._pool.unavailable_reason(action.limits.memory)
+                egress = namespace_egress(identity.limits, self._limits.egress)
+                unavailable = self._pool.unavailable_reason(action.limits.memory, action.exec.kind, egress)
                 if unavailable is not None:
                     raise errors.ApiError(503, unavailable)  # fail fast: nothing could run it
             if action.exec.kind == SEQUENCE:
@@ -304,7 +308,9 @@ class Controller:
         deadline = str(self._clock.wall_ms() + action.limits.timeout)
         env.update({f"__OW_{key.upper()}": value for key, value in context.items()})
         env["__OW_DEADLINE"] = deadline
-        env["__OW_API_HOST"] = self._api_host
+        egress = namespace_egress(identity.limits, self._limits.egress)
+        # Inside the sandbox, Whisklet's API is the forwarder on its own loopback (pool/runtime/nodejs/api_proxy.js).
+        env["__OW_API_HOST"] = self._api_host if egress == "none" else API_HOST_IN_SANDBOX
         return Job(
             activation_id=activation_id,
             action_name=action.name,
@@ -318,6 +324,8 @@ class Controller:
             run_value=encoder.encode(arguments),
             env=env,
             run_context=context,
+            kind=action.exec.kind,
+            egress=egress,
         )
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
-from gateway.wire.models import Action, ActivationRecord, ActivationResponse, Identity, KeyValue, Trigger, encoder
 from gateway.store import ActivationRow
+from gateway.wire.models import Action, ActivationRecord, ActivationResponse, Identity, KeyValue, Trigger, encoder
 from pool import ActivationStatus, ResourceUse, RunResult
 
 

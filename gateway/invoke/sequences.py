@@ -11,8 +11,11 @@ from typing import Any
 import msgspec
 
 from gateway.clock import Clock
-from gateway.entities.auth import authorize, authorize_package
 from gateway.entities.actions import SEQUENCE
+from gateway.entities.auth import authorize, authorize_package
+from gateway.entities.resolve import QualifiedName, ResolvedAction, parse_qualified_name, resolve_action
+from gateway.invoke.records import Ended, response, sequence_record
+from gateway.store import Store
 from gateway.wire.errors import (
     SEQUENCE_COMPONENT_MISSING,
     SEQUENCE_FAILED,
@@ -22,9 +25,6 @@ from gateway.wire.errors import (
 )
 from gateway.wire.jsonbody import any_decoder
 from gateway.wire.models import Action, Identity
-from gateway.invoke.records import Ended, response, sequence_record
-from gateway.entities.resolve import QualifiedName, ResolvedAction, parse_qualified_name, resolve_action
-from gateway.store import Store
 from pool import ActivationStatus
 
 log = logging.getLogger("whisklet.sequences")

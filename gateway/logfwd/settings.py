@@ -15,7 +15,12 @@ from msgspec import UNSET, Struct, UnsetType
 
 from gateway.logfwd.network import EgressPolicy, EgressRefused
 from gateway.wire.logforwarding import (
-    AdobeIoRuntime, AzureLogAnalytics, LogForwarding, NewRelic, Setting, SplunkHec,
+    AdobeIoRuntime,
+    AzureLogAnalytics,
+    LogForwarding,
+    NewRelic,
+    Setting,
+    SplunkHec,
 )
 
 MAX_SETTING_CHARS = 1024

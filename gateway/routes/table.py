@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+
 import msgspec
 
 from gateway.routes.paths import MAX_SEGMENTS, VERBS, parameter_name, segments
@@ -70,7 +71,7 @@ def compile_api(api: Api) -> CompiledApi:
         parts = segments(path)
         names = [parameter_name(part) for part in parts]
         if any(name is not None for name in names):
-            pattern = [None if name is not None else part for part, name in zip(parts, names)]
+            pattern = [None if name is not None else part for part, name in zip(parts, names, strict=True)]
             compiled.templates.setdefault(len(parts), []).append((pattern, resource))
         else:
             compiled.exact[tuple(parts)] = resource
@@ -100,7 +101,7 @@ def _resource(api: CompiledApi, parts: list[str]) -> Resource | None:
     if exact is not None:
         return exact
     for pattern, resource in api.templates.get(len(parts), ()):
-        if all(literal is None or literal == part for literal, part in zip(pattern, parts)):
+        if all(literal is None or literal == part for literal, part in zip(pattern, parts, strict=True)):
             return resource
     return None
 

@@ -1,19 +1,30 @@
 """Storage of subjects, entities and activation records."""
 
 from gateway.store.base import (
-    Alarm, ActivationRow, Api, Conflict, Entity, EntityKind, LogForwardingRow, Store, StoreError, Subject,
+    ActivationRow,
+    Alarm,
+    Api,
+    Conflict,
+    Entity,
+    EntityKind,
+    LogForwardingRow,
+    Store,
+    StoreError,
+    Subject,
 )
 from gateway.store.keys import hash_key, key_matches
+from gateway.store.postgresql import PostgresStore
 from gateway.store.sqlite import SqliteStore
 
 __all__ = [
-    "Alarm",
     "ActivationRow",
+    "Alarm",
     "Api",
     "Conflict",
     "Entity",
     "EntityKind",
     "LogForwardingRow",
+    "PostgresStore",
     "SqliteStore",
     "Store",
     "StoreError",

@@ -113,6 +113,11 @@ class Conflict(StoreError):
     """A write lost a race: the entity exists (create) or changed since it was read (update)."""
 
 
+def revision_conflict(what: str, revision: int, expected_revision: int) -> Conflict:
+    """The `Conflict` of a write at `expected_revision` to `what`, which is at `revision` now."""
+    return Conflict(f"{what} changed since it was read (revision {revision}, expected {expected_revision})")
+
+
 class Store(Protocol):
     """Storage for one Whisklet instance.
 

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-
+from gateway.entities.names import NAME
 from gateway.wire.errors import NOT_FOUND, RESERVED_PARAMETERS, ApiError
 from gateway.wire.jsonbody import decode_body
 from gateway.wire.models import Action
-from gateway.entities.names import NAME
 
 EXTENSIONS = ("http", "json", "html", "svg", "text")
 """The response extensions; a name without one of them is served as `.http`."""

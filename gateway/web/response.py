@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from gateway.web.request import JSON, is_binary, is_json_type, number_text, parse_media_type
 from gateway.wire.errors import (
     HTTP_CONTENT_TYPE_MISMATCH,
     HTTP_UNKNOWN_CONTENT_TYPE,
@@ -25,7 +26,6 @@ from gateway.wire.errors import (
 )
 from gateway.wire.jsonbody import any_decoder
 from gateway.wire.models import encoder
-from gateway.web.request import JSON, is_binary, is_json_type, number_text, parse_media_type
 from pool import ActivationStatus, json_too_deep
 
 _MEDIA_TYPE = re.compile(r"\A[\w!#$&^.+-]+/[\w!#$&^.+-]+\Z")

@@ -24,7 +24,8 @@ def json_response(value: Any, status: int = 200, headers: dict[str, str] | None 
 
 def request_id(request: Request) -> str:
     """The request's id, as the request envelope (`gateway/edge/envelope.py`) put it in the scope."""
-    return request.scope["state"]["request_id"]
+    request_id: str = request.scope["state"]["request_id"]
+    return request_id
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:

@@ -98,7 +98,9 @@ def _list_of(name: str) -> dict[str, Any]:
                       {"type": "object", "additionalProperties": {"type": "integer"}}]}
 
 
-def _entity_paths(collection: str, full: str, summary: str, put: str, post: dict[str, Any] | None):
+def _entity_paths(
+    collection: str, full: str, summary: str, put: str, post: dict[str, Any] | None
+) -> dict[str, Any]:
     noun, tag = collection.removesuffix("s"), collection
     found = {"404": {"$ref": "#/components/responses/NotFound"},
              "409": _json(_ref("ErrorBody"), "The name belongs to an entity of another collection.")}

@@ -14,12 +14,12 @@ from collections.abc import Awaitable, Callable
 
 import msgspec
 
-from pool.runner import messages
 from pool.activation import ActivationStatus, Job, RunResult
-from pool.sandbox.driver import Sandbox, SandboxError, SandboxExit, SandboxLost
+from pool.runner import messages
+from pool.runner.client import RunnerConnection, RunnerGone
 from pool.runner.logs import SENTINEL_WAIT_S, LogCollector, log_line
 from pool.runner.outcome import INIT_SLACK_BYTES, error_result, interpret_init, interpret_run
-from pool.runner.client import RunnerConnection, RunnerGone
+from pool.sandbox.driver import Sandbox, SandboxError, SandboxExit, SandboxLost
 
 _encode = msgspec.json.Encoder().encode
 

@@ -9,7 +9,15 @@ chosen by `pool/sandbox/factory.py`. What both share lives beside this module: h
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
+
+from pool.runtime.nodejs.kinds import DEFAULT_KIND
+
+Egress = Literal["none", "api", "internet"]
+"""A sandbox's outbound network, made when it is created: `none` (an empty network namespace), `api`
+(only Whisklet's own API, through the forwarder on the sandbox's loopback) or `internet` (the API and a
+user-mode network stack, with the always-denied and configured ranges unreachable)."""
+EGRESS_MODES: tuple[Egress, ...] = ("none", "api", "internet")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,7 @@ class Sandbox:
     2. `output` carries the runner's stdout and stderr, held by the gateway from before the runner
        started: the activation's logs never pass through a file the tenant can write.
     3. A sandbox serves at most one activation, then it is destroyed.
+    4. `egress` is the outbound network it was created with (`Egress`); it never changes.
     """
 
     id: str
@@ -54,6 +63,8 @@ class Sandbox:
     socket_path: str
     output: RunnerOutput = field(compare=False)
     created_at: float = field(compare=False)
+    kind: str = field(default=DEFAULT_KIND, compare=False)  # the runtime it runs (`pool/runtime/nodejs/kinds.py`)
+    egress: Egress = field(default="none", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +105,9 @@ class SandboxLost(SandboxError):
 class SandboxDriver(Protocol):
     """Creates and destroys sandboxes.
 
-    1. `create` returns only a sandbox whose runner has answered a warm-up request; on any failure it
-       removes what it created and raises `SandboxError`.
+    1. `create` returns only a sandbox of `kind` (a kind of `pool/runtime/nodejs/kinds.py` the driver was
+       opened with) whose runner has answered a warm-up request; on any failure it removes what it
+       created and raises `SandboxError`.
     2. `destroy` kills and removes the sandbox and its host directory, and closes its `output`.
        Calling it again, or on a sandbox that already died, is harmless.
     3. `remove_orphans` removes every sandbox this driver's label marks as Whisklet's, whoever started it.
@@ -110,7 +122,7 @@ class SandboxDriver(Protocol):
        and never runs on the event loop's default executor.
     """
 
-    async def create(self, memory_mb: int) -> Sandbox: ...
+    async def create(self, memory_mb: int, kind: str = DEFAULT_KIND, egress: Egress = "none") -> Sandbox: ...
 
     async def destroy(self, sandbox: Sandbox) -> None: ...
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.actions import NS, unique
 from bench.serving import REPO, WHISKLET
+from tests.integration.actions import NS, unique
 
 pytestmark = pytest.mark.docker
 

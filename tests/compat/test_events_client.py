@@ -14,7 +14,8 @@ def test_openwhisk_npm_client_drives_the_event_model(whisklet):
     assert [a["name"] for a in seen["bindingGot"]["actions"]] == ["show"]
     assert {seen["package"]["name"], seen["binding"]["name"]} <= set(seen["packageList"])
 
-    assert seen["sequence"]["exec"] == {"kind": "sequence", "components": ["/whisk.system/utils/split", "/whisk.system/utils/sort"]}
+    components = ["/whisk.system/utils/split", "/whisk.system/utils/sort"]
+    assert seen["sequence"]["exec"] == {"kind": "sequence", "components": components}
     assert seen["sequenceResult"] == {"lines": ["apple", "fig", "pear"], "length": 3}
 
     assert seen["rule"]["status"] == "active"

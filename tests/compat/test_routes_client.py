@@ -11,7 +11,8 @@ def test_openwhisk_npm_client_creates_lists_serves_and_deletes_routes(whisklet):
     assert len(apis) == 1 and apis[0]["value"]["apidoc"]["basePath"] == base
     operations = apis[0]["value"]["apidoc"]["paths"]["/books/{isbn}"]
     assert sorted(operations) == ["get", "post"]
-    assert operations["post"]["x-openwhisk"]["action"] == seen["createdPost"]["apidoc"]["paths"]["/books/{isbn}"]["post"]["x-openwhisk"]["action"]
+    created = seen["createdPost"]["apidoc"]["paths"]["/books/{isbn}"]["post"]
+    assert operations["post"]["x-openwhisk"]["action"] == created["x-openwhisk"]["action"]
     assert operations["get"]["operationId"] == "getBooksIsbn"
     assert base in [api["value"]["apidoc"]["basePath"] for api in seen["listedAll"]["apis"]]
     assert seen["gotByName"]["apis"][0]["value"]["apidoc"]["info"]["title"] == "Book Club"

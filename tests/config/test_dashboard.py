@@ -8,9 +8,9 @@ import re
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.edge.metrics import Metrics
+from gateway.invoke.observer import ThrottleReason
 from gateway.invoke.records import Ended
 from gateway.wire.models import ActivationRecord, ActivationResponse
-from gateway.invoke.observer import ThrottleReason
 from pool import ActivationStatus, PoolSnapshot, StockSnapshot
 from tests.config.dashboard import DASHBOARD, dashboard_queries, label_names, metric_names
 

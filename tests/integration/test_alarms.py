@@ -5,9 +5,9 @@ import time
 
 import pytest
 
+from bench.serving import ServedWhisklet, sandbox_names
 from tests.integration.actions import NS, put_action, unique
 from tests.integration.events import put, put_rule, records_of
-from bench.serving import ServedWhisklet, sandbox_names
 
 FEED = "/api/v1/namespaces/whisk.system/actions/alarms"
 ECHO = "function main(params) { return params; }"

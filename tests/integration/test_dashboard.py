@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.serving import WHISKLET, ServedWhisklet, free_port, wait_until
 from tests.config.dashboard import dashboard_queries, for_prometheus
 from tests.integration.actions import NS, put_action, unique
-from bench.serving import WHISKLET, ServedWhisklet, free_port, wait_until
 
 HELLO = "function main(params) { return { msg: 'hello ' + (params.name || 'world') }; }"
 FAILING = "function main() { return { error: 'refused' }; }"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.actions import NS, activation, annotations, invoke, put_action, unique
 from bench.serving import WHISKLET, ServedWhisklet, docker_available, free_port, sandbox_host_dirs, sandbox_names, wait_until
+from tests.integration.actions import NS, activation, annotations, invoke, put_action, unique
 
 INTERRUPTED = "The activation was interrupted: Whisklet stopped before it ended, so its result and logs are lost."
 HELLO = "function main() { return {hello: 'world'}; }"

@@ -7,8 +7,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.actions import NS, activation, put_action, unique
 from bench.serving import ServedWhisklet, sandbox_names, wait_until
+from tests.integration.actions import NS, activation, put_action, unique
 
 
 @pytest.fixture

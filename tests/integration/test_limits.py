@@ -6,8 +6,8 @@ import subprocess
 
 import httpx
 
-from tests.integration.actions import NS, invoke, put_action, unique
 from bench.serving import WHISKLET, wait_until
+from tests.integration.actions import NS, invoke, put_action, unique
 
 
 def whisklet_cli(served, *args: str) -> str:

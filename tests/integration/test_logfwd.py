@@ -54,7 +54,7 @@ def metric(served: ServedWhisklet, name: str, labels: str = "") -> float:
 def test_a_new_namespace_reports_adobe_io_runtime_and_no_errors(wsk):
     assert wsk.get(LF).json() == {"adobe_io_runtime": {}}
     assert wsk.get(f"{LF}/errors").json() == {"configured_forwarder": "adobe_io_runtime", "errors": []}
-    assert wsk.get(f"/runtime/namespaces/undefined/logForwarding").json() == {"adobe_io_runtime": {}}
+    assert wsk.get("/runtime/namespaces/undefined/logForwarding").json() == {"adobe_io_runtime": {}}
 
 
 def test_put_answers_the_stored_configuration_without_the_secret_and_get_agrees(wsk):

@@ -13,8 +13,8 @@ import subprocess
 
 import httpx
 
-from tests.integration.actions import unique
 from bench.serving import REPO, WHISKLET
+from tests.integration.actions import unique
 
 SCHEMATHESIS = REPO / ".venv" / "bin" / "schemathesis"
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance," \

@@ -13,7 +13,7 @@ def test_a_trigger_with_three_rules_fires_three_actions_and_its_record_names_the
     put(wsk, "triggers", trigger, {"parameters": [{"key": "source", "value": "trigger"}, {"key": "kept", "value": 1}]})
     actions = [unique(f"a{n}") for n in range(3)]
     rules = [unique(f"r{n}") for n in range(3)]
-    for action, rule in zip(actions, rules):
+    for action, rule in zip(actions, rules, strict=True):
         put_action(wsk, action, ECHO)
         put_rule(wsk, rule, trigger, action)
 

@@ -54,7 +54,7 @@ def test_target_covers_the_arrivals_of_one_creation_time_but_for_rare_bursts():
 def test_target_grows_with_the_arrival_rate_at_least_as_littles_law():
     targets = [prewarm_target(rate, create_s=0.5, headroom=1.5, minimum=2) for rate in (1, 2, 4, 8, 16, 32)]
     assert targets == sorted(targets)
-    assert all(target >= rate * 0.5 * 1.5 for target, rate in zip(targets, (1, 2, 4, 8, 16, 32)))
+    assert all(target >= rate * 0.5 * 1.5 for target, rate in zip(targets, (1, 2, 4, 8, 16, 32), strict=True))
 
 
 def test_a_stricter_cold_start_ratio_keeps_more_containers():

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from tests.pool.fake_driver import FakeDriver
 from pool import ActivationStatus, Job, Pool, PoolConfig, PoolOverloaded, PoolUnavailable, ResourceUse
+from tests.pool.fake_driver import FakeDriver
 
 
 def job(n: int = 0, memory_mb: int = 256, timeout_ms: int = 5000) -> Job:

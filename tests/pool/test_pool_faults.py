@@ -60,7 +60,7 @@ async def test_dead_containers_and_an_unreachable_engine_give_a_clear_503_reason
     driver.engine_down = True  # the engine stopped and took its containers with it
     for sandbox in driver.created:
         driver.kill(sandbox)
-    with pytest.raises(PoolUnavailable, match="engine is unavailable|dead before they could be used"):
+    with pytest.raises(PoolUnavailable, match=r"engine is unavailable|dead before they could be used"):
         await pool.run(job())
     await pool.stop(grace_s=1)
 

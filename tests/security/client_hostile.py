@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.actions import NS, put_action, unique
 from bench.serving import ServedWhisklet, wait_until
+from tests.integration.actions import NS, put_action, unique
 
 
 @dataclass

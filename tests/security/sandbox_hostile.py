@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.serving import ServedWhisklet
 from pool.runner.invocation import GRACE_S
 from tests.integration.actions import NS, activation, put_action
-from bench.serving import ServedWhisklet
 
 CANARY = "sandbox-canary-7c1f"
 """A value only the gateway's own environment holds: it must never show up in a record."""

@@ -27,27 +27,27 @@ def swagger(base_path: str, paths: dict, namespace: str = "guest") -> dict:
             "x-ibm-configuration": {"assembly": {"execute": [{"operation-switch": {"case": cases}}]}}}
 
 
-async def create_swagger(client, doc) -> tuple[int, str]:  # noqa: F811
+async def create_swagger(client, doc) -> tuple[int, str]:
     response = await client.post(f"{APIMGMT}/createApi", json={"apidoc": {"namespace": "_", "swagger": json.dumps(doc)}})
     return response.status_code, response.json().get("error", "")
 
 
-async def test_a_document_with_too_many_operations_is_refused_and_stores_nothing(client):  # noqa: F811
+async def test_a_document_with_too_many_operations_is_refused_and_stores_nothing(client):
     doc = swagger("/big", {f"/p{index}": [] for index in range(MAX_OPERATIONS_PER_API + 1)})
     status, error = await create_swagger(client, doc)
     assert status == 502 and f"at most {MAX_OPERATIONS_PER_API} operations" in error
     assert (await client.get(f"{APIMGMT}/getApi")).json() == {"apis": []}
 
 
-async def test_a_document_over_256_kib_is_refused(client):  # noqa: F811
+async def test_a_document_over_256_kib_is_refused(client):
     doc = swagger("/fat", {"/p": [{"name": "x", "in": "query", "description": "d" * 300_000}]})
     status, error = await create_swagger(client, doc)
     assert status == 502 and "at most 262144 are allowed" in error
 
 
-async def test_a_deeply_nested_document_is_refused_before_it_is_decoded(client):  # noqa: F811
+async def test_a_deeply_nested_document_is_refused_before_it_is_decoded(client):
     deep = "[" * 100_000 + "]" * 100_000
-    status, error = await create_swagger(client, {"swagger": "2.0", "basePath": "/d", "info": {}, "paths": {}})
+    status, _error = await create_swagger(client, {"swagger": "2.0", "basePath": "/d", "info": {}, "paths": {}})
     assert status == 502
     response = await client.post(f"{APIMGMT}/createApi", json={"apidoc": {"namespace": "_", "swagger": deep}})
     assert (response.status_code, response.json()) == (502, {"error": "swagger field cannot be parsed. Ensure it is valid JSON."})
@@ -56,7 +56,7 @@ async def test_a_deeply_nested_document_is_refused_before_it_is_decoded(client):
     assert raw.status_code == 400
 
 
-async def test_regex_syntax_in_paths_is_literal_or_refused(client, anonymous, controller):  # noqa: F811
+async def test_regex_syntax_in_paths_is_literal_or_refused(client, anonymous, controller):
     await web_action(client, "act")
     for bad in ("/{id:.*}", "/x{id}", "/(a|a)*{b}", "/" + "a/" * (MAX_SEGMENTS + 1)):
         response = await client.post(f"{APIMGMT}/createApi?responsetype=http", json=endpoint("/r", bad, "GET", "act"))
@@ -68,7 +68,7 @@ async def test_regex_syntax_in_paths_is_literal_or_refused(client, anonymous, co
     assert (await anonymous.get("/api/guest/r/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!")).status_code == 404
 
 
-async def test_a_very_long_request_path_costs_a_bounded_number_of_lookups(client, anonymous, controller, monkeypatch):  # noqa: F811
+async def test_a_very_long_request_path_costs_a_bounded_number_of_lookups(client, anonymous, controller, monkeypatch):
     await web_action(client, "act")
     await client.post(f"{APIMGMT}/createApi?responsetype=http", json=endpoint("/r", "/{a}/{b}", "GET", "act"))
     lookups = 0
@@ -86,7 +86,7 @@ async def test_a_very_long_request_path_costs_a_bounded_number_of_lookups(client
     assert lookups <= MAX_SEGMENTS + 1
 
 
-async def test_a_route_to_another_namespaces_action_is_refused_in_both_forms(client, anonymous):  # noqa: F811
+async def test_a_route_to_another_namespaces_action_is_refused_in_both_forms(client, anonymous):
     status, error = await create_swagger(client, swagger("/steal", {"/x": []}, namespace="other"))
     assert status == 502 and "may only run web actions of its own namespace 'guest'" in error
     body = endpoint("/steal", "/x", "GET", "act")
@@ -96,7 +96,7 @@ async def test_a_route_to_another_namespaces_action_is_refused_in_both_forms(cli
     assert (await anonymous.get("/api/guest/steal/x")).status_code == 404
 
 
-async def test_path_parameters_and_set_variables_never_become_headers(client, anonymous, controller):  # noqa: F811
+async def test_path_parameters_and_set_variables_never_become_headers(client, anonymous, controller):
     await web_action(client, "act")
     doc = swagger("/h", {"/in/{id}": [{"name": "id", "in": "path"}]})
     doc["x-ibm-configuration"]["assembly"]["execute"][0]["operation-switch"]["case"][0]["execute"].insert(
@@ -112,7 +112,7 @@ async def test_path_parameters_and_set_variables_never_become_headers(client, an
     assert refused.status_code == 404 and "x-injected" not in refused.headers
 
 
-async def test_apis_and_routes_per_namespace_are_bounded(client):  # noqa: F811
+async def test_apis_and_routes_per_namespace_are_bounded(client):
     per_api = MAX_OPERATIONS_PER_API
     for index in range(MAX_OPERATIONS_PER_NAMESPACE // per_api):
         assert (await create_swagger(client, swagger(f"/big{index}", {f"/p{n}": [] for n in range(per_api)})))[0] == 200

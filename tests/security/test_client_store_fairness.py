@@ -11,8 +11,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import httpx
 import pytest
 
+from bench.serving import wait_until
 from tests.integration.actions import NS, invoke, namespace_client, put_action
 from tests.security.client_hostile import (
     credentials_of,
@@ -20,7 +22,6 @@ from tests.security.client_hostile import (
     timed,
     wait_for_prewarmed,
 )
-from bench.serving import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -63,13 +64,17 @@ asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), float(
 """
 
 
+def activations_counted(client: httpx.Client) -> int:
+    count: int = client.get(f"{NS}/activations", params={"count": "true"}).json()["activations"]
+    return count
+
+
 def test_a_namespaces_heavy_reads_keep_another_namespaces_invoke_within_a_few_times_its_latency(whisklet):
     heavy, light = namespace_client(whisklet, "heavy"), namespace_client(whisklet, "light")
     put_action(heavy, "big", BIG, limits={"timeout": 60000})
     for _ in range(RECORDS):
         assert invoke(heavy, "big", blocking="false").status_code == 202
-    counted = lambda: heavy.get(f"{NS}/activations", params={"count": "true"}).json()["activations"]
-    assert wait_until(lambda: counted() >= RECORDS, timeout_s=300)
+    assert wait_until(lambda: activations_counted(heavy) >= RECORDS, timeout_s=300)
     put_action(light, "quick", "function main() { return { ok: true }; }")
 
     def invoke_s() -> float:
@@ -100,8 +105,7 @@ def test_a_page_of_whole_records_is_bounded_in_bytes_and_says_so_by_its_length(w
     put_action(heavy, "big", BIG, limits={"timeout": 60000})
     for _ in range(24):
         assert invoke(heavy, "big", blocking="false").status_code == 202
-    counted = lambda: heavy.get(f"{NS}/activations", params={"count": "true"}).json()["activations"]
-    assert wait_until(lambda: counted() >= 24, timeout_s=300)
+    assert wait_until(lambda: activations_counted(heavy) >= 24, timeout_s=300)
     page = heavy.get(f"{NS}/activations", params={"limit": 200, "docs": "true"})
     assert page.status_code == 200
     assert len(page.content) <= PAGE_MAX_BYTES + 4096

@@ -70,5 +70,5 @@ def test_an_action_that_closes_its_stdout_and_stderr_still_ends_with_its_record_
     """
     record = run_probe(tenant, unique("mute"), code)
     assert (record["response"]["status"], record["response"]["result"]) == ("success", {"ok": True})
-    assert [line[31:] for line in record["logs"]][0] == "stdout: last words"
+    assert record["logs"][0][31:] == "stdout: last words"
     assert_ended_in_time_and_clean(record, hostile_whisklet)

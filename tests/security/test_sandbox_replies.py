@@ -31,7 +31,13 @@ const MODE = %(mode)r, PHASE = %(phase)r, SIZE = 200 * 1024 * 1024;
 
 function raw(res, bytes) {  // the whole reply, framing included, straight onto the socket
   const socket = res.socket;
-  const pump = () => { while (bytes.next) { const piece = bytes.next(); if (piece === null) return; if (!socket.write(piece)) { socket.once('drain', pump); return; } } };
+  const pump = () => {
+    while (bytes.next) {
+      const piece = bytes.next();
+      if (piece === null) return;
+      if (!socket.write(piece)) { socket.once('drain', pump); return; }
+    }
+  };
   pump();
 }
 
@@ -45,14 +51,16 @@ function patch() {
   proto.end = function () {
     const filler = Buffer.alloc(1024 * 1024, 97);
     if (MODE === 'huge') {
-      raw(this, repeat(`HTTP/1.1 502 Bad\\r\\nContent-Length: ${SIZE + 12}\\r\\n\\r\\n{"error":"`, filler, SIZE / filler.length, '"}'));
+      const head = `HTTP/1.1 502 Bad\\r\\nContent-Length: ${SIZE + 12}\\r\\n\\r\\n{"error":"`;
+      raw(this, repeat(head, filler, SIZE / filler.length, '"}'));
     } else if (MODE === 'trickle') {
       this.socket.write('HTTP/1.1 200 OK\\r\\nContent-Length: 1000000\\r\\n\\r\\n{"a":"');
       setInterval(() => this.socket.write('a'), 20);
     } else if (MODE === 'many-headers') {
       raw(this, repeat('HTTP/1.1 200 OK\\r\\n', 'X-Header: value\\r\\n', 100000, 'Content-Length: 2\\r\\n\\r\\n{}'));
     } else if (MODE === 'endless-trailers') {
-      raw(this, repeat('HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n2\\r\\n{}\\r\\n0\\r\\n', 'X-Trailer: value\\r\\n', 1e7, '\\r\\n'));
+      const head = 'HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n2\\r\\n{}\\r\\n0\\r\\n';
+      raw(this, repeat(head, 'X-Trailer: value\\r\\n', 1e7, '\\r\\n'));
     } else if (MODE === 'huge-chunk-size') {
       this.socket.write('HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n' + 'f'.repeat(100) + '\\r\\n{}');
     }

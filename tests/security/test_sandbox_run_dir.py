@@ -6,9 +6,9 @@ from __future__ import annotations
 import signal
 import subprocess
 
-import httpx
 import pytest
 
+from bench.serving import sandbox_names, wait_until
 from tests.integration.actions import NS, activation, namespace_client, put_action, unique
 from tests.security.sandbox_hostile import (  # noqa: F401 (fixtures)
     assert_ended_in_time_and_clean,
@@ -17,7 +17,6 @@ from tests.security.sandbox_hostile import (  # noqa: F401 (fixtures)
     serve,
     tenant,
 )
-from bench.serving import ServedWhisklet, sandbox_names, wait_until
 
 pytestmark = pytest.mark.docker
 

@@ -36,10 +36,10 @@ function main() {
   catch (e) { tried.mount = 'refused'; }
   console.log(JSON.stringify({annotations: [{key: 'cpuTime', value: 0}, {key: 'maxMemory', value: 0}]}));
   console.log('cpuTime: 0, maxMemory: 0');
-  return {tried, held: held.length, x, cpuTime: %(forged)d, maxMemory: %(forged)d,
-          annotations: [{key: 'cpuTime', value: %(forged)d}, {key: 'maxMemory', value: %(forged)d}]};
+  return {tried, held: held.length, x, cpuTime: FORGED_FIGURE, maxMemory: FORGED_FIGURE,
+          annotations: [{key: 'cpuTime', value: FORGED_FIGURE}, {key: 'maxMemory', value: FORGED_FIGURE}]};
 }
-""" % {"forged": FORGED}
+""".replace("FORGED_FIGURE", str(FORGED))
 
 
 def test_an_action_cannot_forge_or_reset_its_cpu_time_and_max_memory(tenant, hostile_whisklet):

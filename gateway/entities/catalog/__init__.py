@@ -17,10 +17,10 @@ import msgspec
 
 from gateway.config import LimitsConfig
 from gateway.entities.actions import create_action, next_version
-from gateway.wire.models import ActionPut, Binding, PackagePut, action_decoder, encoder, package_decoder
 from gateway.entities.namespaces import create_namespace
 from gateway.entities.packages import create_package
 from gateway.store import Conflict, EntityKind, Store
+from gateway.wire.models import ActionPut, Binding, PackagePut, action_decoder, encoder, package_decoder
 
 log = logging.getLogger("whisklet.catalog")
 
@@ -147,8 +147,8 @@ async def install_catalog(store: Store, bounds: LimitsConfig, now_ms: int) -> No
         await _install(store, EntityKind.PACKAGE, SYSTEM_NAMESPACE, package.name, wanted, now_ms)
         path = f"{SYSTEM_NAMESPACE}/{package.name}"
         for action in package.actions:
-            wanted = create_action(action.put(package.name), path, action.name, bounds=bounds, now_ms=now_ms)
-            await _install(store, EntityKind.ACTION, path, action.name, wanted, now_ms)
+            wanted_action = create_action(action.put(package.name), path, action.name, bounds=bounds, now_ms=now_ms)
+            await _install(store, EntityKind.ACTION, path, action.name, wanted_action, now_ms)
 
 
 async def _install(store: Store, kind: EntityKind, path: str, name: str, wanted: Any, now_ms: int) -> None:
@@ -168,7 +168,7 @@ async def _install(store: Store, kind: EntityKind, path: str, name: str, wanted:
 
 def _content(entity: Any) -> dict[str, Any]:
     """What the catalog decides about an entity: everything but its version and update time."""
-    fields = msgspec.to_builtins(entity)
+    fields: dict[str, Any] = msgspec.to_builtins(entity)
     fields.pop("version", None)
     fields.pop("updated", None)
     return fields

@@ -9,14 +9,23 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-
 from gateway.clock import SYSTEM_CLOCK, Clock
-from gateway.events.alarms.schedule import CRON, INTERVAL, ONCE, AlarmSpec, FeedError, make_spec, next_fire_ms, spec_decoder, update_spec
+from gateway.entities.resolve import QualifiedName, parse_qualified_name
+from gateway.events.alarms.schedule import (
+    CRON,
+    INTERVAL,
+    ONCE,
+    AlarmSpec,
+    FeedError,
+    make_spec,
+    next_fire_ms,
+    spec_decoder,
+    update_spec,
+)
 from gateway.invoke.controller import BuiltinAction
+from gateway.store import Alarm, Store, key_matches
 from gateway.wire.errors import ApiError
 from gateway.wire.models import Identity, encoder
-from gateway.entities.resolve import QualifiedName, parse_qualified_name
-from gateway.store import Alarm, Store, key_matches
 from pool import ActivationStatus
 
 PACKAGE = "whisk.system/alarms"

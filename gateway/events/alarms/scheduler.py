@@ -9,15 +9,14 @@ import logging
 import msgspec
 
 from gateway.clock import SYSTEM_CLOCK, Clock
+from gateway.entities.auth import identity_of
+from gateway.entities.triggers import unlinked
+from gateway.events.alarms.schedule import ONCE, AlarmSpec, next_fire_ms, spec_decoder
 from gateway.events.firing import fire_trigger
 from gateway.invoke.controller import Controller
-from gateway.events.alarms.schedule import ONCE, AlarmSpec, next_fire_ms, spec_decoder
-from gateway.entities.auth import identity_of
+from gateway.store import Alarm, Conflict, EntityKind, Store, StoreError
 from gateway.wire.errors import ApiError
 from gateway.wire.models import encoder, trigger_decoder
-from gateway.store import Alarm, Conflict, EntityKind, Store, StoreError
-from gateway.entities.triggers import unlinked
-
 
 log = logging.getLogger("whisklet.alarms")
 
@@ -108,7 +107,9 @@ class AlarmScheduler:
         try:
             self._controller.admit_fire(identity)
             trigger = trigger_decoder.decode(entity.doc)
-            activation_id = await fire_trigger(self._store, self._controller, self._clock, identity, trigger, dict(spec.payload), {})
+            activation_id = await fire_trigger(
+                self._store, self._controller, self._clock, identity, trigger, dict(spec.payload), {}
+            )
         except ApiError as error:
             log.warning("firing trigger %s/%s failed: %s", namespace, name, error.message)
         else:

@@ -267,3 +267,5 @@ try {
   if (err.code !== 'ENOENT') throw err;
 }
 server.listen(SOCKET, () => fs.chmodSync(SOCKET, 0o666));
+// Whisklet's API on the sandbox's loopback, where its egress policy allows it (api_proxy.js).
+require('./api_proxy.js').start();

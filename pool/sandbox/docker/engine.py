@@ -6,13 +6,15 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+
 import aiodocker
 import aiohttp
 from msgspec import Struct
 
 from pool.sandbox.docker.driver import DockerDriver
+from pool.sandbox.docker.image import ensure_images
 from pool.sandbox.driver import EngineUnavailable, SandboxDriver
-from pool.sandbox.docker.image import ensure_image
 
 
 class DockerSettings(Struct, frozen=True, forbid_unknown_fields=True):
@@ -45,7 +47,8 @@ _DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 @asynccontextmanager
-async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -> AsyncIterator[SandboxDriver]:
+async def docker_driver(settings: DockerSettings, run_dir: str, instance: str,
+                        api_dir: Path | None = None) -> AsyncIterator[SandboxDriver]:
     """A ready Docker driver, its runtime image built if missing; closed (session too) on exit.
 
     Containers are scoped to `run_dir`: orphan clean-up removes only those an earlier process with
@@ -55,10 +58,10 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -
     docker = _session(settings.url)
     streams = _stream_session(settings.url)
     try:
-        image = await ensure_image(docker, settings.node_binary, repository=settings.repository)
+        images = await ensure_images(docker, repository=settings.repository)
         driver = DockerDriver(
             docker,
-            image,
+            images,
             run_dir,
             instance,
             pids_limit=settings.pids_limit,
@@ -67,6 +70,7 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -
             run_dir_mb=settings.run_dir_mb,
             scope=hashlib.sha256(os.path.abspath(run_dir).encode()).hexdigest()[:16],
             streams=streams,
+            api_dir=api_dir,
         )
         try:
             yield driver
@@ -79,13 +83,14 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -
         await docker.close()
 
 
-async def build_runtime_image(settings: DockerSettings, *, force: bool = False) -> str:
-    """Build the runtime image when it is missing or stale (always with `force`); return its tag."""
+async def build_runtime_image(settings: DockerSettings, *, force: bool = False) -> list[str]:
+    """Build each kind's runtime image when it is missing or stale (always with `force`); return their tags."""
     docker = _session(settings.url)
     try:
-        return await ensure_image(docker, settings.node_binary, force=force, repository=settings.repository)
+        return list((await ensure_images(docker, repository=settings.repository, force=force)).values())
     finally:
         await docker.close()
+
 
 
 __all__ = ["DockerSettings", "EngineUnavailable", "build_runtime_image", "docker_driver"]

@@ -54,7 +54,8 @@ class CgroupLayout(Protocol):
     4. `counters` opens the sandbox's CPU and peak-memory counters once it is ready (`UsageCounters`: what
        an activation used is read from them when its run ends); None once removed.
     5. `usage` reads OOM kills, CPU time and peak memory (None once removed); `remove` deletes the sandbox's cgroups and is
-       harmless to repeat. `sweep` removes every sandbox cgroup of this scope, killing what is inside; `release` removes the scope's own
+       harmless to repeat. `sweep` removes every sandbox cgroup of this scope, killing what is inside;
+       `release` removes the scope's own
        directories once they hold no sandbox.
     """
 

@@ -1,6 +1,6 @@
 """Whether this host can run the namespace driver, and opening that driver with its runtime tree.
 
-`missing` lists what the host lacks, each with its fix; `namespace_driver` builds the runtime tree,
+`missing` lists what the host lacks, each with its fix; `namespace_driver` builds a runtime tree per kind,
 compiles the seccomp filter, and yields a ready `NamespaceDriver`, closed on exit.
 """
 
@@ -16,9 +16,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from pool.runtime.nodejs.files import RUNNER_GID, RUNNER_UID
+from pool.runtime.nodejs.files import RUNNER_GID, RUNNER_PATH, RUNNER_UID
+from pool.runtime.nodejs.kinds import RUNTIMES, NodeRuntime, modules_dir, node_binary
 from pool.sandbox.docker.engine import DockerSettings
 from pool.sandbox.driver import SandboxError
+from pool.sandbox.hostdir import make_api_dir
 from pool.sandbox.namespace.cgroups import CGROUP_ROOT, PARENT, detect_version, layout
 from pool.sandbox.namespace.driver import NamespaceDriver
 from pool.sandbox.namespace.runtime import ensure_tree
@@ -74,9 +76,10 @@ def missing(cgroup_root: Path = CGROUP_ROOT) -> list[str]:
 
 
 @asynccontextmanager
-async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike[str],
-                           host_root: Path = HOST_ROOT) -> AsyncIterator[NamespaceDriver]:
-    """A ready namespace driver for `data_dir`; every sandbox it still holds is destroyed on exit.
+async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike[str], host_root: Path = HOST_ROOT,
+                           egress_deny: tuple[str, ...] = ()) -> AsyncIterator[NamespaceDriver]:
+    """A ready namespace driver for `data_dir` (its `api_dir`, for the gateway's inside API socket, is
+    `<host_root>/<scope>/api`); every sandbox it still holds is destroyed on exit.
 
     Raises `SandboxError` when the runtime tree cannot be built or the seccomp filter compiled.
     """
@@ -87,15 +90,41 @@ async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike
     home = host_root / scope
     try:
         await asyncio.to_thread(_make_home, home)
-        tree, tree_lock = await asyncio.to_thread(ensure_tree, host_root / "runtime", settings.node_binary)
-    except (OSError, SandboxError) as exc:
-        raise SandboxError(f"preparing the namespace sandbox's runtime tree failed: {exc}") from exc
+        await asyncio.to_thread(make_api_dir, home / "api")
+    except OSError as exc:
+        raise SandboxError(f"preparing the namespace sandbox's host directory failed: {exc}") from exc
+    trees: dict[str, Path] = {}
+    tree_locks: list[int] = []
+    try:
+        for runtime in RUNTIMES:
+            try:
+                tree, tree_lock = await asyncio.to_thread(
+                    _ensure_kind_tree, host_root / "runtime", runtime, tuple(trees.values()))
+            except (OSError, SandboxError) as exc:
+                raise SandboxError(f"preparing the {runtime.kind} runtime tree failed: {exc}") from exc
+            trees[runtime.kind] = tree
+            tree_locks.append(tree_lock)
+        async with _opened(settings, home, version, scope, trees, egress_deny) as driver:
+            yield driver
+    finally:
+        for tree_lock in tree_locks:
+            os.close(tree_lock)
+
+
+def _ensure_kind_tree(runtime_dir: Path, runtime: NodeRuntime, keep: tuple[Path, ...]) -> tuple[Path, int]:
+    """The tree of `runtime`'s kind: its installed node and the installed modules. Blocking."""
+    return ensure_tree(runtime_dir, node_binary(runtime), RUNNER_PATH, modules_dir(), keep)
+
+
+@asynccontextmanager
+async def _opened(settings: DockerSettings, home: Path, version: int, scope: str,
+                  trees: dict[str, Path], egress_deny: tuple[str, ...]) -> AsyncIterator[NamespaceDriver]:
     try:
         seccomp_fd = await asyncio.to_thread(compile_filter)
         try:
             driver = NamespaceDriver(
                 bwrap=shutil.which("bwrap") or "bwrap",
-                runtime_tree=tree,
+                runtime_trees=trees,
                 run_dir=home / "run",
                 cgroups=layout(version, scope),
                 seccomp_fd=seccomp_fd,
@@ -103,6 +132,8 @@ async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike
                 nofile=settings.nofile,
                 tmp_size_mb=settings.tmpfs_mb,
                 run_dir_mb=settings.run_dir_mb,
+                api_dir=home / "api",
+                egress_deny=egress_deny,
             )
             try:
                 yield driver
@@ -113,8 +144,6 @@ async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike
             os.close(seccomp_fd)
     except SeccompUnavailable as exc:
         raise SandboxError(f"compiling the namespace sandbox's seccomp filter failed: {exc}") from exc
-    finally:
-        os.close(tree_lock)
 
 
 def _make_home(home: Path) -> None:
@@ -125,7 +154,7 @@ def _make_home(home: Path) -> None:
 
 def _remove_home(home: Path) -> None:
     """Remove this data directory's (empty) directories under the host root; what is left stays."""
-    for directory in (home / "run", home):
+    for directory in (home / "run", home / "api", home):
         with contextlib.suppress(OSError):
             directory.rmdir()
 
@@ -140,14 +169,30 @@ def _cgroup_writable(root: Path, version: int) -> bool:
 def _userns_refused(bwrap: str) -> str | None:
     """None when bubblewrap, as the runner's uid, can make the sandbox's namespaces; else its complaint."""
     argv = ["setpriv", f"--reuid={RUNNER_UID}", f"--regid={RUNNER_GID}", "--clear-groups", "--", bwrap,
-            "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--ro-bind", "/", "/",
-            "--", "/bin/true"]
+            "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", *_probe_root(),
+            "--", "/usr/bin/true"]
     try:
         done = subprocess.run(argv, check=False, capture_output=True, timeout=_PROBE_TIMEOUT_S,
                               env={"PATH": "/usr/bin:/bin"})
     except (OSError, subprocess.SubprocessError) as exc:
         return str(exc)
     return None if done.returncode == 0 else done.stderr.decode(errors="replace").strip()[:300]
+
+
+def _probe_root() -> list[str]:
+    """The probe's root: `/usr` and the top-level links or directories beside it, never `/` itself.
+
+    Binding `/` recursively walks every mount below it, and fails when one disappears meanwhile (another
+    server's sandbox directory, a container's overlay), so the probe would fail at random on a busy host.
+    """
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib64"):
+        path = Path(top)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), top]
+        elif path.is_dir():
+            args += ["--ro-bind", top, top]
+    return args
 
 
 __all__ = ["HOST_ROOT", "PARENT", "missing", "namespace_driver", "scope_of"]

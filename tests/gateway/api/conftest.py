@@ -13,10 +13,10 @@ from gateway.app import Services, build_app
 from gateway.config import Config
 from gateway.invoke.admission import Admission
 from gateway.invoke.controller import Controller, Invocation
-from gateway.wire.errors import ApiError
-from gateway.wire.models import Action, Identity
 from gateway.invoke.observer import GatewayObserver
 from gateway.store import SqliteStore
+from gateway.wire.errors import ApiError
+from gateway.wire.models import Action, Identity
 
 GUEST = ("23bc46b1-71f6-4ed5-8c54-816aa4f8c502", "123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP")
 OTHER = ("6b3e8a1c-0d2f-4c55-9a7e-2f1d3c4b5a69", "x" * 64)

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 from msgspec import UNSET
 
-from gateway.wire.models import ActivationRecord, ActivationResponse, KeyValue, encoder
 from gateway.store import ActivationRow
+from gateway.wire.models import ActivationRecord, ActivationResponse, KeyValue, encoder
 
 ACTIVATIONS = "/api/v1/namespaces/_/activations"
 

@@ -14,9 +14,9 @@ import pytest
 
 from gateway.app import Services, build_app
 from gateway.config import Config, LimitsConfig
+from gateway.invoke.admission import MinuteCounter, Throttle
 from gateway.invoke.controller import Controller
 from gateway.store import SqliteStore
-from gateway.invoke.admission import MinuteCounter, Throttle
 from pool import Pool, PoolConfig
 from tests.pool.fake_driver import FakeDriver
 
@@ -182,7 +182,7 @@ async def test_an_invoke_the_store_cannot_record_is_503_and_never_runs(served):
 
 
 async def test_a_blocking_invoke_the_store_cannot_record_runs_and_says_its_record_is_not_stored(served):
-    client, store, driver = served
+    client, store, _driver = served
     await make_read_only(store)
     try:
         response = await invoke(client, blocking=True, json={"n": 1})

@@ -125,7 +125,8 @@ async def test_disabled_rule_is_not_fired(client, controller, three_rules):
 async def test_rule_whose_action_was_deleted_logs_the_error(client, controller, three_rules):
     await client.delete(f"{API}/actions/a2")
     response = await client.post(f"{TRIGGERS}/events", json={})
-    logs = {json.loads(line)["rule"]: json.loads(line) for line in (await record(client, response.json()["activationId"]))["logs"]}
+    lines = (await record(client, response.json()["activationId"]))["logs"]
+    logs = {json.loads(line)["rule"]: json.loads(line) for line in lines}
     assert logs["guest/r2"] == {
         "statusCode": 1, "success": False, "error": "The requested resource does not exist.",
         "rule": "guest/r2", "action": "guest/a2",

@@ -6,12 +6,12 @@ import httpx
 import msgspec
 import pytest
 
-from gateway.invoke.records import Ended
-from pool import ActivationStatus
 from gateway.app import Services, build_app
 from gateway.invoke.controller import Invocation
+from gateway.invoke.records import Ended
 from gateway.wire.errors import too_many_per_minute
 from gateway.wire.models import ActivationRecord, ActivationResponse
+from pool import ActivationStatus
 
 ACTIONS = "/api/v1/namespaces/_/actions"
 WEB = "/api/v1/web/guest/default"

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 import uvicorn
 
+from bench.serving import free_port
 from gateway.config import ServerConfig
 from gateway.edge.http import bounded_http
-from bench.serving import free_port
 
 BOUNDS = ServerConfig(
     max_request_head_bytes=2048, max_request_headers=20, request_head_timeout_s=0.3, request_body_idle_s=0.3

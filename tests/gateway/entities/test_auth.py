@@ -9,11 +9,11 @@ from msgspec import UNSET
 from starlette.requests import Request
 
 from gateway.app import Services, build_app
-from gateway.entities.auth import Authenticator, authorize, resolve_namespace
 from gateway.config import Config
+from gateway.entities.auth import Authenticator, authorize, resolve_namespace
 from gateway.invoke.controller import Controller
-from gateway.wire.errors import ApiError
 from gateway.store import SqliteStore
+from gateway.wire.errors import ApiError
 
 UUID = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502"
 KEY = "123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"

@@ -1,11 +1,10 @@
 import asyncio
 
 import pytest
-
-from gateway.wire.errors import ApiError
 from msgspec import UNSET
 
 from gateway.invoke.admission import Admission, MinuteCounter, Throttle, namespace_limit
+from gateway.wire.errors import ApiError
 
 
 class Clock:

@@ -7,11 +7,11 @@ import pytest
 
 from gateway.clock import FakeClock
 from gateway.config import LimitsConfig
+from gateway.invoke.admission import MinuteCounter, Throttle
 from gateway.invoke.controller import Controller, merge_arguments
+from gateway.store import SqliteStore
 from gateway.wire.errors import ApiError
 from gateway.wire.models import Action, ActionLimits, Exec, Identity, KeyValue, NamespaceLimits, record_decoder
-from gateway.store import SqliteStore
-from gateway.invoke.admission import MinuteCounter, Throttle
 from pool import Pool, PoolConfig
 from tests.pool.fake_driver import FakeDriver
 

@@ -10,10 +10,10 @@ import msgspec
 import pytest
 
 from gateway.config import LimitsConfig
-from gateway.invoke.controller import Controller
-from gateway.wire.models import Action, ActionLimits, Exec, Identity, KeyValue, NamespaceLimits, encoder, record_decoder
-from gateway.store import EntityKind, SqliteStore
 from gateway.invoke.admission import MinuteCounter, Throttle
+from gateway.invoke.controller import Controller
+from gateway.store import EntityKind, SqliteStore
+from gateway.wire.models import Action, ActionLimits, Exec, Identity, KeyValue, NamespaceLimits, encoder, record_decoder
 from pool import ActivationStatus, Pool, PoolConfig
 from tests.pool.fake_driver import FakeDriver
 

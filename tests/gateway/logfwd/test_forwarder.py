@@ -13,8 +13,8 @@ from gateway.logfwd.network import EgressPolicy
 from gateway.logfwd.secrets import SecretBox
 from gateway.logfwd.settings import default_settings
 from gateway.store import SqliteStore
-from tests.gateway.logfwd.records import NEW_RELIC_KEY, SPLUNK_TOKEN, azure, new_relic, record, splunk
 from pool import ActivationStatus
+from tests.gateway.logfwd.records import NEW_RELIC_KEY, SPLUNK_TOKEN, azure, new_relic, record, splunk
 from tests.receivers import Receiver, SilentReceiver
 
 LOOPBACK = EgressPolicy.from_settings(True, ["127.0.0.1/32"])

@@ -22,7 +22,7 @@ CODE = {"kind": "nodejs:default", "code": "function main(p) { return {} }"}
 
 
 @pytest.fixture
-async def anonymous(store, controller, config):  # noqa: F811
+async def anonymous(store, controller, config):
     """A client without credentials, as a browser calls a managed URL."""
     app = build_app(Services(config=config, store=store, controller=controller))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://whisklet") as anonymous:
@@ -30,20 +30,20 @@ async def anonymous(store, controller, config):  # noqa: F811
 
 
 @pytest.fixture
-async def other(store, controller, config):  # noqa: F811
+async def other(store, controller, config):
     app = build_app(Services(config=config, store=store, controller=controller))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://whisklet",
                                  auth=OTHER) as other:
         yield other
 
 
-async def web_action(client: httpx.AsyncClient, name: str, web: bool = True) -> None:  # noqa: F811
+async def web_action(client: httpx.AsyncClient, name: str, web: bool = True) -> None:
     notes = [{"key": "web-export", "value": web}]
     response = await client.put(f"{ACTIONS}/{name}", json={"exec": CODE, "annotations": notes})
     assert response.status_code == 200, response.text
 
 
-def succeed(controller: FakeController, result: Any) -> None:  # noqa: F811
+def succeed(controller: FakeController, result: Any) -> None:
     record = ActivationRecord(
         namespace="guest", name="page", version="0.0.1", subject="guest", activationId=ACTIVATION_ID,
         start=1000, end=1052, duration=52,

@@ -40,7 +40,8 @@ async def test_a_swagger_string_replaces_the_whole_api_and_comes_back_verbatim(c
                                                "url": "https://x/api/v1/web/guest/default/a.http"}}}},
         "x-ibm-configuration": {"assembly": {"execute": [{"operation-switch": {"case": [{"operations": ["post-/new/{id}"],
             "execute": [{"set-variable": {"actions": []}},
-                        {"invoke": {"target-url": "https://x/api/v1/web/guest/default/a.http$(request.path)", "verb": "keep"}}]}]}}]}}}
+                        {"invoke": {"target-url": "https://x/api/v1/web/guest/default/a.http$(request.path)",
+                                    "verb": "keep"}}]}]}}]}}}
     response = await create(client, {"apidoc": {"namespace": "_", "swagger": json.dumps(swagger)}})
     assert response.status_code == 200, response.text
     assert response.json()["apidoc"] == swagger

@@ -1,17 +1,13 @@
-"""Alarm schedules in the SQLite store: kept across reopening, claimed once, and migrated into old files."""
-
-import sqlite3
-from pathlib import Path
+"""Alarm schedules in the store (both engines): kept across reopening, claimed once."""
 
 import pytest
 
-from gateway.store import Alarm, SqliteStore
-from gateway.store.sqlite import _SCHEMA_V1
+from gateway.store import Alarm
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    store = SqliteStore(tmp_path / "whisklet.db", flush_interval_s=60)
+async def store(engine):
+    store = engine.store(flush_interval_s=60)
     await store.open()
     yield store
     await store.close()
@@ -21,12 +17,12 @@ def alarm(trigger: str, next_fire: int, active: bool = True) -> Alarm:
     return Alarm(trigger, trigger.split("/")[0], b'{"feed":"alarm"}', active, next_fire, 1)
 
 
-async def test_alarms_survive_reopening_the_store(tmp_path: Path):
-    store = SqliteStore(tmp_path / "whisklet.db")
+async def test_alarms_survive_reopening_the_store(engine):
+    store = engine.store()
     await store.open()
     await store.put_alarm(alarm("guest/t", 500))
     await store.close()
-    reopened = SqliteStore(tmp_path / "whisklet.db")
+    reopened = engine.store()
     await reopened.open()
     try:
         assert await reopened.get_alarm("guest/t") == alarm("guest/t", 500)
@@ -57,19 +53,3 @@ async def test_put_replaces_and_delete_removes(store):
     assert await store.delete_alarm("guest/t") is True
     assert await store.delete_alarm("guest/t") is False
     assert await store.get_alarm("guest/t") is None
-
-
-async def test_a_version_1_database_gains_the_alarms_table(tmp_path: Path):
-    path = tmp_path / "whisklet.db"
-    with sqlite3.connect(path) as db:
-        db.executescript(_SCHEMA_V1)
-        db.execute("INSERT INTO subjects VALUES ('guest', 'u', 'h', x'7b7d', 1)")
-        db.execute("PRAGMA user_version = 1")
-    store = SqliteStore(path)
-    await store.open()
-    try:
-        await store.put_alarm(alarm("guest/t", 100))
-        assert (await store.get_alarm("guest/t")).next_fire == 100
-        assert (await store.get_subject("guest")).uuid == "u"
-    finally:
-        await store.close()

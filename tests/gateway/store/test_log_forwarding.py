@@ -1,10 +1,8 @@
-from pathlib import Path
-
-from gateway.store import LogForwardingRow, SqliteStore
+from gateway.store import LogForwardingRow
 
 
-async def test_a_namespaces_destination_is_stored_replaced_and_removed_with_the_namespace(tmp_path: Path):
-    store = SqliteStore(tmp_path / "whisklet.db")
+async def test_a_namespaces_destination_is_stored_replaced_and_removed_with_the_namespace(engine):
+    store = engine.store()
     await store.open()
     try:
         await store.create_subject("team", "uuid-1", "key")
@@ -19,7 +17,7 @@ async def test_a_namespaces_destination_is_stored_replaced_and_removed_with_the_
         assert await store.get_log_forwarding("team") is None
     finally:
         await store.close()
-    reopened = SqliteStore(tmp_path / "whisklet.db")
+    reopened = engine.store()
     await reopened.open()
     try:
         assert await reopened.get_log_forwarding("team") is None

@@ -6,9 +6,9 @@ import base64
 
 import pytest
 
+from gateway.web.request import WebRequest, action_input, cors_headers, is_binary, parse_target, whisk_auth_satisfied
 from gateway.wire.errors import ApiError
 from gateway.wire.models import Action, ActionLimits, Exec, KeyValue
-from gateway.web.request import WebRequest, action_input, cors_headers, is_binary, parse_target, whisk_auth_satisfied
 
 
 def action(**annotations: object) -> Action:

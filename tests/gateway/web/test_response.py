@@ -6,8 +6,8 @@ import base64
 
 import pytest
 
-from gateway.wire.errors import ApiError
 from gateway.web.response import handed_result, render, render_activation
+from gateway.wire.errors import ApiError
 from pool import ActivationStatus
 
 SUCCESS, APPLICATION_ERROR = ActivationStatus.SUCCESS, ActivationStatus.APPLICATION_ERROR

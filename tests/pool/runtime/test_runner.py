@@ -111,7 +111,7 @@ async def start_runner(directory: str, log_limit_bytes: int = 10 * 1024 * 1024) 
             if process.returncode is not None or time.monotonic() > deadline:
                 await logs.cancel()
                 output.close()
-                raise RuntimeError("runner did not start")
+                raise RuntimeError("runner did not start") from None
             await asyncio.sleep(0.005)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.probe import run_action
 from pool.runner.client import RunnerConnection, RunnerGone
 from pool.sandbox.driver import SandboxDriver
 from tests.pool.sandbox.namespace.sandboxes import (
@@ -16,7 +17,6 @@ from tests.pool.sandbox.namespace.sandboxes import (
     host_dirs,
     namespace_missing,
     opened,
-    run_action,
     temporary_home,
 )
 

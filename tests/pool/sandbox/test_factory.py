@@ -45,5 +45,5 @@ async def test_a_host_that_cannot_run_the_sandbox_asked_for_stops_start_up_with_
 
 
 def test_an_unknown_driver_is_refused_with_its_key() -> None:
-    with pytest.raises(ValueError, match="pool.driver"):
+    with pytest.raises(ValueError, match=r"pool\.driver"):
         PoolConfig(driver="lxc")

@@ -8,8 +8,8 @@ import pytest
 
 from gateway.clock import FakeClock
 from gateway.events.alarms.feed import AlarmFeeds
-from gateway.wire.models import Identity, NamespaceLimits
 from gateway.store import EntityKind, SqliteStore
+from gateway.wire.models import Identity, NamespaceLimits
 from pool import ActivationStatus
 
 NOW = 1_800_000_000_000

@@ -16,11 +16,11 @@ from typing import Any
 
 import aiodocker
 
-from pool.runner.client import RunnerConnection
+from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.docker.driver import DockerDriver
 from pool.sandbox.docker.engine import DockerSettings
-from pool.sandbox.docker.image import ensure_image
-from pool.sandbox.driver import Sandbox, SandboxDriver
+from pool.sandbox.docker.image import ensure_images
+from pool.sandbox.driver import SandboxDriver
 from pool.sandbox.namespace.cgroups import CGROUP_ROOT, PARENT
 from pool.sandbox.namespace.driver import NamespaceDriver
 from pool.sandbox.namespace.host import missing, namespace_driver, scope_of
@@ -56,9 +56,11 @@ async def opened(kind: str, data_dir: Path, host_root: Path, **settings: Any) ->
         return
     docker = aiodocker.Docker()
     try:
-        image = await ensure_image(docker)
+        # `WHISKLET_DOCKER_REPOSITORY` as in test_driver.py: a checkout's images kept apart from another's
+        repository = os.environ.get("WHISKLET_DOCKER_REPOSITORY", "whisklet-nodejs")
+        image = (await ensure_images(docker, repository=repository))[DEFAULT_KIND]
         scope = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
-        driver = DockerDriver(docker, image, data_dir / "run", "test-" + secrets.token_hex(4), scope=scope,
+        driver = DockerDriver(docker, {DEFAULT_KIND: image}, data_dir / "run", "test-" + secrets.token_hex(4), scope=scope,
                               pids_limit=settings.get("pids_limit", 1024))
         try:
             yield driver
@@ -70,23 +72,6 @@ async def opened(kind: str, data_dir: Path, host_root: Path, **settings: Any) ->
                 await container.delete(force=True, v=True)
     finally:
         await docker.close()
-
-
-async def run_action(sandbox: Sandbox, code: str, value: dict[str, Any] | None = None,
-                     timeout_s: float = 30) -> dict[str, Any]:
-    """/init then /run `code`'s `main` with `value`; the /run reply's JSON (the runner must answer 200)."""
-    conn = await RunnerConnection.open(sandbox.socket_path)
-    try:
-        async with asyncio.timeout(timeout_s):
-            init = {"value": {"name": "probe", "main": "main", "code": code}}
-            reply = await conn.request("POST", "/init", json.dumps(init).encode())
-            assert reply.status == 200, reply
-            reply = await conn.request("POST", "/run", json.dumps({"value": value or {}}).encode())
-    finally:
-        await conn.close()
-    assert reply.status == 200, reply
-    result: dict[str, Any] = json.loads(reply.body)
-    return result
 
 
 def cgroup_dirs(data_dir: Path) -> list[Path]:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.probe import run_action
 from pool.sandbox.namespace.snapshot import ensure_blob
 from tests.pool.sandbox.namespace.sandboxes import (
     namespace_missing,
     opened,
-    run_action,
     temporary_home,
 )
 

@@ -13,28 +13,19 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.request import pathname2url
 
+from gateway.store.turns import READS_PER_NAMESPACE, NamespaceTurns
+
 T = TypeVar("T")
 
 READERS = 3
 """Reader threads, each with its own read-only connection."""
-
-READS_PER_NAMESPACE = 1
-"""Reads one namespace may have in flight at once; the others wait their turn in order."""
-
-
-@dataclass
-class _Turns:
-    """A namespace's read slots and how many reads hold or wait for one."""
-
-    slots: asyncio.Semaphore
-    users: int = 0
 
 
 @dataclass
@@ -56,31 +47,18 @@ class Readers:
     _local: threading.local = field(default_factory=threading.local)
     _connections: list[sqlite3.Connection] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _turns: dict[str, _Turns] = field(default_factory=dict)
+    _turns: NamespaceTurns = field(init=False)
 
     def __post_init__(self) -> None:
+        self._turns = NamespaceTurns(self.per_namespace)
         self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="whisklet-store-read")
 
     async def run(self, namespace: str, fn: Callable[..., T], *args: Any) -> T:
         if self._executor is None:
             raise sqlite3.ProgrammingError("the store's readers are closed")
         executor = self._executor
-        async with self._turn(namespace):
+        async with self._turns.turn(namespace):
             return await asyncio.get_running_loop().run_in_executor(executor, self._on_thread, fn, args)
-
-    @contextlib.asynccontextmanager
-    async def _turn(self, namespace: str) -> AsyncIterator[None]:
-        turns = self._turns.get(namespace)
-        if turns is None:
-            turns = self._turns[namespace] = _Turns(asyncio.Semaphore(self.per_namespace))
-        turns.users += 1
-        try:
-            async with turns.slots:
-                yield
-        finally:
-            turns.users -= 1
-            if turns.users == 0:
-                del self._turns[namespace]
 
     def _on_thread(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)

@@ -1,0 +1,69 @@
+"""A node's identity (configured, or generated once and kept in the data directory) and its heartbeat."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from gateway.config import ConfigError
+from gateway.datadir import owner_only_file
+from gateway.store.base import StoreError
+
+log = logging.getLogger("whisklet.store")
+
+NODE_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
+NODE_ID_FILE = "node-id"
+HEARTBEAT_S = 5.0
+"""How often a node writes its heartbeat row."""
+
+
+def node_identity(configured: str, data_dir: Path) -> str:
+    """`configured` (`store.node_id` / `--node-id`) when set, else the id kept in `data_dir/node-id`,
+    generated on first use. `ConfigError` for an id that is not 1-63 letters, digits, `.`, `_`, `-`."""
+    if configured:
+        return _checked(configured, "store.node_id")
+    path = data_dir / NODE_ID_FILE
+    try:
+        kept = path.read_text().strip() if path.exists() else ""
+        if kept:
+            return _checked(kept, str(path))
+        generated = f"node-{secrets.token_hex(6)}"
+        owner_only_file(path)
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "w") as file:
+            file.write(generated + "\n")
+        return generated
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot keep this node's id in {path} ({exc.strerror}): make the data directory writable,"
+            " or set store.node_id (--node-id)"
+        ) from None
+
+
+def _checked(node_id: str, where: str) -> str:
+    if not NODE_ID.match(node_id):
+        raise ConfigError(
+            f"{where} {node_id!r} is not a node id: 1 to 63 letters, digits, '.', '_' or '-', starting with a"
+            " letter or digit, e.g. node-1"
+        )
+    return node_id
+
+
+async def beat_forever(beat: Callable[[], Awaitable[None]], interval_s: float) -> None:
+    """Call `beat()` every `interval_s` until cancelled; a failing beat is logged once per failure streak."""
+    failing = False
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await beat()
+        except StoreError as exc:
+            if not failing:
+                log.warning("this node's heartbeat failed: %s", exc)
+            failing = True
+        else:
+            failing = False
