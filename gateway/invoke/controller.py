@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -29,6 +29,7 @@ from gateway.wire.models import Action, ActivationRecord, Identity, encoder
 from pool import API_HOST_IN_SANDBOX, ActivationStatus, Job, Pool, PoolError, RunResult
 
 log = logging.getLogger("whisklet.controller")
+_T = TypeVar("_T")
 
 BuiltinAction = Callable[[Identity, dict[str, Any]], Awaitable[tuple[ActivationStatus, Any]]]
 """An action of the system catalog that the gateway runs in-process (it touches Whisklet's own state,
@@ -156,14 +157,13 @@ class Controller:
                 identity, action, arguments, activation_id,
                 received_ms=received_ms, cause=cause, binding=binding, transaction_id=transaction_id,
             )
-            task = asyncio.create_task(run)
+            done = asyncio.Event()
+            task = asyncio.create_task(_ending(run, done) if blocking else run)
             admission.pass_to(task)
         self._activations.add(task)
         task.add_done_callback(self._activations.discard)
         if not blocking:
             return Invocation(activation_id, None)
-        done = asyncio.Event()
-        task.add_done_callback(lambda _: done.set())
         if not await self._clock.wait(done, wait_ms / 1000):  # the activation goes on; its record follows
             return Invocation(activation_id, None, await self._unstored())
         ended, no_container = task.result()
@@ -327,6 +327,16 @@ class Controller:
             kind=action.exec.kind,
             egress=egress,
         )
+
+
+async def _ending(run: Awaitable[_T], done: asyncio.Event) -> _T:
+    """`run`, setting `done` in its own last step: the blocking caller wakes on the next turn of the event
+    loop, where a done callback on the task would take two (one to run the callback, one to wake it).
+    By then the task is done: it ends in the same step."""
+    try:
+        return await run
+    finally:
+        done.set()
 
 
 def merge_arguments(action: Action, payload: dict[str, Any]) -> dict[str, Any]:

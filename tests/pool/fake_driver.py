@@ -57,6 +57,7 @@ class FakeDriver:
     crash_on_run: bool = False
     oom_on_run: bool = False
     sentinels: bool = True  # False: a runner whose output never says it is complete
+    sentinels_first: bool = False  # True: the sentinels go out just before the /run reply (as runner.js), not after
     use: ResourceUse | None = None  # what `resource_use` reports for a live sandbox
     created: list[Sandbox] = field(default_factory=list)
     requests: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # per sandbox: (connection number, path)
@@ -161,10 +162,16 @@ class FakeDriver:
                 else:
                     status, reply = 200, '{"OK":true}'
                 data = reply.encode()
+                if path == "/run" and self.sentinels and self.sentinels_first:
+                    self._end_output(output)
                 writer.write(f"HTTP/1.1 {status} OK\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
                 await writer.drain()
-                if path == "/run" and self.sentinels:
-                    output.write("stdout", SENTINEL + b"\n")
-                    output.write("stderr", SENTINEL + b"\n")
+                if path == "/run" and self.sentinels and not self.sentinels_first:
+                    self._end_output(output)
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
+
+    @staticmethod
+    def _end_output(output: FakeOutput) -> None:
+        output.write("stdout", SENTINEL + b"\n")
+        output.write("stderr", SENTINEL + b"\n")
