@@ -1,9 +1,10 @@
 """One activation on one leased sandbox: `/init`, `/run`, the time limit, the logs, the outcome.
 
 `/run` is sent right behind `/init` on the same connection, without waiting for `/init`'s reply (HTTP/1.1
-pipelining: one wake-up of the runner and of the gateway fewer). The runner answers in order and refuses
-the `/run` when `/init` failed; the gateway then reads no further, and the activation ends with the
-`/init` error exactly as when nothing else was sent. The `deadline` the `/run` carries is therefore set
+pipelining: one wake-up of the runner and of the gateway fewer). Node answers a connection's requests in
+order, and runner.js's `/init` is synchronous, so the `/run` is handled after it and refused when it
+failed (`main` unset); the gateway then reads no further, and the activation ends with the `/init` error
+exactly as when nothing else was sent. The `deadline` the `/run` carries is therefore set
 before `/init` (it is earlier than the one the gateway enforces by `/init`'s duration).
 
 Time: `/init` and `/run` each get the action's time limit (as in OpenWhisk; `/run`'s counts from `/init`'s

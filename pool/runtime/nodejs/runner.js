@@ -239,21 +239,6 @@ function send(res, { code, body }) {
   res.end(text);
 }
 
-// The host sends /run right behind /init on one connection (HTTP/1.1 pipelining). Node answers
-// pipelined requests in order, but would start handling the /run while the /init is still being
-// answered: each connection's requests are handled one after the other, so a /run sees what its /init
-// did, and after a failed /init (`main` unset, or `status` stopped) it is refused without running.
-const lastTurn = new WeakMap(); // socket -> the promise of its latest request's handling
-
-async function handle(name, raw, res) {
-  const outcome = await answer(name, raw);
-  // The activation's output is complete with every /run reply and an /init that failed. The sentinels
-  // go first: writes to a pipe are synchronous, so they are in the gateway's pipes before the reply
-  // is on the socket, and the gateway need not wait for them once it has the reply.
-  if (name === 'POST /run' || (name === 'POST /init' && outcome.code !== 200)) writeSentinels();
-  send(res, outcome);
-}
-
 const server = http.createServer((req, res) => {
   const chunks = [];
   let size = 0;
@@ -261,12 +246,14 @@ const server = http.createServer((req, res) => {
     size += chunk.length;
     if (size <= MAX_BODY_BYTES) chunks.push(chunk);
   });
-  req.on('end', () => {
+  req.on('end', async () => {
     const name = `${req.method} ${req.url.split('?', 1)[0]}`;
-    const raw = size <= MAX_BODY_BYTES ? Buffer.concat(chunks, size) : undefined;
-    const previous = lastTurn.get(req.socket);
-    const turn = previous === undefined ? handle(name, raw, res) : previous.then(() => handle(name, raw, res));
-    lastTurn.set(req.socket, turn);
+    const outcome = await answer(name, size <= MAX_BODY_BYTES ? Buffer.concat(chunks, size) : undefined);
+    // The activation's output is complete with every /run reply and an /init that failed. The sentinels
+    // go first: writes to a pipe are synchronous, so they are in the gateway's pipes before the reply
+    // is on the socket, and the gateway need not wait for them once it has the reply.
+    if (name === 'POST /run' || (name === 'POST /init' && outcome.code !== 200)) writeSentinels();
+    send(res, outcome);
   });
 });
 // The host keeps its connection from the warm-up request while the runner waits in the pool.
