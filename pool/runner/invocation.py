@@ -4,14 +4,14 @@
 pipelining: one wake-up of the runner and of the gateway fewer). Node answers a connection's requests in
 order, and runner.js's `/init` is synchronous, so the `/run` is handled after it and refused when it
 failed (`main` unset); the gateway then reads no further, and the activation ends with the `/init` error
-exactly as when nothing else was sent. The `deadline` the `/run` carries is therefore set
-before `/init` (it is earlier than the one the gateway enforces by `/init`'s duration).
+exactly as when nothing else was sent. The `deadline` the `/run` carries is set when both are sent, so
+it comes before the one the gateway enforces by `/init`'s duration (OpenWhisk sets it after `/init`).
 
 Time: `/init` and `/run` each get the action's time limit (as in OpenWhisk; `/run`'s counts from `/init`'s
-reply, when the runner starts it). After that, whatever the
-sandbox does, an activation takes at most `GRACE_S` more: asking the engine why a runner went away
-(`EXIT_REASON_S`, only when it did) and waiting for the end of its output (`SENTINEL_WAIT_S`, not after
-a timeout). Closing the connection never waits on the runner.
+reply, when the runner starts it). After that, whatever the sandbox does, an activation takes at most
+`GRACE_S` more: asking the engine why a runner went away (`EXIT_REASON_S`, only when it did) and waiting
+for the end of its output (`SENTINEL_WAIT_S`, not after a timeout). Closing the connection never waits on
+the runner.
 """
 
 from __future__ import annotations
