@@ -15,7 +15,7 @@ import pytest
 
 from pool.activation import ActivationStatus, Job, RunResult
 from pool.runner import messages
-from pool.runner.client import RunnerConnection, RunnerGone
+from pool.runner.client import RunnerConnection, RunnerGone, RunnerReply
 from pool.runner.invocation import activate
 from pool.sandbox.driver import Sandbox, SandboxExit
 from tests.pool.runtime.test_runner import NODE, RUNNER_JS, PipeOutput
@@ -71,17 +71,21 @@ def texts(result: RunResult) -> list[str]:
     return [line[31:] for line in result.logs]
 
 
-async def test_init_and_run_sent_back_to_back_are_both_answered_in_order(real_runner: RealRunner) -> None:
-    connection = await RunnerConnection.open(real_runner.sandbox.socket_path)
+async def pipelined(runner: RealRunner, init: object, run: object) -> tuple[RunnerReply, RunnerReply]:
+    """`/init` and `/run` sent back to back on one new connection; their replies."""
+    connection = await RunnerConnection.open(runner.sandbox.socket_path)
     try:
-        code = json.dumps({"value": {"main": "main", "code": "function main(a) { return {hello: a.name} }"}})
-        connection.send("POST", "/init", code.encode())
-        connection.send("POST", "/run", b'{"value": {"name": "pipelined"}}')
+        connection.send("POST", "/init", json.dumps(init).encode())
+        connection.send("POST", "/run", json.dumps(run).encode())
         async with asyncio.timeout(10):
-            init = await connection.reply("POST", "/init")
-            run = await connection.reply("POST", "/run")
+            return await connection.reply("POST", "/init"), await connection.reply("POST", "/run")
     finally:
         await connection.close()
+
+
+async def test_init_and_run_sent_back_to_back_are_both_answered_in_order(real_runner: RealRunner) -> None:
+    code = "function main(a) { return {hello: a.name} }"
+    init, run = await pipelined(real_runner, {"value": {"main": "main", "code": code}}, {"value": {"name": "pipelined"}})
     assert (init.status, json.loads(init.body)) == (200, {"OK": True})
     assert (run.status, json.loads(run.body)) == (200, {"hello": "pipelined"})
 
@@ -105,17 +109,9 @@ async def test_a_failed_init_ends_the_activation_with_the_init_error_and_the_run
 
 
 async def test_the_runner_refuses_the_pipelined_run_after_a_failed_init(real_runner: RealRunner) -> None:
-    connection = await RunnerConnection.open(real_runner.sandbox.socket_path)
-    try:
-        marker = os.path.join(real_runner.directory, "ran")
-        code = f"function main() {{ require('fs').writeFileSync({marker!r}, 'yes'); return {{}} }}\nthrow 'no';"
-        connection.send("POST", "/init", json.dumps({"value": {"main": "main", "code": code}}).encode())
-        connection.send("POST", "/run", b'{"value": {}}')
-        async with asyncio.timeout(10):
-            init = await connection.reply("POST", "/init")
-            run = await connection.reply("POST", "/run")
-    finally:
-        await connection.close()
+    marker = os.path.join(real_runner.directory, "ran")
+    code = f"function main() {{ require('fs').writeFileSync({marker!r}, 'yes'); return {{}} }}\nthrow 'no';"
+    init, run = await pipelined(real_runner, {"value": {"main": "main", "code": code}}, {"value": {}})
     assert init.status == 502
     assert run.status == 403
     assert json.loads(run.body) == {"error": "System not initialized."}
@@ -123,15 +119,7 @@ async def test_the_runner_refuses_the_pipelined_run_after_a_failed_init(real_run
 
 
 async def test_a_missing_main_is_refused_at_init_and_the_pipelined_run_is_refused_too(real_runner: RealRunner) -> None:
-    connection = await RunnerConnection.open(real_runner.sandbox.socket_path)
-    try:
-        connection.send("POST", "/init", b'{"value": {"main": "main"}}')
-        connection.send("POST", "/run", b'{"value": {}}')
-        async with asyncio.timeout(10):
-            init = await connection.reply("POST", "/init")
-            run = await connection.reply("POST", "/run")
-    finally:
-        await connection.close()
+    init, run = await pipelined(real_runner, {"value": {"main": "main"}}, {"value": {}})
     assert (init.status, json.loads(init.body)) == (403, {"error": "Missing main/no code to execute."})
     assert (run.status, json.loads(run.body)) == (403, {"error": "System not initialized."})
 
