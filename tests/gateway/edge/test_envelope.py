@@ -129,3 +129,46 @@ async def test_store_failure_is_503_with_its_message(client, store):
     response = await client.get("/api/v1/namespaces", auth=AUTH)
     assert response.status_code == 503
     assert response.json()["error"] == "reading a namespace: the database is locked; retry later"
+
+
+async def asgi_response_headers(app, headers: list[tuple[bytes, bytes]], body: bytes) -> dict[bytes, bytes]:
+    """The response headers `RequestEnvelope(app)` sends for a POST with `headers` and `body`."""
+    from gateway.edge.envelope import RequestEnvelope
+
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/namespaces/_/actions/a", "headers": headers,
+             "query_string": b"", "http_version": "1.1", "scheme": "http", "server": ("127.0.0.1", 80)}
+    sent: list[dict] = []
+    chunks = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive():
+        return chunks.pop(0) if chunks else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    await RequestEnvelope(app)(scope, receive, send)
+    return dict(sent[0]["headers"])
+
+
+async def answer_unread(scope, receive, send):
+    await send({"type": "http.response.start", "status": 401, "headers": []})
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+async def answer_read(scope, receive, send):
+    while (await receive()).get("more_body", False):
+        pass
+    await answer_unread(scope, receive, send)
+
+
+async def test_an_answer_sent_before_the_announced_body_was_read_closes_the_connection():
+    headers = await asgi_response_headers(answer_unread, [(b"content-length", b"2")], b"{}")
+    assert headers.get(b"connection") == b"close"
+    chunked = await asgi_response_headers(answer_unread, [(b"transfer-encoding", b"chunked")], b"{}")
+    assert chunked.get(b"connection") == b"close"
+
+
+async def test_an_answer_after_the_body_or_to_a_request_without_one_keeps_the_connection():
+    assert b"connection" not in await asgi_response_headers(answer_read, [(b"content-length", b"2")], b"{}")
+    assert b"connection" not in await asgi_response_headers(answer_unread, [(b"content-length", b"0")], b"")
+    assert b"connection" not in await asgi_response_headers(answer_unread, [], b"")
