@@ -9,6 +9,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
 from gateway.config import ConfigError
 from gateway.datadir import owner_only_file
@@ -67,3 +68,33 @@ async def beat_forever(beat: Callable[[], Awaitable[None]], interval_s: float) -
             failing = True
         else:
             failing = False
+
+
+def heartbeat_interval_s(node_lapse_s: float) -> float:
+    """How often a node beats so that `node_lapse_s` (`store.node_lapse_s`) spans at least three beats.
+    `ConfigError` for a lapse that is not positive."""
+    if not node_lapse_s > 0:
+        raise ConfigError(f"store.node_lapse_s {node_lapse_s!r} must be a positive number of seconds, e.g. 30")
+    return min(HEARTBEAT_S, node_lapse_s / 3)
+
+
+class TakesOver(Protocol):
+    async def take_over_lapsed(self, lapse_ms: int) -> int: ...
+
+
+async def take_over_forever(store: TakesOver, node_lapse_s: float) -> None:
+    """Every beat, record the activations of nodes silent for `node_lapse_s` as interrupted (the store
+    makes that exactly once across racing survivors); runs until cancelled, a failing round is logged."""
+    interval_s = heartbeat_interval_s(node_lapse_s)
+    while True:
+        try:
+            taken = await store.take_over_lapsed(round(node_lapse_s * 1000))
+        except StoreError as exc:
+            log.warning("taking over the activations of lapsed nodes failed: %s", exc)
+        else:
+            if taken:
+                log.warning(
+                    "%d activations of nodes silent for %.0fs were interrupted; recorded as whisk internal errors",
+                    taken, node_lapse_s,
+                )
+        await asyncio.sleep(interval_s)

@@ -510,20 +510,33 @@ class PostgresStore(BatchedActivations):
         """Store the journalled record of every activation this node accepted in an earlier process but
         never ended; return how many. Other nodes' journal rows are left alone (they may be running).
         Only the process that serves may call this."""
+        return await self._move_journal("recording interrupted activations", "node IN ($1, '')", self.node_id)
 
-        async def recover(db: asyncpg.Connection) -> int:
-            async with db.transaction():
-                moved = await db.fetchval(
-                    "WITH moved AS (INSERT INTO activations (activation_id, namespace, name, start, \"end\", doc)"
-                    ' SELECT activation_id, namespace, name, start, "end", doc FROM accepted'
-                    " WHERE node IN ($1, '') ON CONFLICT (activation_id) DO NOTHING RETURNING 1)"
-                    " SELECT COUNT(*) FROM moved",
-                    self.node_id,
-                )
-                await db.execute("DELETE FROM accepted WHERE node IN ($1, '')", self.node_id)
+    async def take_over_lapsed(self, lapse_ms: int) -> int:
+        """Store the journalled records of the activations of every other node whose heartbeat is older
+        than `lapse_ms` (it died): each exactly once, however many survivors race; return how many."""
+        cutoff = self._clock.wall_ms() - lapse_ms
+        return await self._move_journal(
+            "taking over the activations of lapsed nodes",
+            "node IN (SELECT node_id FROM nodes WHERE heartbeat < $1 AND node_id <> $2)", cutoff, self.node_id,
+        )
+
+    async def _move_journal(self, what: str, where: str, *args: Any) -> int:
+        """Journal rows matching `where` become their activations' records in one statement. The DELETE
+        locks each row it takes: a racing mover waits, then finds it gone, so a row moves once."""
+
+        async def move(db: asyncpg.Connection) -> int:
+            moved = await db.fetchval(
+                f'WITH taken AS (DELETE FROM accepted WHERE {where} RETURNING activation_id, namespace, name, start, "end", doc),'
+                ' moved AS (INSERT INTO activations (activation_id, namespace, name, start, "end", doc, head)'
+                " SELECT t.*, whisklet_head(t.doc, 'response.result', 'logs') FROM taken t"
+                " ON CONFLICT (activation_id) DO NOTHING RETURNING 1)"
+                " SELECT COUNT(*) FROM moved",
+                *args,
+            )
             return int(moved)
 
-        return await self._call("recording interrupted activations", recover, writer=True)
+        return await self._call(what, move, writer=True)
 
     async def get_activation(self, namespace: str, activation_id: str) -> ActivationRow | None:
         row = self._batcher.pending.get(activation_id)

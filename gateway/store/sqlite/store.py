@@ -415,20 +415,32 @@ class SqliteStore(BatchedActivations):
         """Store the journalled record of every activation this node (or a Whisklet from before node
         ids) accepted in an earlier process but never ended; return how many. Other nodes' journal rows
         are left alone. Only the process that serves may call this."""
+        return await self._move_journal("recording interrupted activations", "node IN (?, '')", self.node_id)
 
-        def recover() -> int:
+    async def take_over_lapsed(self, lapse_ms: int) -> int:
+        """Store the journalled records of the activations of every other node whose heartbeat is older
+        than `lapse_ms`; return how many (a file shared by nodes is rare, a node id changed is not)."""
+        cutoff = self._clock.wall_ms() - lapse_ms
+        return await self._move_journal(
+            "taking over the activations of lapsed nodes",
+            "node IN (SELECT node_id FROM nodes WHERE heartbeat < ? AND node_id <> ?)", cutoff, self.node_id,
+        )
+
+    async def _move_journal(self, what: str, where: str, *args: Any) -> int:
+        """Journal rows matching `where` become their activations' records, in one write transaction."""
+
+        def move() -> int:
             db = self._conn()
             with transaction(db):
                 moved = db.execute(
                     'INSERT OR IGNORE INTO activations (activation_id, namespace, name, start, "end", doc)'
-                    ' SELECT activation_id, namespace, name, start, "end", doc FROM accepted'
-                    " WHERE node IN (?, '')",
-                    (self.node_id,),
+                    f' SELECT activation_id, namespace, name, start, "end", doc FROM accepted WHERE {where}',
+                    args,
                 ).rowcount
-                db.execute("DELETE FROM accepted WHERE node IN (?, '')", (self.node_id,))
+                db.execute(f"DELETE FROM accepted WHERE {where}", args)
             return moved
 
-        return await self._call("recording interrupted activations", recover)
+        return await self._call(what, move)
 
     async def _write_batch(self, rows: list[ActivationRow], accepted: list[ActivationRow]) -> None:
         what = f"writing {len(rows) + len(accepted)} activation records"
