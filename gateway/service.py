@@ -31,7 +31,7 @@ from gateway.logfwd.metrics import ForwardingCollector
 from gateway.logfwd.network import EgressPolicy
 from gateway.logfwd.secrets import SecretBox
 from gateway.store import Store, StoreError
-from gateway.store.nodes import heartbeat_interval_s, node_identity, take_over_forever
+from gateway.store.nodes import heartbeat_interval_s, node_identity, watch_nodes_forever
 from gateway.store.url import parse_store_url, store_for
 from pool import Pool, open_driver
 
@@ -104,7 +104,9 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
             )
             forwarder.start()
             pruner = asyncio.create_task(_prune_forever(store, config, clock), name="activation-pruner")
-            takeover = asyncio.create_task(take_over_forever(store, config.store.node_lapse_s), name="node-takeover")
+            takeover = asyncio.create_task(
+                watch_nodes_forever(store, config.store.node_lapse_s, throttle.share.set_live_nodes), name="node-watch"
+            )
             alarms.start(controller)
             try:
                 # The routes name the driver in use, not "auto", and the number of parallel creates it got.

@@ -205,6 +205,9 @@ class Store(Protocol):
         than `lapse_ms` (it died with them running), each exactly once however many nodes race; return
         how many. Called periodically by serving processes."""
 
+    async def live_nodes(self, lapse_ms: int) -> int:
+        """How many nodes (this one included) wrote a heartbeat in the last `lapse_ms`."""
+
     async def flush(self) -> None: ...
 
     async def get_activation(self, namespace: str, activation_id: str) -> ActivationRow | None: ...

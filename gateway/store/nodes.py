@@ -78,20 +78,29 @@ def heartbeat_interval_s(node_lapse_s: float) -> float:
     return min(HEARTBEAT_S, node_lapse_s / 3)
 
 
-class TakesOver(Protocol):
+class NodeWatch(Protocol):
     async def take_over_lapsed(self, lapse_ms: int) -> int: ...
 
+    async def live_nodes(self, lapse_ms: int) -> int: ...
 
-async def take_over_forever(store: TakesOver, node_lapse_s: float) -> None:
-    """Every beat, record the activations of nodes silent for `node_lapse_s` as interrupted (the store
-    makes that exactly once across racing survivors); runs until cancelled, a failing round is logged."""
+
+async def watch_nodes_forever(store: NodeWatch, node_lapse_s: float, live: Callable[[int], None]) -> None:
+    """Every beat: record the activations of nodes silent for `node_lapse_s` as interrupted (the store
+    makes that exactly once across racing survivors), and tell `live` how many nodes serve now. Runs
+    until cancelled; a failing round is logged once per failure streak and changes nothing."""
     interval_s = heartbeat_interval_s(node_lapse_s)
+    lapse_ms = round(node_lapse_s * 1000)
+    failing = False
     while True:
         try:
-            taken = await store.take_over_lapsed(round(node_lapse_s * 1000))
+            taken = await store.take_over_lapsed(lapse_ms)
+            live(await store.live_nodes(lapse_ms))
         except StoreError as exc:
-            log.warning("taking over the activations of lapsed nodes failed: %s", exc)
+            if not failing:
+                log.warning("watching the other nodes failed: %s", exc)
+            failing = True
         else:
+            failing = False
             if taken:
                 log.warning(
                     "%d activations of nodes silent for %.0fs were interrupted; recorded as whisk internal errors",

@@ -521,6 +521,12 @@ class PostgresStore(BatchedActivations):
             "node IN (SELECT node_id FROM nodes WHERE heartbeat < $1 AND node_id <> $2)", cutoff, self.node_id,
         )
 
+    async def live_nodes(self, lapse_ms: int) -> int:
+        async def count(db: asyncpg.Connection) -> int:
+            return int(await db.fetchval("SELECT COUNT(*) FROM nodes WHERE heartbeat >= $1", self._clock.wall_ms() - lapse_ms))
+
+        return await self._call("counting the live nodes", count)
+
     async def _move_journal(self, what: str, where: str, *args: Any) -> int:
         """Journal rows matching `where` become their activations' records in one statement. The DELETE
         locks each row it takes: a racing mover waits, then finds it gone, so a row moves once."""

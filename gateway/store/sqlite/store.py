@@ -426,6 +426,13 @@ class SqliteStore(BatchedActivations):
             "node IN (SELECT node_id FROM nodes WHERE heartbeat < ? AND node_id <> ?)", cutoff, self.node_id,
         )
 
+    async def live_nodes(self, lapse_ms: int) -> int:
+        def count() -> int:
+            cutoff = self._clock.wall_ms() - lapse_ms
+            return int(self._conn().execute("SELECT COUNT(*) FROM nodes WHERE heartbeat >= ?", (cutoff,)).fetchone()[0])
+
+        return await self._call("counting the live nodes", count)
+
     async def _move_journal(self, what: str, where: str, *args: Any) -> int:
         """Journal rows matching `where` become their activations' records, in one write transaction."""
 

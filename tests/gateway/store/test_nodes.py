@@ -151,3 +151,18 @@ async def test_a_second_node_on_a_shared_store_writes_no_wskprops_and_says_where
     finally:
         await first.close()
         await second.close()
+
+
+async def test_live_nodes_counts_the_nodes_whose_heartbeat_is_within_the_lapse(engine):
+    clock = FakeClock()
+    old = engine.store(node_id="node-old", heartbeat_s=3600, clock=clock)
+    await old.open()
+    clock.advance(60)
+    new = engine.store(node_id="node-new", heartbeat_s=3600, clock=clock)
+    await new.open()
+    try:
+        assert await new.live_nodes(30_000) == 1
+        assert await new.live_nodes(90_000) == 2
+    finally:
+        await old.close()
+        await new.close()
