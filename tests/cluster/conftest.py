@@ -4,7 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.cluster.cluster import Cluster, running_cluster
+from bench.cluster import Cluster
+from tests.cluster.cluster import running_cluster
 
 
 @pytest.fixture(scope="module")

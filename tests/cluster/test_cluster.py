@@ -6,8 +6,9 @@ import threading
 import time
 from collections import Counter
 
+from bench.cluster import Cluster
 from bench.serving import sandbox_names, wait_until
-from tests.cluster.cluster import Cluster, every_node_counts_the_others, namespace_key, poll
+from tests.cluster.cluster import every_node_counts_the_others, namespace_key, poll
 from tests.integration.actions import NS, activation, invoke, put_action, unique
 from tests.integration.events import put, put_rule
 from tests.integration.test_alarms import feed

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
-from tests.cluster.cluster import Cluster, every_node_counts_the_others, namespace_key, running_cluster
+from bench.cluster import Cluster
+from tests.cluster.cluster import every_node_counts_the_others, namespace_key, running_cluster
 from tests.integration.actions import NS, put_action, unique
 
 SLEEPER = "function main() { return new Promise(r => setTimeout(() => r({slept: true}), 3000)); }"
