@@ -57,17 +57,24 @@ def _checked(node_id: str, where: str) -> str:
 
 async def beat_forever(beat: Callable[[], Awaitable[None]], interval_s: float) -> None:
     """Call `beat()` every `interval_s` until cancelled; a failing beat is logged once per failure streak."""
+    await asyncio.sleep(interval_s)
+    await _repeat_forever(beat, interval_s, "this node's heartbeat")
+
+
+async def _repeat_forever(step: Callable[[], Awaitable[None]], interval_s: float, what: str) -> None:
+    """Call `step()` now and every `interval_s` after until cancelled; a `StoreError` is logged once per
+    failure streak (`what` failed)."""
     failing = False
     while True:
-        await asyncio.sleep(interval_s)
         try:
-            await beat()
+            await step()
         except StoreError as exc:
             if not failing:
-                log.warning("this node's heartbeat failed: %s", exc)
+                log.warning("%s failed: %s", what, exc)
             failing = True
         else:
             failing = False
+        await asyncio.sleep(interval_s)
 
 
 def heartbeat_interval_s(node_lapse_s: float) -> float:
@@ -85,25 +92,18 @@ class NodeWatch(Protocol):
 
 
 async def watch_nodes_forever(store: NodeWatch, node_lapse_s: float, live: Callable[[int], None]) -> None:
-    """Every beat: record the activations of nodes silent for `node_lapse_s` as interrupted (the store
-    makes that exactly once across racing survivors), and tell `live` how many nodes serve now. Runs
+    """Now and every beat: record the activations of nodes silent for `node_lapse_s` as interrupted (the
+    store makes that exactly once across racing survivors), and tell `live` how many nodes serve. Runs
     until cancelled; a failing round is logged once per failure streak and changes nothing."""
-    interval_s = heartbeat_interval_s(node_lapse_s)
     lapse_ms = round(node_lapse_s * 1000)
-    failing = False
-    while True:
-        try:
-            taken = await store.take_over_lapsed(lapse_ms)
-            live(await store.live_nodes(lapse_ms))
-        except StoreError as exc:
-            if not failing:
-                log.warning("watching the other nodes failed: %s", exc)
-            failing = True
-        else:
-            failing = False
-            if taken:
-                log.warning(
-                    "%d activations of nodes silent for %.0fs were interrupted; recorded as whisk internal errors",
-                    taken, node_lapse_s,
-                )
-        await asyncio.sleep(interval_s)
+
+    async def watch() -> None:
+        taken = await store.take_over_lapsed(lapse_ms)
+        live(await store.live_nodes(lapse_ms))
+        if taken:
+            log.warning(
+                "%d activations of nodes silent for %.0fs were interrupted; recorded as whisk internal errors",
+                taken, node_lapse_s,
+            )
+
+    await _repeat_forever(watch, heartbeat_interval_s(node_lapse_s), "watching the other nodes")
