@@ -77,6 +77,15 @@ async def _repeat_forever(step: Callable[[], Awaitable[None]], interval_s: float
         await asyncio.sleep(interval_s)
 
 
+async def leave(mark_left: Callable[[], Awaitable[None]]) -> None:
+    """A serving node stopping with nothing pending marks its heartbeat row as left (`mark_left`); if that
+    fails it is logged, and the row lapses as a dead node's would."""
+    try:
+        await mark_left()
+    except StoreError as exc:
+        log.warning("this node's leaving was not recorded (the others count it until it lapses): %s", exc)
+
+
 def heartbeat_interval_s(node_lapse_s: float) -> float:
     """How often a node beats so that `node_lapse_s` (`store.node_lapse_s`) spans at least three beats.
     `ConfigError` for a lapse that is not positive."""

@@ -26,7 +26,7 @@ from gateway.store.base import (
 from gateway.store.batching import ActivationBatcher, BatchedActivations, Listed, merged_page
 from gateway.store.cache import CacheKey, EntityCache
 from gateway.store.keys import hash_key
-from gateway.store.nodes import HEARTBEAT_S, beat_forever
+from gateway.store.nodes import HEARTBEAT_S, beat_forever, leave
 from gateway.store.postgresql.connection import CONNECT_TIMEOUT_S, POOL_SIZE, open_pool, store_error
 from gateway.store.postgresql.schema import migrate
 from gateway.store.turns import NamespaceTurns
@@ -193,6 +193,8 @@ class PostgresStore(BatchedActivations):
         listener, self._listener = self._listener, None
         heart, self._heart = self._heart, None
         error = await self._stop_background(listener, heart)
+        if heart is not None and error is None:
+            await leave(self._mark_left)
         await self._close_pools()
         if error is not None:
             raise error
@@ -505,6 +507,14 @@ class PostgresStore(BatchedActivations):
             )
 
         await self._call(f"writing the heartbeat of node {self.node_id!r}", write)
+
+    async def _mark_left(self) -> None:
+        """This node's heartbeat row says it left (0): the other nodes stop counting it at once."""
+
+        async def write(db: asyncpg.Connection) -> None:
+            await db.execute("UPDATE nodes SET heartbeat = 0 WHERE node_id = $1", self.node_id)
+
+        await self._call(f"writing that node {self.node_id!r} left", write)
 
     async def recover_interrupted(self) -> int:
         """Store the journalled record of every activation this node accepted in an earlier process but

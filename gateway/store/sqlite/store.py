@@ -26,7 +26,7 @@ from gateway.store.base import (
 from gateway.store.batching import ActivationBatcher, BatchedActivations, Listed, merged_page
 from gateway.store.cache import CacheKey, EntityCache, poll_outside_writes
 from gateway.store.keys import hash_key
-from gateway.store.nodes import HEARTBEAT_S, beat_forever
+from gateway.store.nodes import HEARTBEAT_S, beat_forever, leave
 from gateway.store.sqlite.connection import BUSY_TIMEOUT_MS, connect, data_version, store_error, transaction
 from gateway.store.sqlite.readers import Readers
 
@@ -144,6 +144,8 @@ class SqliteStore(BatchedActivations):
         watcher, self._watcher = self._watcher, None
         heart, self._heart = self._heart, None
         error = await self._stop_background(watcher, heart)
+        if heart is not None and error is None:
+            await leave(self._mark_left)
         assert self._executor is not None
         try:
             await self._call("closing the store", self._disconnect)  # waits for the readers first
@@ -410,6 +412,14 @@ class SqliteStore(BatchedActivations):
             )
 
         await self._call(f"writing the heartbeat of node {self.node_id!r}", write)
+
+    async def _mark_left(self) -> None:
+        """This node's heartbeat row says it left (0): the other nodes stop counting it at once."""
+
+        def write() -> None:
+            self._conn().execute("UPDATE nodes SET heartbeat = 0 WHERE node_id = ?", (self.node_id,))
+
+        await self._call(f"writing that node {self.node_id!r} left", write)
 
     async def recover_interrupted(self) -> int:
         """Store the journalled record of every activation this node (or a Whisklet from before node

@@ -166,3 +166,15 @@ async def test_live_nodes_counts_the_nodes_whose_heartbeat_is_within_the_lapse(e
     finally:
         await old.close()
         await new.close()
+
+
+async def test_a_node_that_stops_is_no_longer_counted_as_live(engine):
+    leaving, staying = engine.store(node_id="node-leaving"), engine.store(node_id="node-staying")
+    await leaving.open()
+    await staying.open()
+    try:
+        assert await staying.live_nodes(30_000) == 2
+        await leaving.close()
+        assert await staying.live_nodes(30_000) == 1
+    finally:
+        await staying.close()
