@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -130,14 +132,45 @@ class Cluster:
             return False
 
     def stop(self) -> None:
+        """Kill haproxy; stop every node (SIGTERM: it destroys its sandboxes; SIGKILL after 30 s), then
+        remove whatever sandbox a node killed earlier left (its bwrap outlives it until it restarts)."""
         if self.haproxy is not None and self.haproxy.poll() is None:
             self.haproxy.kill()
             self.haproxy.wait(10)
         for served in self.nodes.values():
+            if served.process is not None and served.process.poll() is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    served.stop(timeout_s=30)
             served.kill()
-        for served in self.nodes.values():
-            for name in sandbox_names(served.data_dir):
-                subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+            remove_sandboxes(served.data_dir)
+
+
+def remove_sandboxes(data_dir: Path) -> None:
+    """Remove the sandboxes of a stopped node on `data_dir`: its Docker containers, and every process in its
+    namespace sandboxes' cgroups (bench/serving.py's `sandbox_names` scope), then those cgroups."""
+    for name in sandbox_names(data_dir):
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    scope = hashlib.sha256(os.path.abspath(data_dir).encode()).hexdigest()[:16]
+    scopes = [Path("/sys/fs/cgroup") / hierarchy / "whisklet" / scope for hierarchy in ("pids", "memory", "cpuacct", ".")]
+    sandboxes = [entry for parent in scopes if parent.is_dir() for entry in parent.iterdir() if entry.is_dir()]
+    for sandbox in sandboxes:
+        with contextlib.suppress(OSError):
+            for pid in (sandbox / "cgroup.procs").read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+    for cgroup in [*sandboxes, *scopes]:
+        wait_until(lambda c=cgroup: _removed(c), timeout_s=5)
+
+
+def _removed(cgroup: Path) -> bool:
+    """rmdir an emptied cgroup; False while its last processes are still exiting."""
+    try:
+        cgroup.rmdir()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -266,9 +299,11 @@ def main(args: argparse.Namespace) -> None:
                     print(f"{engine:<11} {rate:>14.1f} {median_ms:>15.1f} {p90_ms:>12.1f}", flush=True)
             finally:
                 for node in (on_postgres, on_sqlite):
+                    if node.process is not None:
+                        with contextlib.suppress(subprocess.TimeoutExpired):
+                            node.stop(timeout_s=30)
                     node.kill()
-                    for name in sandbox_names(node.data_dir):
-                        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+                    remove_sandboxes(node.data_dir)
             share_us, counter_ms = asyncio.run(throttle_costs(dsn, args.counter_round_trips))
         print()
         print(f"throttle per invoke: per-node share {share_us:.2f} us in process (no database round trip);"
