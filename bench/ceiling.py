@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import aiodocker
 
+from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.docker.driver import DockerDriver
-from pool.sandbox.docker.image import ensure_image
+from pool.sandbox.docker.image import ensure_images
 
 DOCKER_CHURN = "raw Docker churn"
 BARE_NODE = "bare-Node spawn rate (the machine's limit)"
@@ -38,10 +39,10 @@ async def docker_churn_rate(containers: int = 24, parallel: int = 3, memory_mb: 
     """Create, start and force-remove `containers` hardened containers, `parallel` at a time."""
     docker = aiodocker.Docker()
     try:
-        image = await ensure_image(docker)
+        image = (await ensure_images(docker))[DEFAULT_KIND]
         with tempfile.TemporaryDirectory(prefix="whisklet-ceiling-") as run_dir:
-            driver = DockerDriver(docker, image, run_dir, "ceiling", scope="ceiling")
-            config = driver._config(memory_mb, driver._run_dir / "unused")  # the same hardened settings
+            driver = DockerDriver(docker, {DEFAULT_KIND: image}, run_dir, "ceiling", scope="ceiling")
+            config = driver._config(memory_mb, driver._run_dir / "unused", image)  # the same hardened settings
             config["HostConfig"]["Binds"] = []
             config["Labels"]["whisklet.sandbox"] = "ceiling"
             slots = asyncio.Semaphore(parallel)

@@ -96,15 +96,17 @@ async def rate(cycle: Callable[[int], Awaitable[None]], cycles: int, parallel: i
 
 
 @asynccontextmanager
-async def drivers(work_dir: Path, settings: DockerSettings) -> AsyncIterator[dict[str, SandboxDriver]]:
+async def drivers(work_dir: Path, settings: DockerSettings,
+                  docker: bool = True) -> AsyncIterator[dict[str, SandboxDriver]]:
     async with AsyncExitStack() as stack:
         opened: dict[str, SandboxDriver] = {}
         if not (problems := await asyncio.to_thread(missing)):
             opened["sandbox driver"] = await stack.enter_async_context(namespace_driver(settings, work_dir / "ns"))
         else:
             print("sandbox driver skipped: " + "; ".join(problems), file=sys.stderr)
-        opened["docker driver"] = await stack.enter_async_context(
-            docker_driver(settings, str(work_dir / "run"), "bench-drivers"))
+        if docker:
+            opened["docker driver"] = await stack.enter_async_context(
+                docker_driver(settings, str(work_dir / "run"), "bench-drivers"))
         for driver in opened.values():
             await driver.remove_orphans()
         yield opened

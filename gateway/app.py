@@ -13,6 +13,8 @@ from starlette.types import Lifespan
 from gateway.api import logforwarding, routes
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import Config
+from gateway.console import routes as console_routes
+from gateway.console.files import shipped_console_files
 from gateway.edge.envelope import RequestEnvelope, on_http_exception
 from gateway.edge.metrics import Metrics, RequestMetrics, metrics_route
 from gateway.entities.actions import RUNTIMES
@@ -44,6 +46,7 @@ def build_app(services: Services, lifespan: Lifespan[Starlette] | None = None) -
         lifespan=lifespan,
     )
     app.router.routes.append(metrics_route(services.metrics))
+    app.router.routes.extend(console_routes.routes(shipped_console_files()))  # read once, before serving
     if services.log_forwarder is not None:
         app.router.routes.extend(logforwarding.routes(services.log_forwarder, Authenticator(services.store)))
     app.router.redirect_slashes = False  # `/actions/{pkg}/` is a route of its own

@@ -208,8 +208,8 @@ async def _namespace_delete(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _image_build(config: Config, args: argparse.Namespace) -> int:
-    tag = await build_runtime_image(config.docker, force=args.force)
-    print(tag)
+    for tag in await build_runtime_image(config.docker, force=args.force):
+        print(tag)
     return 0
 
 

@@ -4,17 +4,21 @@ from pool.activation import ActivationStatus, Job, RunResult
 from pool.config import PoolConfig
 from pool.jsonbound import MAX_JSON_DEPTH, json_too_deep
 from pool.pool import Pool, PoolError, PoolObserver, PoolOverloaded, PoolSnapshot, PoolUnavailable, StockSnapshot
+from pool.runtime.nodejs.kinds import RUNTIMES as NODE_RUNTIMES
+from pool.runtime.nodejs.kinds import NodeRuntime
 from pool.sandbox.docker.engine import DockerSettings, build_runtime_image, docker_driver
 from pool.sandbox.driver import EngineUnavailable, ResourceUse, SandboxError
 from pool.sandbox.factory import DriverUnsupported, OpenDriver, open_driver
 
 __all__ = [
     "MAX_JSON_DEPTH",
+    "NODE_RUNTIMES",
     "ActivationStatus",
     "DockerSettings",
     "DriverUnsupported",
     "EngineUnavailable",
     "Job",
+    "NodeRuntime",
     "OpenDriver",
     "Pool",
     "PoolConfig",

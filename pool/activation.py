@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.driver import ResourceUse
 
 
@@ -51,6 +52,7 @@ class Job:
     run_value: bytes
     env: dict[str, str] = field(default_factory=dict)
     run_context: dict[str, str] = field(default_factory=dict)
+    kind: str = DEFAULT_KIND  # the runtime its sandbox runs (`pool/runtime/nodejs/kinds.py`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,11 @@ class Metrics(GatewayObserver, PoolObserver):
             "whisklet_activation_duration_seconds", "Activation run time (the record's duration), by kind.",
             ["kind"], buckets=_RUN_S, registry=registry,
         )
+        self.warm_duration = Histogram(
+            "whisklet_activation_warm_duration_seconds",
+            "Run time (the record's duration) of activations that found a prewarmed container: no cold start.",
+            buckets=_RUN_S, registry=registry,
+        )
         self.wait = Histogram(
             "whisklet_activation_wait_seconds", "Time an activation waited before its container ran it (waitTime).",
             buckets=_FAST_S, registry=registry,
@@ -122,6 +127,8 @@ class Metrics(GatewayObserver, PoolObserver):
         self.activations.labels(ended.kind, ended.status.name.lower()).inc()
         if isinstance(duration_ms := ended.record.duration, int):
             self.duration.labels(ended.kind).observe(duration_ms / 1000)
+            if not ended.cold_start:
+                self.warm_duration.observe(duration_ms / 1000)
         self.wait.observe(ended.wait_ms / 1000)
         if ended.init_ms is not None:
             self.init.observe(ended.init_ms / 1000)
@@ -173,6 +180,15 @@ class PoolCollector(Collector):
         containers.add_metric(["creating"], sum(s.creating for s in stocks))
         containers.add_metric(["destroying"], pool.destroying)
         yield containers
+        by_kind = GaugeMetricFamily(
+            "whisklet_pool_kind_containers", "Containers in the pool, by runtime kind and state.", labels=["kind", "state"]
+        )
+        for kind in sorted({s.kind for s in stocks}):
+            of_kind = [s for s in stocks if s.kind == kind]
+            by_kind.add_metric([kind, "prewarmed"], sum(s.prewarmed for s in of_kind))
+            by_kind.add_metric([kind, "leased"], sum(s.leased for s in of_kind))
+            by_kind.add_metric([kind, "creating"], sum(s.creating for s in of_kind))
+        yield by_kind
         yield GaugeMetricFamily(
             "whisklet_pool_target_containers", "Prewarmed containers the pool aims to keep (Little's law on the arrival rate).",
             value=sum(s.target for s in stocks),

@@ -36,15 +36,17 @@ from gateway.wire.models import (
     Runtime,
     encoder,
 )
+from pool import NODE_RUNTIMES
 
 SEQUENCE = "sequence"
 
 T = TypeVar("T")
 
 RUNTIMES: Mapping[str, Runtime] = MappingProxyType(
-    {"nodejs:20": Runtime(kind="nodejs:20", image="whisklet-nodejs:20", default=True)}
+    {r.kind: Runtime(kind=r.kind, image=r.tag, default=r.default, deprecated=r.deprecated, version=r.version)
+     for r in NODE_RUNTIMES}
 )
-"""The kinds Whisklet runs, by kind."""
+"""The kinds Whisklet runs, by kind: the pool's table (`pool/runtime/nodejs/kinds.py`) as `GET /` shows it."""
 
 # With a length divisible by 4, this is base64 (a linear scan: ~0.3 s for 48 MB, the grouped form took 7 s).
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")

@@ -138,7 +138,7 @@ class Controller:
         with admission:  # released here if the activation never starts, else by its task when it ends
             arguments = merge_arguments(action, payload)
             if action.exec.kind != SEQUENCE and action.fully_qualified_name not in self._builtins:
-                unavailable = self._pool.unavailable_reason(action.limits.memory)
+                unavailable = self._pool.unavailable_reason(action.limits.memory, action.exec.kind)
                 if unavailable is not None:
                     raise errors.ApiError(503, unavailable)  # fail fast: nothing could run it
             if action.exec.kind == SEQUENCE:
@@ -320,6 +320,7 @@ class Controller:
             run_value=encoder.encode(arguments),
             env=env,
             run_context=context,
+            kind=action.exec.kind,
         )
 
 

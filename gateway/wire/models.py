@@ -215,6 +215,7 @@ class Runtime(Struct, frozen=True):
     deprecated: bool = False
     attached: bool = False
     requireMain: bool = False
+    version: str = ""  # Whisklet's addition: the kind's exact Node.js version
 
 
 class SystemLimits(Struct):

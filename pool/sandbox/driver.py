@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from pool.runtime.nodejs.kinds import DEFAULT_KIND
+
 
 @dataclass(frozen=True, slots=True)
 class PoolTuning:
@@ -54,6 +56,7 @@ class Sandbox:
     socket_path: str
     output: RunnerOutput = field(compare=False)
     created_at: float = field(compare=False)
+    kind: str = field(default=DEFAULT_KIND, compare=False)  # the runtime it runs (`pool/runtime/nodejs/kinds.py`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +97,9 @@ class SandboxLost(SandboxError):
 class SandboxDriver(Protocol):
     """Creates and destroys sandboxes.
 
-    1. `create` returns only a sandbox whose runner has answered a warm-up request; on any failure it
-       removes what it created and raises `SandboxError`.
+    1. `create` returns only a sandbox of `kind` (a kind of `pool/runtime/nodejs/kinds.py` the driver was
+       opened with) whose runner has answered a warm-up request; on any failure it removes what it
+       created and raises `SandboxError`.
     2. `destroy` kills and removes the sandbox and its host directory, and closes its `output`.
        Calling it again, or on a sandbox that already died, is harmless.
     3. `remove_orphans` removes every sandbox this driver's label marks as Whisklet's, whoever started it.
@@ -110,7 +114,7 @@ class SandboxDriver(Protocol):
        and never runs on the event loop's default executor.
     """
 
-    async def create(self, memory_mb: int) -> Sandbox: ...
+    async def create(self, memory_mb: int, kind: str = DEFAULT_KIND) -> Sandbox: ...
 
     async def destroy(self, sandbox: Sandbox) -> None: ...
 

@@ -6,7 +6,7 @@ from tests.compat.flows import run_flow
 def test_openwhisk_npm_client_drives_the_action_lifecycle(whisklet):
     seen = run_flow(whisklet, "client_flow.mjs")
     name = seen["created"]["name"]
-    assert seen["created"]["exec"]["kind"] == "nodejs:20"
+    assert seen["created"]["exec"]["kind"] == "nodejs:24"  # the client sends nodejs:default
     assert seen["got"]["exec"]["code"].startswith("function main")
     assert name in seen["listed"]
     assert seen["blocking"] == {"greeting": "Hello, World"}

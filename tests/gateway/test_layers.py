@@ -10,6 +10,7 @@ GATEWAY = Path(__file__).resolve().parents[2] / "gateway"
 # Lowest first; a module may import from its own layer and the layers below it. `events` and `web`
 # share a rank: both call down into `invoke`, neither knows the other; `logfwd` (log forwarding, an
 # observer of ended activations) shares it too. `routes` (API gateway routes) calls down into `web` and `invoke`.
+# `console` (the web console's files) sits beside `api` and imports neither.
 LAYERS = {
     "store": 0,
     "wire": 1,
@@ -20,6 +21,7 @@ LAYERS = {
     "logfwd": 4,
     "routes": 5,
     "api": 6,
+    "console": 6,
     "edge": 7,
     "top": 8,
 }

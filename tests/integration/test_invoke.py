@@ -31,7 +31,7 @@ def test_blocking_invocation_returns_the_full_record(wsk):
     assert record["duration"] == record["end"] - record["start"]
     notes = annotations(record)
     assert notes["path"] == f"guest/{name}"
-    assert notes["kind"] == "nodejs:20"
+    assert notes["kind"] == "nodejs:24"  # nodejs:default
     assert notes["timeout"] is False
     assert notes["limits"] == {"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1}
     assert isinstance(notes["waitTime"], int) and isinstance(notes["initTime"], int)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pool.runner.logs import SENTINEL
+from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.driver import EngineUnavailable, ResourceUse, Sandbox, SandboxError, SandboxExit
 
 
@@ -71,7 +72,7 @@ class FakeDriver:
     def alive(self) -> int:
         return len(self._servers)
 
-    async def create(self, memory_mb: int) -> Sandbox:
+    async def create(self, memory_mb: int, kind: str = DEFAULT_KIND) -> Sandbox:
         self.calls.append("create")
         if self.engine_down:
             raise EngineUnavailable("cannot reach the fake engine")
@@ -86,7 +87,7 @@ class FakeDriver:
         output = FakeOutput()
         server = await asyncio.start_unix_server(lambda r, w: self._serve(r, w, name, output), path=socket_path)
         self._servers[name] = server
-        sandbox = Sandbox(name, name, memory_mb, socket_path, output, created_at=time.monotonic())
+        sandbox = Sandbox(name, name, memory_mb, socket_path, output, created_at=time.monotonic(), kind=kind)
         self.created.append(sandbox)
         return sandbox
 

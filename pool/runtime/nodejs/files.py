@@ -1,9 +1,10 @@
 """The Node.js runtime's file set: what both the Docker image and the namespace runtime tree hold.
 
 The host's `node` binary and the shared libraries `ldd` lists, a minimal `/etc/passwd` and `/etc/group`
-naming the runner's uid/gid, the empty directories the sandbox needs, and the runner (`runner.js`) with
-the modules beside it that it requires. `identify` names the node binary and the runner files and gives
-their digest, so that each driver rebuilds its image or tree when either changes.
+naming the runner's uid/gid, the empty directories the sandbox needs, the runner (`runner.js`) with
+the modules beside it that it requires, and the pre-installed npm modules (`kinds.MODULES_IN_IMAGE`, linked
+from `/node_modules`). `identify` names the node binary and the runner files and gives their digest (with
+the modules' installed directory, named by its lock), so each driver rebuilds its image or tree when any changes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from pool.runtime.nodejs.kinds import MODULES_IN_IMAGE
 from pool.sandbox.driver import SandboxError
 
 RUNNER_PATH = Path(__file__).parent / "runner.js"
@@ -31,11 +33,11 @@ SEARCH_PATH = "/usr/local/bin:/usr/bin:/bin"
 PASSWD = b"root:x:0:0:root:/root:/sbin/nologin\nwhisk:x:1000:1000:whisk:/tmp:/sbin/nologin\n"
 GROUP = b"root:x:0:\nwhisk:x:1000:\n"
 DIRS = {"etc": 0o755, "opt": 0o755, "opt/whisklet": 0o755, "run": 0o755, "run/whisklet": 0o755,
-        "tmp": 0o1777, "usr": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755,
+        "tmp": 0o1777, "usr": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755, "usr/local/lib": 0o755,
         "proc": 0o555, "sys": 0o555, "dev": 0o755}
 """Directories of the file set (relative to its root) and their modes."""
 # Bump when the layout above changes, so that images and trees built from it are rebuilt.
-RECIPE = "whisklet-nodejs/1"
+RECIPE = "whisklet-nodejs/2"
 
 
 def node_major(node_binary: str) -> int:
@@ -47,15 +49,19 @@ def node_major(node_binary: str) -> int:
     return int(match.group(1))
 
 
-def identify(node_binary: str, runner_path: Path) -> tuple[str, int, list[tuple[str, bytes]], str]:
+def identify(node_binary: str, runner_path: Path,
+             modules: str | None = None) -> tuple[str, int, list[tuple[str, bytes]], str]:
     """The node binary's real path and major, the runner's files, and the digest of both: the recipe,
-    the binary's identity (path, size, mtime) and the runner files' names and bytes. Blocking."""
+    the binary's identity (path, size, mtime), the modules' directory (named by its lock's digest) and
+    the runner files' names and bytes. Blocking."""
     node_binary = os.path.realpath(node_binary)
     major = node_major(node_binary)
     runner = runner_files(runner_path)
     stat = os.stat(node_binary)
     digest = hashlib.sha256()
     digest.update(f"{RECIPE}\0{node_binary}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    if modules is not None:
+        digest.update(f"modules\0{os.path.realpath(modules)}\0".encode())
     for name, content in runner:
         digest.update(f"{name}\0{len(content)}\0".encode())
         digest.update(content)
@@ -67,6 +73,26 @@ def runner_files(runner_path: Path) -> list[tuple[str, bytes]]:
     directory = RUNNER_IN_IMAGE.rsplit("/", 1)[0]
     modules = [(f"{directory}/{name}", _read_runner(runner_path.parent / name)) for name in RUNNER_MODULES]
     return [(RUNNER_IN_IMAGE, _read_runner(runner_path)), *modules]
+
+
+def module_entries(modules: str) -> list[tuple[str, str, str]]:
+    """(path in the image, kind, source) for everything under the installed modules' directory, parents
+    first: kind "dir" (source unused), "file" (source: the file) or "link" (source: the link's own target,
+    kept as it is, relative inside the tree). Blocking: walks the directory."""
+    entries: list[tuple[str, str, str]] = [(MODULES_IN_IMAGE, "dir", "")]
+    for directory, dirs, files in os.walk(modules):
+        relative = os.path.relpath(directory, modules)
+        base = MODULES_IN_IMAGE if relative == "." else f"{MODULES_IN_IMAGE}/{relative}"
+        for name in sorted(dirs) + sorted(files):
+            source = os.path.join(directory, name)
+            if os.path.islink(source):
+                entries.append((f"{base}/{name}", "link", os.readlink(source)))
+            elif os.path.isdir(source):
+                entries.append((f"{base}/{name}", "dir", ""))
+            elif os.path.isfile(source):
+                entries.append((f"{base}/{name}", "file", source))
+        dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(directory, d)))
+    return entries
 
 
 def shared_libraries(node_binary: str) -> list[str]:

@@ -13,7 +13,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +29,7 @@ from pool.runtime.nodejs.files import (
     RUNNER_GID,
     RUNNER_UID,
 )
+from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.docker.errors import engine_errors
 from pool.sandbox.driver import ResourceUse, Sandbox, SandboxError, SandboxExit
 from pool.sandbox.hostdir import (
@@ -117,7 +118,7 @@ class DockerDriver:
     def __init__(
         self,
         docker: aiodocker.Docker,
-        image: str,
+        images: Mapping[str, str],
         run_dir: str | os.PathLike[str],
         instance: str,
         *,
@@ -137,7 +138,7 @@ class DockerDriver:
         self._streams = streams or docker
         self._host_dirs = ThreadPoolExecutor(_HOST_DIR_WORKERS, thread_name_prefix="whisklet-host-dir")
         self._outputs: dict[str, AttachedOutput] = {}
-        self._image = image
+        self._images = dict(images)  # kind -> the runtime image's tag
         self._run_dir = Path(run_dir)
         self._instance = instance
         self._pids_limit = pids_limit
@@ -157,12 +158,15 @@ class DockerDriver:
         if len(os.fsencode(socket_path)) > _MAX_SOCKET_PATH:
             raise ValueError(f"run_dir {str(run_dir)!r} is too long for a Unix socket path under it; use a shorter one")
 
-    async def create(self, memory_mb: int) -> Sandbox:
-        """Create and start a container and wait until its runner answers `GET /health` with 200."""
+    async def create(self, memory_mb: int, kind: str = DEFAULT_KIND) -> Sandbox:
+        """Create and start a container of `kind` and wait until its runner answers `GET /health` with 200."""
+        image = self._images.get(kind)
+        if image is None:
+            raise SandboxError(f"this driver has no runtime image for kind {kind!r}")
         name = NAME_PREFIX + secrets.token_hex(6)
         host_dir = self._run_dir / name
         # Shielded: a cancelled create must still learn whether the engine made the container.
-        launch = asyncio.ensure_future(self._launch(name, memory_mb, host_dir))
+        launch = asyncio.ensure_future(self._launch(name, memory_mb, host_dir, image))
         self._launching[name] = launch
         try:
             container_id = await asyncio.shield(launch)
@@ -185,6 +189,7 @@ class DockerDriver:
             socket_path=str(host_dir / SOCKET_NAME),
             output=self._outputs[name],
             created_at=time.monotonic(),
+            kind=kind,
         )
 
     async def destroy(self, sandbox: Sandbox) -> None:
@@ -265,7 +270,7 @@ class DockerDriver:
         self._counters.clear()
         # The host-directory threads stay: a creation that finished during `close` may still be destroyed.
 
-    def _config(self, memory_mb: int, host_dir: Path) -> dict[str, Any]:
+    def _config(self, memory_mb: int, host_dir: Path, image: str) -> dict[str, Any]:
         heap_mb = memory_mb * self._heap_factor
         host_config: dict[str, Any] = {
             "NetworkMode": "none",
@@ -287,7 +292,7 @@ class DockerDriver:
         if self._cpu_shares is not None:
             host_config["CpuShares"] = self._cpu_shares
         return {
-            "Image": self._image,
+            "Image": image,
             # The heap limit sits far above the memory limit, so the kernel's OOM kill (which the
             # engine reports as OOMKilled), not V8's own heap abort, ends a memory hog.
             "Cmd": [RUNNER_ARGV[0], f"--max-old-space-size={heap_mb}", *RUNNER_ARGV[1:]],
@@ -344,11 +349,11 @@ class DockerDriver:
                     return
                 raise
 
-    async def _launch(self, name: str, memory_mb: int, host_dir: Path) -> str:
+    async def _launch(self, name: str, memory_mb: int, host_dir: Path, image: str) -> str:
         """Make the host directory, create the container, attach to its output, start it; return its id."""
         await self._in_host_dir_thread(make_host_dir, self._run_dir, host_dir, self._run_dir_mb)
         with engine_errors(f"creating container {name}"):
-            container = await self._docker.containers.create(self._config(memory_mb, host_dir), name=name)
+            container = await self._docker.containers.create(self._config(memory_mb, host_dir, image), name=name)
         with engine_errors(f"attaching to container {name}"):
             stream = self._streams.containers.container(container.id).attach(stdout=True, stderr=True, logs=False)
             self._outputs[name] = AttachedOutput(stream)

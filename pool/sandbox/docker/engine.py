@@ -12,7 +12,7 @@ import aiohttp
 from msgspec import Struct
 
 from pool.sandbox.docker.driver import DockerDriver
-from pool.sandbox.docker.image import ensure_image
+from pool.sandbox.docker.image import ensure_images
 from pool.sandbox.driver import EngineUnavailable, SandboxDriver
 
 
@@ -56,10 +56,10 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -
     docker = _session(settings.url)
     streams = _stream_session(settings.url)
     try:
-        image = await ensure_image(docker, settings.node_binary, repository=settings.repository)
+        images = await ensure_images(docker, repository=settings.repository)
         driver = DockerDriver(
             docker,
-            image,
+            images,
             run_dir,
             instance,
             pids_limit=settings.pids_limit,
@@ -80,13 +80,14 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -
         await docker.close()
 
 
-async def build_runtime_image(settings: DockerSettings, *, force: bool = False) -> str:
-    """Build the runtime image when it is missing or stale (always with `force`); return its tag."""
+async def build_runtime_image(settings: DockerSettings, *, force: bool = False) -> list[str]:
+    """Build each kind's runtime image when it is missing or stale (always with `force`); return their tags."""
     docker = _session(settings.url)
     try:
-        return await ensure_image(docker, settings.node_binary, force=force, repository=settings.repository)
+        return list((await ensure_images(docker, repository=settings.repository, force=force)).values())
     finally:
         await docker.close()
+
 
 
 __all__ = ["DockerSettings", "EngineUnavailable", "build_runtime_image", "docker_driver"]

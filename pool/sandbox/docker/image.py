@@ -1,14 +1,14 @@
-"""The runtime image: `whisklet-nodejs:<major>`, assembled from the host's own Node.js binary.
+"""The runtime images: `whisklet-nodejs:<major>` per kind, assembled from that kind's installed Node.js binary.
 
 No registry is reachable where Whisklet is built and tested, so the image is not pulled or built from
 a Dockerfile: one layer is assembled from the runtime file set (`pool/runtime/nodejs/files.py`: the
-host's `node`, its shared libraries, a minimal `/etc/passwd` and `/etc/group`, the runner), and loaded
-with `POST /images/load` as a
+kind's `node`, its shared libraries, a minimal `/etc/passwd` and `/etc/group`, the runner, the
+pre-installed modules), and loaded with `POST /images/load` as a
 `docker save` tarball. `pool/runtime/nodejs/Dockerfile` builds an equivalent image on hosts that
 have a registry (`docker build`); `ensure_image` never reaches for one.
 
-The image carries a `whisklet.runtime-digest` label (runner source + node binary identity + this
-recipe), so a changed runner or an upgraded node makes `ensure_image` rebuild it.
+The image carries a `whisklet.runtime-digest` label (runner source + node binary identity + modules +
+this recipe), so a changed runner, an upgraded node or new modules make `ensure_image` rebuild it.
 """
 
 from __future__ import annotations
@@ -39,10 +39,13 @@ from pool.runtime.nodejs.files import (
     RUNNER_UID,
     SEARCH_PATH,
     identify,
+    module_entries,
     node_major,
     shared_libraries,
 )
+from pool.runtime.nodejs.kinds import MODULES_IN_IMAGE, MODULES_LINK, RUNTIMES, modules_dir, node_binary
 from pool.sandbox.docker.errors import engine_errors
+from pool.sandbox.driver import SandboxError
 
 REPOSITORY = "whisklet-nodejs"
 DIGEST_LABEL = "whisklet.runtime-digest"
@@ -54,21 +57,35 @@ def runtime_tag(node_binary: str) -> str:
     return f"{REPOSITORY}:{node_major(node_binary)}"
 
 
+async def ensure_images(docker: aiodocker.Docker, *, repository: str = REPOSITORY,
+                        force: bool = False) -> dict[str, str]:
+    """Each kind's runtime image (kind -> tag), from its installed node and the installed modules, each
+    built only when missing, stale or `force` is set."""
+    try:
+        modules = await asyncio.to_thread(modules_dir)
+        binaries = {r.kind: await asyncio.to_thread(node_binary, r) for r in RUNTIMES}
+    except OSError as exc:
+        raise SandboxError(f"assembling the runtime images failed: {exc}") from exc
+    return {kind: await ensure_image(docker, binary, force=force, repository=repository, modules=modules)
+            for kind, binary in binaries.items()}
+
+
 async def ensure_image(docker: aiodocker.Docker, node_binary: str = "/usr/bin/node", *,
                        force: bool = False, runner_path: str | os.PathLike[str] = RUNNER_PATH,
-                       repository: str = REPOSITORY) -> str:
+                       repository: str = REPOSITORY, modules: str | None = None) -> str:
     """Return the runtime image's tag, building it only when missing, stale or `force` is set.
 
+    `modules` is the installed pre-installed modules' directory (none when None).
     `runner_path` and `repository` exist for tests; Whisklet uses the defaults.
     Raises `EngineUnavailable` when the engine can't be reached, `SandboxError` when the build fails.
     """
-    node_binary, major, runner, digest = await asyncio.to_thread(identify, node_binary, Path(runner_path))
+    node_binary, major, runner, digest = await asyncio.to_thread(identify, node_binary, Path(runner_path), modules)
     tag = f"{repository}:{major}"
     with engine_errors(f"building image {tag}"):
         current = await _inspect(docker, tag)
         labels = (current or {}).get("Config", {}).get("Labels") or {}
         if current is None or labels.get(DIGEST_LABEL) != digest or force:
-            await _build(docker, tag, digest, node_binary, runner)
+            await _build(docker, tag, digest, node_binary, runner, modules)
         await _remove_replaced(docker)
     return tag
 
@@ -94,10 +111,10 @@ async def _remove_replaced(docker: aiodocker.Docker) -> None:
 
 
 async def _build(docker: aiodocker.Docker, tag: str, digest: str, node_binary: str,
-                 runner: list[tuple[str, bytes]]) -> None:
+                 runner: list[tuple[str, bytes]], modules: str | None) -> None:
     layer = await asyncio.to_thread(_layer_file)
     try:
-        diff_id, layer_size = await asyncio.to_thread(_write_layer, layer, node_binary, runner)
+        diff_id, layer_size = await asyncio.to_thread(_write_layer, layer, node_binary, runner, modules)
         config = _image_config(diff_id, digest)
         config_name = hashlib.sha256(config).hexdigest() + ".json"
         layer_name = diff_id.removeprefix("sha256:") + "/layer.tar"
@@ -113,7 +130,8 @@ def _layer_file() -> io.BufferedRandom:
     return tempfile.TemporaryFile(mode="w+b", prefix="whisklet-layer-")
 
 
-def _write_layer(layer: io.BufferedRandom, node_binary: str, runner: list[tuple[str, bytes]]) -> tuple[str, int]:
+def _write_layer(layer: io.BufferedRandom, node_binary: str, runner: list[tuple[str, bytes]],
+                 modules: str | None) -> tuple[str, int]:
     """Write the single layer's tar to `layer`; return its diff id and size."""
     hashing = _HashingWriter(layer)
     with tarfile.open(fileobj=cast(IO[bytes], hashing), mode="w", format=tarfile.USTAR_FORMAT) as tar:
@@ -133,8 +151,29 @@ def _write_layer(layer: io.BufferedRandom, node_binary: str, runner: list[tuple[
             info = _entry(name, tarfile.REGTYPE, 0o644)
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
+        if modules is not None:
+            _add_modules(tar, modules)
     layer.flush()
     return "sha256:" + hashing.digest.hexdigest(), hashing.position
+
+
+def _add_modules(tar: tarfile.TarFile, modules: str) -> None:
+    """The pre-installed modules at `MODULES_IN_IMAGE`, root's and read-only, and `/node_modules` linking there."""
+    for path, kind, source in module_entries(modules):
+        name = path.lstrip("/")
+        if kind == "dir":
+            tar.addfile(_entry(name, tarfile.DIRTYPE, 0o755))
+        elif kind == "link":
+            tar.addfile(_link(name, source))
+        else:
+            _add_file(tar, name, source, 0o644)
+    tar.addfile(_link(MODULES_LINK.lstrip("/"), MODULES_IN_IMAGE.lstrip("/")))
+
+
+def _link(name: str, target: str) -> tarfile.TarInfo:
+    info = _entry(name, tarfile.SYMTYPE, 0o777)
+    info.linkname = target
+    return info
 
 
 def _entry(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
@@ -184,7 +223,7 @@ def _image_config(diff_id: str, digest: str) -> bytes:
             "Labels": {DIGEST_LABEL: digest},
         },
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created_by": f"whisklet {RECIPE}: host node, its libraries and the runner"}],
+        "history": [{"created_by": f"whisklet {RECIPE}: node, its libraries, the runner and the modules"}],
     }
     return json.dumps(config, sort_keys=True).encode()
 

@@ -28,7 +28,7 @@ import signal
 import subprocess
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,7 @@ from pool.runtime.nodejs.files import (
     RUNNER_UID,
     SEARCH_PATH,
 )
+from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.driver import ResourceUse, Sandbox, SandboxError, SandboxExit
 from pool.sandbox.hostdir import (
     NAME_PREFIX,
@@ -105,7 +106,7 @@ class NamespaceDriver:
         self,
         *,
         bwrap: str,
-        runtime_tree: Path,
+        runtime_trees: Mapping[str, Path],
         run_dir: str | os.PathLike[str],
         cgroups: CgroupLayout,
         seccomp_fd: int,
@@ -120,7 +121,8 @@ class NamespaceDriver:
         snapshot: bool = True,
     ) -> None:
         self._bwrap = bwrap
-        self._tree_fd = os.open(runtime_tree, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._tree_fds = {kind: os.open(tree, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+                          for kind, tree in runtime_trees.items()}
         self._run_dir = Path(run_dir)
         self._cgroups = cgroups
         self._seccomp_fd = seccomp_fd
@@ -132,10 +134,10 @@ class NamespaceDriver:
         self._start_timeout_s = start_timeout_s
         self._exit_grace_s = exit_grace_s
         self._empty_wait_s = empty_wait_s
-        self._tree = runtime_tree
+        self._trees = dict(runtime_trees)
         self._masks = _masks(MASKED_PROC)
         self._snapshot = snapshot
-        self._snapshots: dict[int, bool] = {}  # heap MB -> whether its blob exists
+        self._snapshots: dict[tuple[str, int], bool] = {}  # (kind, heap MB) -> whether its blob exists
         self._running: dict[str, _Running] = {}
         self._destroying: dict[str, asyncio.Future[CgroupUsage | None]] = {}
         self._usages: OrderedDict[str, CgroupUsage] = OrderedDict()
@@ -144,15 +146,17 @@ class NamespaceDriver:
         self._outputs: dict[str, PipeOutput] = {}
         self._threads = ThreadPoolExecutor(_WORKERS, thread_name_prefix="whisklet-sandbox")
 
-    async def create(self, memory_mb: int) -> Sandbox:
-        """Start a sandbox and wait until its runner answers `GET /health` with 200."""
+    async def create(self, memory_mb: int, kind: str = DEFAULT_KIND) -> Sandbox:
+        """Start a sandbox of `kind` and wait until its runner answers `GET /health` with 200."""
+        if kind not in self._trees:
+            raise SandboxError(f"this driver has no runtime tree for kind {kind!r}")
         name = NAME_PREFIX + secrets.token_hex(6)
         host_dir = self._run_dir / name
         out_read, out_write = os.pipe2(os.O_CLOEXEC)
         err_read, err_write = os.pipe2(os.O_CLOEXEC)
         output = self._outputs[name] = PipeOutput(out_read, err_read)
         sandbox = Sandbox(id=name, name=name, memory_mb=memory_mb, socket_path=str(host_dir / SOCKET_NAME),
-                          output=output, created_at=time.monotonic())
+                          output=output, created_at=time.monotonic(), kind=kind)
         # Shielded: a cancelled create must still learn whether the process was started, to remove it.
         launch = asyncio.ensure_future(self._launch(sandbox, out_write, err_write))
         try:
@@ -219,9 +223,9 @@ class NamespaceDriver:
         alive = [self._destroy_named(name) for name in list(self._running)]
         await asyncio.gather(*self._discards)
         await asyncio.gather(*alive, *self._destroying.values())
-        if self._tree_fd >= 0:
-            os.close(self._tree_fd)
-            self._tree_fd = -1
+        for fd in self._tree_fds.values():
+            os.close(fd)
+        self._tree_fds.clear()
         await self._in_thread(self._cgroups.release)
         self._threads.shutdown(wait=False)
 
@@ -271,13 +275,14 @@ class NamespaceDriver:
         # as the runner's uid, binds the directory a descriptor names (so its path must be traversable).
         host_fd = os.open(host_dir, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         heap_mb = sandbox.memory_mb * self._heap_factor
-        if self._snapshot and heap_mb not in self._snapshots:
-            self._snapshots[heap_mb] = ensure_blob(self._tree, _node_flags(heap_mb), heap_mb)
+        if self._snapshot and (sandbox.kind, heap_mb) not in self._snapshots:
+            self._snapshots[sandbox.kind, heap_mb] = ensure_blob(self._trees[sandbox.kind], _node_flags(heap_mb), heap_mb)
+        tree_fd = self._tree_fds[sandbox.kind]
         seccomp = open_filter(self._seccomp_fd)
         try:
             process = subprocess.Popen(
                 self._argv(sandbox, host_fd, seccomp), stdin=subprocess.DEVNULL, stdout=out_write,
-                stderr=err_write, pass_fds=(seccomp, host_fd, self._tree_fd), env={"PATH": SEARCH_PATH},
+                stderr=err_write, pass_fds=(seccomp, host_fd, tree_fd), env={"PATH": SEARCH_PATH},
                 start_new_session=True,
             )
         finally:
@@ -289,7 +294,7 @@ class NamespaceDriver:
         heap_mb = sandbox.memory_mb * self._heap_factor
         # The heap limit sits far above the memory limit, so the kernel's OOM kill (reported as such),
         # not V8's own heap abort, ends a memory hog.
-        if self._snapshots.get(heap_mb):
+        if self._snapshots.get((sandbox.kind, heap_mb)):
             node = [NODE_IN_TREE, "--snapshot-blob", blob_in_tree(heap_mb), *_node_flags(heap_mb)]
         else:
             node = [NODE_IN_TREE, *_node_flags(heap_mb), RUNNER_IN_IMAGE]
@@ -302,7 +307,7 @@ class NamespaceDriver:
             "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
             "--as-pid-1",
             "--uid", str(RUNNER_UID), "--gid", str(RUNNER_GID), "--hostname", sandbox.name,
-            "--ro-bind-fd", str(self._tree_fd), "/",
+            "--ro-bind-fd", str(self._tree_fds[sandbox.kind]), "/",
             "--proc", "/proc", *self._masks,
             "--dev", "/dev", "--remount-ro", "/dev",
             "--size", str(self._tmp_size_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",

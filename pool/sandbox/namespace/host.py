@@ -1,6 +1,6 @@
 """Whether this host can run the namespace driver, and opening that driver with its runtime tree.
 
-`missing` lists what the host lacks, each with its fix; `namespace_driver` builds the runtime tree,
+`missing` lists what the host lacks, each with its fix; `namespace_driver` builds a runtime tree per kind,
 compiles the seccomp filter, and yields a ready `NamespaceDriver`, closed on exit.
 """
 
@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from pool.runtime.nodejs.files import RUNNER_GID, RUNNER_UID
+from pool.runtime.nodejs.files import RUNNER_GID, RUNNER_PATH, RUNNER_UID
+from pool.runtime.nodejs.kinds import RUNTIMES, NodeRuntime, modules_dir, node_binary
 from pool.sandbox.docker.engine import DockerSettings
 from pool.sandbox.driver import SandboxError
 from pool.sandbox.namespace.cgroups import CGROUP_ROOT, PARENT, detect_version, layout
@@ -87,15 +88,40 @@ async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike
     home = host_root / scope
     try:
         await asyncio.to_thread(_make_home, home)
-        tree, tree_lock = await asyncio.to_thread(ensure_tree, host_root / "runtime", settings.node_binary)
-    except (OSError, SandboxError) as exc:
-        raise SandboxError(f"preparing the namespace sandbox's runtime tree failed: {exc}") from exc
+    except OSError as exc:
+        raise SandboxError(f"preparing the namespace sandbox's host directory failed: {exc}") from exc
+    trees: dict[str, Path] = {}
+    tree_locks: list[int] = []
+    try:
+        for runtime in RUNTIMES:
+            try:
+                tree, tree_lock = await asyncio.to_thread(
+                    _ensure_kind_tree, host_root / "runtime", runtime, tuple(trees.values()))
+            except (OSError, SandboxError) as exc:
+                raise SandboxError(f"preparing the {runtime.kind} runtime tree failed: {exc}") from exc
+            trees[runtime.kind] = tree
+            tree_locks.append(tree_lock)
+        async with _opened(settings, home, version, scope, trees) as driver:
+            yield driver
+    finally:
+        for tree_lock in tree_locks:
+            os.close(tree_lock)
+
+
+def _ensure_kind_tree(runtime_dir: Path, runtime: NodeRuntime, keep: tuple[Path, ...]) -> tuple[Path, int]:
+    """The tree of `runtime`'s kind: its installed node and the installed modules. Blocking."""
+    return ensure_tree(runtime_dir, node_binary(runtime), RUNNER_PATH, modules_dir(), keep)
+
+
+@asynccontextmanager
+async def _opened(settings: DockerSettings, home: Path, version: int, scope: str,
+                  trees: dict[str, Path]) -> AsyncIterator[NamespaceDriver]:
     try:
         seccomp_fd = await asyncio.to_thread(compile_filter)
         try:
             driver = NamespaceDriver(
                 bwrap=shutil.which("bwrap") or "bwrap",
-                runtime_tree=tree,
+                runtime_trees=trees,
                 run_dir=home / "run",
                 cgroups=layout(version, scope),
                 seccomp_fd=seccomp_fd,
@@ -113,8 +139,6 @@ async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike
             os.close(seccomp_fd)
     except SeccompUnavailable as exc:
         raise SandboxError(f"compiling the namespace sandbox's seccomp filter failed: {exc}") from exc
-    finally:
-        os.close(tree_lock)
 
 
 def _make_home(home: Path) -> None:

@@ -52,10 +52,10 @@ async def test_create_stores_resolved_kind_defaults_and_server_annotations(clien
     assert action["name"] == "hello"
     assert action["version"] == "0.0.1"
     assert action["publish"] is False
-    assert action["exec"] == {"kind": "nodejs:20", "code": HELLO["exec"]["code"], "binary": False}
+    assert action["exec"] == {"kind": "nodejs:24", "code": HELLO["exec"]["code"], "binary": False}
     assert action["limits"] == {"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1}
     assert action["annotations"] == [
-        {"key": "exec", "value": "nodejs:20"},
+        {"key": "exec", "value": "nodejs:24"},
         {"key": "provide-api-key", "value": False},
     ]
     assert action["parameters"] == []
@@ -98,7 +98,7 @@ async def test_update_merges_annotations_replaces_parameters_and_bumps_patch_ver
     assert action["exec"]["code"] == HELLO["exec"]["code"]
     assert action["parameters"] == [{"key": "c", "value": 3}]
     assert {a["key"]: a["value"] for a in action["annotations"]} == {
-        "web-export": False, "keep": "x", "new": "y", "exec": "nodejs:20", "provide-api-key": False,
+        "web-export": False, "keep": "x", "new": "y", "exec": "nodejs:24", "provide-api-key": False,
     }
     assert action["limits"] == {"timeout": 1000, "memory": 512, "logs": 10, "concurrency": 1}
 
@@ -112,7 +112,7 @@ async def test_overwrite_creates_when_absent(client):
 async def test_get_with_code_false_omits_the_code(client):
     await put(client, "hello")
     response = await client.get(f"{ACTIONS}/hello", params={"code": "false"})
-    assert response.json()["exec"] == {"kind": "nodejs:20", "binary": False}
+    assert response.json()["exec"] == {"kind": "nodejs:24", "binary": False}
 
 
 async def test_get_of_missing_action_is_404(client):
@@ -149,7 +149,8 @@ async def test_delete_returns_the_deleted_action_then_it_is_gone(client):
     [
         ({}, 400, "exec undefined"),
         ({"exec": {"kind": "python:3", "code": "x"}}, 400,
-         "The specified runtime 'python:3' is not supported by this platform. Valid values are: 'nodejs:20'."),
+         "The specified runtime 'python:3' is not supported by this platform. "
+         "Valid values are: 'nodejs:20', 'nodejs:22', 'nodejs:24'."),
         ({"exec": {"kind": "sequence", "components": ["/guest/a"]}}, 400, "Sequence component does not exist."),
         ({"exec": {"kind": "sequence", "components": []}}, 400, "No component specified for the sequence."),
         ({**HELLO, "limits": {"timeout": 400000}}, 400,

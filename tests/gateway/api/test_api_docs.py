@@ -29,6 +29,8 @@ def routed(app) -> set[tuple[str, str]]:
     found = set()
     for route in app.routes:
         assert isinstance(route, Route)
+        if route.path == "/console" or route.path.startswith("/console/"):
+            continue  # the web console's pages and files: a user interface, not operations of the API
         path = re.sub(r"\{rest:path\}", "{action}", route.path)
         web = path.startswith("/api/v1/web/")
         for method in route.methods or ():

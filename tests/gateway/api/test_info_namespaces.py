@@ -20,8 +20,17 @@ async def test_root_shows_system_limits_in_bytes_and_ms_and_the_runtimes(client)
         "min_action_memory": 128 * MB, "max_action_memory": 512 * MB, "default_action_memory": 256 * MB,
         "min_action_logs": 0, "max_action_logs": 10 * MB, "default_action_logs": 10 * MB,
     }
-    [nodejs] = info["runtimes"]["nodejs"]
-    assert (nodejs["kind"], nodejs["default"]) == ("nodejs:20", True)
+    nodejs = info["runtimes"]["nodejs"]
+    assert [(r["kind"], r["image"], r["default"]) for r in nodejs] == [
+        ("nodejs:20", "whisklet-nodejs:20", False), ("nodejs:22", "whisklet-nodejs:22", False),
+        ("nodejs:24", "whisklet-nodejs:24", True),
+    ]
+
+
+async def test_root_lists_every_kind_with_its_exact_node_version(client):
+    info = (await client.get("/", auth=None)).json()
+    versions = {r["kind"]: r["version"] for r in info["runtimes"]["nodejs"]}
+    assert versions == {"nodejs:20": "20.20.2", "nodejs:22": "22.23.5", "nodejs:24": "24.22.3"}
 
 
 async def test_ping_answers_pong_as_text(client):

@@ -84,6 +84,16 @@ async def test_an_activation_is_counted_by_kind_and_status_with_its_times(runnin
     assert value(samples, "whisklet_activation_init_seconds_count") == 1
 
 
+async def test_only_activations_without_a_cold_start_count_as_warm(running):
+    controller, metrics, _ = running
+    for _ in range(3):
+        await invoke(controller)
+    samples = scraped(metrics)
+    cold = value(samples, "whisklet_cold_starts_total")
+    assert value(samples, "whisklet_activation_warm_duration_seconds_count") == 3 - cold
+    assert value(samples, "whisklet_activation_duration_seconds_count", kind="nodejs:20") == 3
+
+
 async def test_what_the_sandbox_used_is_annotated_on_the_record_and_exported_as_histograms(running):
     controller, metrics, driver = running
     driver.use = ResourceUse(cpu_ms=12.4, peak_memory_bytes=70 * 1024 * 1024 + 5)
@@ -188,3 +198,17 @@ def test_each_metrics_object_has_a_registry_of_its_own():
     first, second = Metrics(), Metrics()
     first.trigger_fired(active_rules=1)
     assert value(scraped(second), "whisklet_trigger_fires_total", outcome="activated") == 0
+
+
+def test_pool_containers_by_kind_sit_beside_the_unchanged_totals():
+    metrics = Metrics()
+    stocks = (StockSnapshot(256, 3, 1, 2, 0, 4, 1.5, kind="nodejs:24"),
+              StockSnapshot(512, 1, 0, 0, 0, 1, 0.5, kind="nodejs:24"),
+              StockSnapshot(256, 2, 1, 1, 0, 2, 0.5, kind="nodejs:20"))
+    metrics.watch_pool(lambda: PoolSnapshot(stocks, 0, 1, 0.8, True))
+    samples = scraped(metrics)
+    assert value(samples, "whisklet_pool_containers", state="prewarmed") == 6
+    assert value(samples, "whisklet_pool_kind_containers", kind="nodejs:24", state="prewarmed") == 4
+    assert value(samples, "whisklet_pool_kind_containers", kind="nodejs:20", state="prewarmed") == 2
+    assert value(samples, "whisklet_pool_kind_containers", kind="nodejs:20", state="leased") == 1
+    assert value(samples, "whisklet_pool_kind_containers", kind="nodejs:20", state="creating") == 1

@@ -48,7 +48,7 @@ def annotations(action) -> dict:
 
 
 def test_default_kind_resolves_to_the_default_version():
-    assert resolve_kind("nodejs:default") == "nodejs:20"
+    assert resolve_kind("nodejs:default") == "nodejs:24"
     assert resolve_kind(" NodeJS:20 ") == "nodejs:20"
 
 
@@ -114,7 +114,7 @@ def test_create_fills_defaults_and_adds_server_annotations_after_the_users():
         "guest", "hello", "0.0.1", False, 1000,
     )
     assert [(a.key, a.value) for a in action.annotations] == [
-        ("web-export", True), ("exec", "nodejs:20"), ("provide-api-key", False),
+        ("web-export", True), ("exec", "nodejs:24"), ("provide-api-key", False),
     ]
     assert msgspec.structs.asdict(action.limits) == {"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1}
 
@@ -206,7 +206,7 @@ def test_update_merges_annotations_after_removing_del_annotations():
     old = create(annotations=[{"key": "a", "value": 1}, {"key": "b", "value": 2}])
     new = update(old, annotations=[{"key": "b", "value": 3}, {"key": "c", "value": 4}],
                  delAnnotations=["a", "provide-api-key"])
-    assert [(a.key, a.value) for a in new.annotations] == [("b", 3), ("exec", "nodejs:20"), ("c", 4)]
+    assert [(a.key, a.value) for a in new.annotations] == [("b", 3), ("exec", "nodejs:24"), ("c", 4)]
 
 
 def test_update_merges_limits_per_field():
@@ -223,7 +223,7 @@ def test_summary_and_code_less_views_drop_code_and_kind():
     summary = msgspec.to_builtins(summarize_action(action))
     assert summary["exec"] == {"binary": False}
     assert "parameters" not in summary
-    assert msgspec.to_builtins(without_code(action).exec) == {"kind": "nodejs:20", "binary": False}
+    assert msgspec.to_builtins(without_code(action).exec) == {"kind": "nodejs:24", "binary": False}
 
 
 def test_an_update_merges_annotations_in_place_and_appends_new_ones_after_deletions():
@@ -231,7 +231,7 @@ def test_an_update_merges_annotations_in_place_and_appends_new_ones_after_deleti
     new = update(old, annotations=[{"key": "d", "value": 4}, {"key": "b", "value": 20}, {"key": "d", "value": 40}],
                  delAnnotations=["a"])
     assert [(item.key, item.value) for item in new.annotations] == [
-        ("b", 20), ("c", 3), ("exec", "nodejs:20"), ("provide-api-key", False), ("d", 40),
+        ("b", 20), ("c", 3), ("exec", "nodejs:24"), ("provide-api-key", False), ("d", 40),
     ]
 
 

@@ -19,8 +19,9 @@ import pytest
 from pool.runner.client import RunnerConnection, RunnerGone
 from pool.runner.logs import LogCollector
 from pool.runtime.nodejs.files import RUNNER_MODULES
+from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.docker.driver import DockerDriver
-from pool.sandbox.docker.image import REPOSITORY, ensure_image
+from pool.sandbox.docker.image import REPOSITORY, ensure_image, ensure_images
 from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxError
 
 pytestmark = pytest.mark.docker
@@ -32,7 +33,8 @@ MIB = 1024 * 1024
 async def image(docker: aiodocker.Docker) -> str:
     # `WHISKLET_DOCKER_REPOSITORY`, as `whisklet serve` reads it: a checkout testing a changed runner
     # can keep its image apart from another's on the same engine.
-    return await ensure_image(docker, repository=os.environ.get("WHISKLET_DOCKER_REPOSITORY", REPOSITORY))
+    images = await ensure_images(docker, repository=os.environ.get("WHISKLET_DOCKER_REPOSITORY", REPOSITORY))
+    return images[DEFAULT_KIND]
 
 
 @pytest.fixture
@@ -57,7 +59,7 @@ async def instance(docker: aiodocker.Docker) -> AsyncIterator[str]:
 
 @pytest.fixture
 def driver(docker: aiodocker.Docker, image: str, run_dir: Path, instance: str) -> DockerDriver:
-    return DockerDriver(docker, image, run_dir, instance)
+    return DockerDriver(docker, {DEFAULT_KIND: image}, run_dir, instance)
 
 
 async def containers_of(docker: aiodocker.Docker, label: str) -> list[str]:
@@ -235,12 +237,12 @@ async def test_orphans_are_removed_by_label(docker: aiodocker.Docker, image: str
                                             instance: str) -> None:
     # A private scope, so that this test never removes another Whisklet's containers.
     scope = "test-" + secrets.token_hex(4)
-    crashed = DockerDriver(docker, image, run_dir, instance, scope=scope)
+    crashed = DockerDriver(docker, {DEFAULT_KIND: image}, run_dir, instance, scope=scope)
     orphans = [await crashed.create(128), await crashed.create(128)]
-    bystander = DockerDriver(docker, image, tempfile.mkdtemp(prefix="wkt-"), instance)
+    bystander = DockerDriver(docker, {DEFAULT_KIND: image}, tempfile.mkdtemp(prefix="wkt-"), instance)
     unrelated = await bystander.create(128)
     try:
-        restarted = DockerDriver(docker, image, run_dir, instance + "-restarted", scope=scope)
+        restarted = DockerDriver(docker, {DEFAULT_KIND: image}, run_dir, instance + "-restarted", scope=scope)
         assert await restarted.remove_orphans() == 2
         assert await containers_of(docker, f"whisklet.sandbox={scope}") == []
         assert list(run_dir.iterdir()) == []
@@ -263,7 +265,7 @@ async def test_runner_that_never_answers_fails_create_and_leaves_nothing(
         for module in RUNNER_MODULES:
             (runner_dir / module).write_text("")
         tag = await ensure_image(docker, runner_path=runner_dir / "runner.js", repository=repository)
-        driver = DockerDriver(docker, tag, run_dir, instance, start_timeout_s=10)
+        driver = DockerDriver(docker, {DEFAULT_KIND: tag}, run_dir, instance, start_timeout_s=10)
         with pytest.raises(SandboxError, match="exited with code 3"):
             await driver.create(128)
         assert await containers_of(docker, f"whisklet.instance={instance}") == []
@@ -294,7 +296,7 @@ async def test_cancelled_create_leaves_nothing(driver: DockerDriver, docker: aio
 async def test_unreachable_engine_raises_engine_unavailable(image: str, run_dir: Path) -> None:
     unreachable = aiodocker.Docker(url=f"unix://{run_dir}/no-engine.sock")
     try:
-        driver = DockerDriver(unreachable, image, run_dir, "test-unreachable")
+        driver = DockerDriver(unreachable, {DEFAULT_KIND: image}, run_dir, "test-unreachable")
         with pytest.raises(EngineUnavailable):
             await driver.create(128)
         with pytest.raises(EngineUnavailable):

@@ -16,9 +16,10 @@ from typing import Any
 
 import aiodocker
 
+from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.docker.driver import DockerDriver
 from pool.sandbox.docker.engine import DockerSettings
-from pool.sandbox.docker.image import ensure_image
+from pool.sandbox.docker.image import ensure_images
 from pool.sandbox.driver import SandboxDriver
 from pool.sandbox.namespace.cgroups import CGROUP_ROOT, PARENT
 from pool.sandbox.namespace.driver import NamespaceDriver
@@ -55,9 +56,11 @@ async def opened(kind: str, data_dir: Path, host_root: Path, **settings: Any) ->
         return
     docker = aiodocker.Docker()
     try:
-        image = await ensure_image(docker)
+        # `WHISKLET_DOCKER_REPOSITORY` as in test_driver.py: a checkout's images kept apart from another's
+        repository = os.environ.get("WHISKLET_DOCKER_REPOSITORY", "whisklet-nodejs")
+        image = (await ensure_images(docker, repository=repository))[DEFAULT_KIND]
         scope = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
-        driver = DockerDriver(docker, image, data_dir / "run", "test-" + secrets.token_hex(4), scope=scope,
+        driver = DockerDriver(docker, {DEFAULT_KIND: image}, data_dir / "run", "test-" + secrets.token_hex(4), scope=scope,
                               pids_limit=settings.get("pids_limit", 1024))
         try:
             yield driver

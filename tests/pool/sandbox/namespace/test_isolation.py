@@ -94,7 +94,7 @@ async def test_root_holds_only_the_runtime_files_and_no_host_process_is_visible(
                   home: fs.existsSync('/root') || fs.existsSync('/home') || fs.existsSync('/var'),
                   shell: fs.existsSync('/bin/sh')};
         }""")
-    assert set(seen["root"]) <= {"dev", "etc", "lib", "lib64", "opt", "proc", "run", "sys", "tmp", "usr"}
+    assert set(seen["root"]) <= {"dev", "etc", "lib", "lib64", "node_modules", "opt", "proc", "run", "sys", "tmp", "usr"}
     assert seen["pids"] == 1  # the runner alone, as PID 1 (as in a Docker container)
     assert (seen["home"], seen["shell"]) == (False, False)
 
