@@ -38,6 +38,11 @@ T = TypeVar("T")
 LISTENER_NAME = "whisklet-listener"
 """The `application_name` of the connection that listens for changes."""
 
+LISTENER_CHECK_S = 5.0
+"""The listening connection must answer a query this often, within as long: one lost without a word (a
+silent network partition, a frozen server process) is replaced, so other nodes' changes are missed at most
+about twice this long, and then the cache is emptied."""
+
 CHANGES_CHANNEL = "whisklet_changes"
 """Every write to a cached table notifies this channel (payload: the writing store's token), in its transaction."""
 
@@ -113,6 +118,7 @@ class PostgresStore(BatchedActivations):
        write to them notifies `CHANGES_CHANNEL` in its own transaction; a listening connection empties
        the cache when another store (another node, or a `whisklet namespace` command) committed one.
        While that connection is down, reads go to the database; it is reconnected every `reconnect_s`.
+       It must answer a query every `listener_check_s`: one that goes silent is replaced the same way.
     3. Activation records and journal rows go through an `ActivationBatcher`; each batch is one
        statement (`_WRITE_BATCH`: unnest arrays), so one round trip and one transaction, committed
        durably (synchronous_commit) before `flush()` and `accept()` return. Journal rows are owned by
@@ -131,6 +137,7 @@ class PostgresStore(BatchedActivations):
         cache_size: int = 4096,
         pool_size: int = POOL_SIZE,
         reconnect_s: float = 1.0,
+        listener_check_s: float = LISTENER_CHECK_S,
         node_id: str = "",
         heartbeat_s: float = HEARTBEAT_S,
         clock: Clock = SYSTEM_CLOCK,
@@ -143,6 +150,7 @@ class PostgresStore(BatchedActivations):
         self._clock = clock
         self._pool_size = pool_size
         self._reconnect_s = reconnect_s
+        self._listener_check_s = listener_check_s
         self._token = secrets.token_hex(8)  # tells this store's own notifications from others'
         self._cache = EntityCache(cache_size)
         self._listening = False
@@ -266,12 +274,26 @@ class PostgresStore(BatchedActivations):
         if payload != self._token:
             self._cache.outside_write()
 
+    async def _until_lost(self, db: asyncpg.Connection, lost: asyncio.Event) -> None:
+        """Return once the listening connection is lost, or fails to answer a check within `listener_check_s`."""
+        while True:
+            try:
+                async with asyncio.timeout(self._listener_check_s):
+                    await lost.wait()
+                return
+            except TimeoutError:
+                pass
+            try:
+                await db.fetchval("SELECT 1", timeout=self._listener_check_s)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+                return
+
     async def _keep_listening(self, db: asyncpg.Connection, lost: asyncio.Event) -> None:
         """Wait for the listening connection to drop, then reconnect every `reconnect_s` until it is back."""
         failing = False
         while True:
             try:
-                await lost.wait()
+                await self._until_lost(db, lost)
                 log.warning("the connection listening for changes on %s was lost; reconnecting", self.shown)
             finally:
                 self._listening = False
