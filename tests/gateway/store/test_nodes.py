@@ -1,7 +1,9 @@
 """Nodes: each owns the journal rows of the activations it accepts, recovers only its own, and heartbeats."""
 
 import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,20 @@ from gateway.store.nodes import heartbeat_interval_s, node_identity
 def row(aid: str) -> ActivationRow:
     doc = b'{"activationId":"%s","status":"interrupted"}' % aid.encode()
     return ActivationRow(aid, "guest", "hello", 1000, 1000, doc)
+
+
+@contextlib.asynccontextmanager
+async def opened_nodes(engine, *node_ids: str, clock: FakeClock | None = None) -> AsyncIterator[list]:
+    """Stores of `node_ids` on the engine's database, open (heartbeats only at open: the clock decides
+    which have lapsed), closed after."""
+    stores = [engine.store(node_id=n, heartbeat_s=3600, clock=clock or FakeClock()) for n in node_ids]
+    for store in stores:
+        await store.open()
+    try:
+        yield stores
+    finally:
+        for store in stores:
+            await store.close()
 
 
 async def test_a_restarted_node_records_only_its_own_interrupted_activations(engine):
@@ -66,11 +82,7 @@ def test_a_bad_node_id_stops_start_up_with_an_example(tmp_path: Path, bad: str):
 
 async def test_a_survivor_records_a_lapsed_nodes_activations_as_interrupted(engine):
     clock = FakeClock()
-    dead = engine.store(node_id="node-dead", heartbeat_s=3600, clock=clock)
-    alive = engine.store(node_id="node-alive", heartbeat_s=3600, clock=clock)
-    await dead.open()
-    await alive.open()
-    try:
+    async with opened_nodes(engine, "node-dead", "node-alive", clock=clock) as (dead, alive):
         await dead.accept(row("d" * 32))
         await alive.accept(row("a" * 32))
         assert await alive.take_over_lapsed(30_000) == 0  # node-dead beat just now
@@ -79,18 +91,11 @@ async def test_a_survivor_records_a_lapsed_nodes_activations_as_interrupted(engi
         recorded = await alive.get_activation("guest", "d" * 32)
         assert recorded is not None and b"interrupted" in recorded.doc
         assert await engine.journal_ids() == ["a" * 32]  # its own running activation is left alone
-    finally:
-        await dead.close()
-        await alive.close()
 
 
 async def test_racing_survivors_take_over_each_activation_exactly_once(engine):
     clock = FakeClock()
-    dead = engine.store(node_id="node-dead", heartbeat_s=3600, clock=clock)
-    survivors = [engine.store(node_id=f"node-{n}", heartbeat_s=3600, clock=clock) for n in range(3)]
-    for store in (dead, *survivors):
-        await store.open()
-    try:
+    async with opened_nodes(engine, "node-dead", "node-0", "node-1", "node-2", clock=clock) as (dead, *survivors):
         ids = [f"{n:032x}" for n in range(50)]
         for aid in ids:
             dead.journal(row(aid))
@@ -100,9 +105,6 @@ async def test_racing_survivors_take_over_each_activation_exactly_once(engine):
         assert sum(taken) == len(ids)
         assert await engine.stored_activation_ids() == set(ids)
         assert await engine.journal_ids() == []
-    finally:
-        for store in (dead, *survivors):
-            await store.close()
 
 
 async def test_a_node_back_after_its_activations_were_taken_over_records_nothing_twice(engine):
@@ -155,17 +157,11 @@ async def test_a_second_node_on_a_shared_store_writes_no_wskprops_and_says_where
 
 async def test_live_nodes_counts_the_nodes_whose_heartbeat_is_within_the_lapse(engine):
     clock = FakeClock()
-    old = engine.store(node_id="node-old", heartbeat_s=3600, clock=clock)
-    await old.open()
-    clock.advance(60)
-    new = engine.store(node_id="node-new", heartbeat_s=3600, clock=clock)
-    await new.open()
-    try:
-        assert await new.live_nodes(30_000) == 1
-        assert await new.live_nodes(90_000) == 2
-    finally:
-        await old.close()
-        await new.close()
+    async with opened_nodes(engine, "node-old", clock=clock):
+        clock.advance(60)
+        async with opened_nodes(engine, "node-new", clock=clock) as (new,):
+            assert await new.live_nodes(30_000) == 1
+            assert await new.live_nodes(90_000) == 2
 
 
 async def test_a_node_that_stops_is_no_longer_counted_as_live(engine):
