@@ -104,7 +104,7 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
             )
             forwarder.start()
             pruner = asyncio.create_task(_prune_forever(store, config, clock), name="activation-pruner")
-            takeover = asyncio.create_task(
+            node_watch = asyncio.create_task(
                 watch_nodes_forever(store, config.store.node_lapse_s, throttle.share.set_live_nodes), name="node-watch"
             )
             alarms.start(controller)
@@ -116,8 +116,8 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
             finally:
                 await alarms.stop()
                 pruner.cancel()
-                takeover.cancel()
-                await asyncio.gather(pruner, takeover, return_exceptions=True)
+                node_watch.cancel()
+                await asyncio.gather(pruner, node_watch, return_exceptions=True)
                 await _drain(controller, pool, config.server.shutdown_grace_s)
                 await forwarder.close()
     finally:
