@@ -35,7 +35,7 @@ from typing import Any
 
 from bench.serving import ServedWhisklet
 from pool.runner.client import RunnerConnection
-from pool.sandbox.driver import Sandbox, SandboxDriver
+from pool.sandbox.driver import Sandbox, SandboxDriver, SandboxError
 
 HELLO = "function main(params) { return { msg: 'hello ' + (params.name || 'world') }; }"
 LIMITS = {
@@ -117,8 +117,12 @@ class Http:
 
 @contextlib.asynccontextmanager
 async def bench_driver(name: str, run_dir: str, data_dir: str) -> AsyncIterator[SandboxDriver]:
-    """The driver `--driver` names, for the bare round trips, the same one the gateway is given."""
+    """The driver `--driver` names, for the bare round trips, the same one the gateway is given (and the
+    runtime image it is given: `WHISKLET_DOCKER_REPOSITORY`, so a branch's changed runner never replaces
+    another checkout's image)."""
     from pool.sandbox.docker.engine import DockerSettings
+
+    settings = DockerSettings(repository=os.environ.get("WHISKLET_DOCKER_REPOSITORY", DockerSettings().repository))
 
     try:
         from pool.sandbox.factory import open_driver  # type: ignore[import-not-found]
@@ -127,10 +131,10 @@ async def bench_driver(name: str, run_dir: str, data_dir: str) -> AsyncIterator[
             raise SystemExit(f"--driver {name}: this checkout has only the Docker driver") from None
         from pool.sandbox.docker.engine import docker_driver
 
-        async with docker_driver(DockerSettings(), run_dir, "bench-bare") as driver:
+        async with docker_driver(settings, run_dir, "bench-bare") as driver:
             yield driver
         return
-    async with open_driver(name, DockerSettings(), data_dir, run_dir, "bench-bare") as opened:
+    async with open_driver(name, settings, data_dir, run_dir, "bench-bare") as opened:
         yield opened.driver
 
 
@@ -157,15 +161,23 @@ class BareRunners:
         self._fillers = {asyncio.create_task(self._fill()) for _ in range(ahead)}
         self._destroys: set[asyncio.Task[None]] = set()
 
-    async def _fill(self) -> None:
-        creating = asyncio.ensure_future(self._driver.create(256))
-        try:
-            sandbox = await asyncio.shield(creating)
-        except asyncio.CancelledError:  # a sandbox half made is still destroyed
-            with contextlib.suppress(Exception):
-                await self._driver.destroy(await creating)
-            raise
-        self._ready.put_nowait(sandbox)  # never full: one filler per free place
+    async def _fill(self, attempts: int = 3) -> None:
+        """One sandbox into the ready queue; a failed creation (a busy shared engine fails some) is retried."""
+        for attempt in range(attempts):
+            creating = asyncio.ensure_future(self._driver.create(256))
+            try:
+                sandbox = await asyncio.shield(creating)
+            except asyncio.CancelledError:  # a sandbox half made is still destroyed
+                with contextlib.suppress(Exception):
+                    await self._driver.destroy(await creating)
+                raise
+            except SandboxError as error:
+                print(f"bench: creating a bare runner failed ({error}); retrying", flush=True)
+                if attempt == attempts - 1:
+                    raise
+                continue
+            self._ready.put_nowait(sandbox)  # never full: one filler per free place
+            return
 
     async def round_trips_ms(self) -> float:
         """`/init` + `/run` of hello world on one prewarmed runner, connected beforehand."""

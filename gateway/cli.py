@@ -10,9 +10,9 @@ from typing import Any
 import msgspec
 import uvloop
 
-from gateway.config import Config, ConfigError, load_config
+from gateway.config import Config, ConfigError, egress_mode, load_config
 from gateway.datadir import owner_only_dir
-from gateway.entities.namespaces import NamespaceExists, create_namespace
+from gateway.entities.namespaces import NamespaceExists, create_namespace, namespace_egress
 from gateway.invoke.admission import namespace_limit
 from gateway.store import Store, StoreError
 from gateway.store.url import parse_store_url, store_for
@@ -101,6 +101,18 @@ def _throttle_flags(parser: argparse.ArgumentParser) -> None:
             "--" + dest.replace("_", "-"), type=_count, metavar="N",
             help="override the system default for this namespace (0 admits nothing)",
         )
+    parser.add_argument(
+        "--egress", type=_egress, metavar="MODE",
+        help="the outbound network of this namespace's actions, overriding limits.egress: none, api (only "
+             "Whisklet's API) or internet (the API and the internet, never the host or denied ranges)",
+    )
+
+
+def _egress(text: str) -> str:
+    try:
+        return egress_mode(text, "--egress")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _count(text: str) -> int:
@@ -113,8 +125,13 @@ def _count(text: str) -> int:
     return value
 
 
-def _given_limits(args: argparse.Namespace) -> dict[str, int]:
-    return {field: getattr(args, dest) for dest, field in _THROTTLE_FLAGS.items() if getattr(args, dest) is not None}
+def _given_limits(args: argparse.Namespace) -> dict[str, int | str]:
+    given: dict[str, int | str] = {
+        field: getattr(args, dest) for dest, field in _THROTTLE_FLAGS.items() if getattr(args, dest) is not None
+    }
+    if args.egress is not None:
+        given["egress"] = args.egress
+    return given
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -143,7 +160,7 @@ async def _open_store(config: Config) -> Store:
 
 
 async def _namespace_create(config: Config, args: argparse.Namespace) -> int:
-    limits = NamespaceLimits(**_given_limits(args))
+    limits = msgspec.convert(_given_limits(args), NamespaceLimits)
     store = await _open_store(config)
     try:
         credential = await create_namespace(store, args.name, encoder.encode(limits))
@@ -191,6 +208,8 @@ async def _namespace_limits(config: Config, args: argparse.Namespace) -> int:
         value = getattr(overrides, field)
         source = "system default" if value is msgspec.UNSET else "namespace"
         print(f"{field}\t{namespace_limit(value, default)}\t{source}")
+    source = "system default" if overrides.egress is msgspec.UNSET else "namespace"
+    print(f"egress\t{namespace_egress(overrides, config.limits.egress)}\t{source}")
     return 0
 
 

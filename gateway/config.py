@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -11,9 +12,18 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 
-from pool import DockerSettings, PoolConfig
+from pool import EGRESS_MODES, DockerSettings, Egress, PoolConfig
 
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "whisklet.toml"
+
+
+def egress_mode(value: str, what: str) -> Egress:
+    """`value` as an egress mode; ValueError naming `what` and the valid values otherwise."""
+    for mode in EGRESS_MODES:
+        if value == mode:
+            return mode
+    valid = ", ".join(f"'{mode}'" for mode in EGRESS_MODES)
+    raise ValueError(f"{what} must be one of {valid}, not {value!r}")
 
 
 class ServerConfig(Struct, forbid_unknown_fields=True):
@@ -51,6 +61,16 @@ class LimitsConfig(Struct, forbid_unknown_fields=True):
     result_max_bytes: int = 1048576
     sequence_max_length: int = 50
     blocking_wait_max_ms: int = 60000
+    egress: str = "internet"  # none | api | internet; a namespace may override it
+    egress_deny: list[str] = msgspec.field(default_factory=list)  # CIDRs, beside the always-denied ones
+
+    def __post_init__(self) -> None:
+        egress_mode(self.egress, "limits.egress")
+        for cidr in self.egress_deny:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"limits.egress_deny: {cidr!r} is not a network such as 10.0.0.0/8") from None
 
 
 class StoreConfig(Struct, forbid_unknown_fields=True):

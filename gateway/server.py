@@ -16,6 +16,7 @@ import uvicorn
 from gateway.app import build_app
 from gateway.config import Config
 from gateway.edge.http import bounded_http
+from gateway.edge.inside import serving_inside
 from gateway.service import Started, running
 
 log = logging.getLogger("whisklet")
@@ -39,9 +40,10 @@ class _Server(uvicorn.Server):
 async def serve(config: Config, out: TextIO = sys.stdout) -> None:
     began = time.monotonic()
     async with running(config) as (services, started, _pool):
+        app = build_app(services)
         server = _Server(
             uvicorn.Config(
-                build_app(services),
+                app,
                 host=config.server.host,
                 port=config.server.port,
                 http=bounded_http(config.server),
@@ -56,7 +58,8 @@ async def serve(config: Config, out: TextIO = sys.stdout) -> None:
         )
         announce = asyncio.create_task(_announce_when_listening(server, started, began, out))
         try:
-            await server.serve()
+            async with serving_inside(app, started.api_socket, config.server):  # the API from inside actions
+                await server.serve()
         finally:
             announce.cancel()
             await asyncio.gather(announce, return_exceptions=True)

@@ -16,7 +16,7 @@ import msgspec
 
 from gateway.app import Services
 from gateway.clock import Clock, SystemClock
-from gateway.config import Config
+from gateway.config import Config, egress_mode
 from gateway.datadir import owner_only_dir, owner_only_file
 from gateway.edge.metrics import Metrics
 from gateway.entities.catalog import install_catalog
@@ -46,6 +46,7 @@ class Started:
     wskprops: Path
     guest: Credential | None
     driver: str = ""  # the sandbox driver in use: "sandbox" or "docker"
+    api_socket: str = ""  # where the inside API is served for sandboxes (gateway/edge/inside.py)
 
 
 def api_host(config: Config) -> str:
@@ -78,14 +79,16 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
         instance = f"{socket.gethostname()}-{os.getpid()}"
         run_dir = owner_only_dir(data_dir / "run")
         async with (
-            open_driver(config.pool.driver, config.docker, data_dir, str(run_dir), instance) as opened,
+            open_driver(config.pool.driver, config.docker, data_dir, str(run_dir), instance,
+                        tuple(config.limits.egress_deny)) as opened,
             httpx.AsyncClient(
                 follow_redirects=False, trust_env=False, timeout=config.logfwd.request_timeout_s
             ) as log_client,
         ):
             metrics = Metrics()
             pool_config = config.pool.for_driver(opened.name)
-            pool = Pool(opened.driver, pool_config, default_memory_mb=config.limits.memory_default_mb, observer=metrics)
+            pool = Pool(opened.driver, pool_config, default_memory_mb=config.limits.memory_default_mb,
+                        default_egress=egress_mode(config.limits.egress, "limits.egress"), observer=metrics)
             metrics.watch_pool(pool.snapshot)
             await pool.start()
             throttle = Throttle(MinuteCounter(clock.wall_ms), MinuteCounter(clock.wall_ms), observer=metrics)
@@ -112,7 +115,7 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
                 # The routes name the driver in use, not "auto", and the number of parallel creates it got.
                 served = msgspec.structs.replace(config, pool=pool_config)
                 services = Services(served, store, controller, metrics=metrics, clock=clock, log_forwarder=forwarder)
-                yield services, Started(api_host(config), wskprops, guest, opened.name), pool
+                yield services, Started(api_host(config), wskprops, guest, opened.name, opened.api_socket), pool
             finally:
                 await alarms.stop()
                 pruner.cancel()

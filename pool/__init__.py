@@ -4,18 +4,22 @@ from pool.activation import ActivationStatus, Job, RunResult
 from pool.config import PoolConfig
 from pool.jsonbound import MAX_JSON_DEPTH, json_too_deep
 from pool.pool import Pool, PoolError, PoolObserver, PoolOverloaded, PoolSnapshot, PoolUnavailable, StockSnapshot
+from pool.runtime.nodejs.files import API_HOST_IN_SANDBOX
 from pool.runtime.nodejs.kinds import RUNTIMES as NODE_RUNTIMES
 from pool.runtime.nodejs.kinds import NodeRuntime
 from pool.sandbox.docker.engine import DockerSettings, build_runtime_image, docker_driver
-from pool.sandbox.driver import EngineUnavailable, ResourceUse, SandboxError
+from pool.sandbox.driver import EGRESS_MODES, Egress, EngineUnavailable, ResourceUse, SandboxError
 from pool.sandbox.factory import DriverUnsupported, OpenDriver, open_driver
 
 __all__ = [
+    "API_HOST_IN_SANDBOX",
+    "EGRESS_MODES",
     "MAX_JSON_DEPTH",
     "NODE_RUNTIMES",
     "ActivationStatus",
     "DockerSettings",
     "DriverUnsupported",
+    "Egress",
     "EngineUnavailable",
     "Job",
     "NodeRuntime",

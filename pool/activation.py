@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from pool.runtime.nodejs.kinds import DEFAULT_KIND
-from pool.sandbox.driver import ResourceUse
+from pool.sandbox.driver import Egress, ResourceUse
 
 
 class ActivationStatus(IntEnum):
@@ -37,7 +37,8 @@ class Job:
     `code`, `main`, `binary` and `env` make the `/init` request (`env` values are strings: init
     parameters and the `__OW_*` context). `run_value` is the pre-encoded JSON of the `/run` body's
     `value`; `run_context` its other string keys except `deadline`, which the pool adds just before
-    the call.
+    the call. `egress` is the outbound network the activation's sandbox must have (its namespace's
+    `limits.egress`).
     """
 
     activation_id: str
@@ -53,6 +54,7 @@ class Job:
     env: dict[str, str] = field(default_factory=dict)
     run_context: dict[str, str] = field(default_factory=dict)
     kind: str = DEFAULT_KIND  # the runtime its sandbox runs (`pool/runtime/nodejs/kinds.py`)
+    egress: Egress = "none"
 
 
 @dataclass(frozen=True, slots=True)

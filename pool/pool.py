@@ -17,7 +17,7 @@ from pool.config import PoolConfig
 from pool.runner.client import RunnerConnection, RunnerGone
 from pool.runner.invocation import activate
 from pool.runtime.nodejs.kinds import DEFAULT_KIND
-from pool.sandbox.driver import EngineUnavailable, Sandbox, SandboxDriver, SandboxError, SandboxLost
+from pool.sandbox.driver import Egress, EngineUnavailable, Sandbox, SandboxDriver, SandboxError, SandboxLost
 
 log = logging.getLogger("whisklet.pool")
 
@@ -47,11 +47,12 @@ class PoolOverloaded(PoolError):
 
 @dataclass(slots=True)
 class _Stock:
-    """The containers of one kind and memory size: idle (prewarmed), leased and being created."""
+    """The containers of one kind, memory size and egress mode: idle (prewarmed), leased and being created."""
 
     memory_mb: int
     minimum: int
     kind: str
+    egress: Egress = "none"
     idle: deque[Sandbox] = field(default_factory=deque)
     leased: int = 0
     creating: int = 0
@@ -72,6 +73,7 @@ class StockSnapshot:
     target: int
     arrival_per_s: float
     kind: str = DEFAULT_KIND
+    egress: Egress = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +106,9 @@ class Pool:
        parallelism. An activation waits for a creation (a cold start) only when its stock is empty;
        one that would expect to wait longer than `queue_timeout_s` (`policy.expected_wait_s`) is
        refused at once with PoolOverloaded instead of queued.
-    3. The prewarmed target per (kind, memory size) follows that stock's arrival rate
-       (`policy.prewarm_target`), never below the minimum (the default kind at the default size only);
+    3. Stocks are per (kind, memory size, egress mode): a sandbox's network is made when it is created.
+       The prewarmed target per stock follows that stock's arrival rate
+       (`policy.prewarm_target`), never below the minimum (the default kind, size and egress only);
        idle, leased and creating sandboxes of all kinds together stay within the memory budget.
     4. Every background task is kept and awaited by `stop`; after `stop`, `run` raises PoolUnavailable.
     5. A prewarmed sandbox found dead when leased (killed from outside, engine restarted) is destroyed,
@@ -120,6 +123,7 @@ class Pool:
         *,
         default_memory_mb: int,
         default_kind: str = DEFAULT_KIND,
+        default_egress: Egress = "none",
         observer: PoolObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -128,9 +132,10 @@ class Pool:
         self._default_memory_mb = default_memory_mb
         self._observer = observer or PoolObserver()
         self._clock = clock
-        self._stocks: dict[tuple[str, int], _Stock] = {}  # by (kind, memory MB)
+        self._stocks: dict[tuple[str, int, Egress], _Stock] = {}  # by (kind, memory MB, egress)
         self._default_kind = default_kind
-        self._stock(default_kind, default_memory_mb)
+        self._default_egress: Egress = default_egress
+        self._stock(default_kind, default_memory_mb, default_egress)
         self._create_s: float | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._leased: set[Sandbox] = set()
@@ -192,7 +197,7 @@ class Pool:
         self._runs += 1
         try:
             for _ in range(_LEASE_ATTEMPTS):
-                sandbox, cold = await self._lease(job.kind, job.memory_mb)
+                sandbox, cold = await self._lease(job.kind, job.memory_mb, job.egress)
                 wait_ms = round((self._clock() - submitted) * 1000)
                 try:
                     result = await activate(
@@ -223,10 +228,10 @@ class Pool:
             return result
         return result if use is None else dataclasses.replace(result, resource_use=use)
 
-    async def _lease(self, kind: str, memory_mb: int) -> tuple[Sandbox, bool]:
+    async def _lease(self, kind: str, memory_mb: int, egress: Egress) -> tuple[Sandbox, bool]:
         if self._closing:
             raise PoolUnavailable("Whisklet is shutting down; retry once it is back.")
-        stock = self._stock(kind, memory_mb)
+        stock = self._stock(kind, memory_mb, egress)
         now = self._clock()
         stock.arrivals = stock.arrivals.observe(now, self._config.rate_window_s)
         stock.burst = stock.burst.observe(now, self._config.burst_window_s)
@@ -273,7 +278,7 @@ class Pool:
         self._leased.add(sandbox)
 
     def _release(self, sandbox: Sandbox) -> None:
-        stock = self._stocks[sandbox.kind, sandbox.memory_mb]
+        stock = self._stocks[sandbox.kind, sandbox.memory_mb, sandbox.egress]
         stock.leased -= 1
         self._leased.discard(sandbox)
         self._retiring[sandbox] = asyncio.get_running_loop().call_later(_RETIRE_AFTER_S, self._retire, sandbox)
@@ -351,14 +356,14 @@ class Pool:
     def _memory_in_use(self) -> int:
         return sum((len(s.idle) + s.leased + s.creating) * s.memory_mb for s in self._stocks.values())
 
-    def _stock(self, kind: str, memory_mb: int) -> _Stock:
-        """The stock of (kind, memory size), made empty on first use: only the default kind at the default
-        size keeps `min_prewarm`; the others are prewarmed only as their own traffic asks."""
-        stock = self._stocks.get((kind, memory_mb))
+    def _stock(self, kind: str, memory_mb: int, egress: Egress) -> _Stock:
+        """The stock of (kind, memory size, egress), made empty on first use: only the default kind at the
+        default size and egress keeps `min_prewarm`; the others are prewarmed only as their own traffic asks."""
+        stock = self._stocks.get((kind, memory_mb, egress))
         if stock is None:
-            default = kind == self._default_kind and memory_mb == self._default_memory_mb
+            default = (kind, memory_mb, egress) == (self._default_kind, self._default_memory_mb, self._default_egress)
             minimum = self._config.min_prewarm if default else 0
-            stock = self._stocks[kind, memory_mb] = _Stock(memory_mb, minimum, kind)
+            stock = self._stocks[kind, memory_mb, egress] = _Stock(memory_mb, minimum, kind, egress)
         return stock
 
     # container lifecycle
@@ -367,7 +372,7 @@ class Pool:
         started = self._clock()
         try:
             async with asyncio.timeout(self._config.create_timeout_s):
-                sandbox = await self._driver.create(stock.memory_mb, stock.kind)
+                sandbox = await self._driver.create(stock.memory_mb, stock.kind, stock.egress)
                 await self._connect(sandbox)
         except (SandboxError, TimeoutError) as error:
             stock.creating -= 1
@@ -468,12 +473,12 @@ class Pool:
 
     # introspection
 
-    def unavailable_reason(self, memory_mb: int, kind: str = DEFAULT_KIND) -> str | None:
-        """Why an activation of `kind` and `memory_mb` cannot have a container now (the engine is
-        unreachable and no prewarmed one is left), else None."""
+    def unavailable_reason(self, memory_mb: int, kind: str = DEFAULT_KIND, egress: Egress = "none") -> str | None:
+        """Why an activation of `kind`, `memory_mb` and `egress` cannot have a container now (the engine
+        is unreachable and no prewarmed one is left), else None."""
         if self._engine_down_reason is None:
             return None
-        stock = self._stocks.get((kind, memory_mb))
+        stock = self._stocks.get((kind, memory_mb, egress))
         return None if stock is not None and stock.idle else self._engine_down_reason
 
     def snapshot(self) -> PoolSnapshot:
@@ -488,6 +493,7 @@ class Pool:
                 target=s.target,
                 arrival_per_s=s.arrivals.read(now, self._config.rate_window_s),
                 kind=s.kind,
+                egress=s.egress,
             )
             for s in self._stocks.values()
         )

@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from gateway.config import LimitsConfig
 from gateway.entities.auth import Authenticator, authorize, resolve_namespace
+from gateway.entities.namespaces import namespace_egress
 from gateway.invoke.admission import namespace_limit
 from gateway.wire.codec import json_response
 from gateway.wire.models import EffectiveLimits, Identity
@@ -31,6 +32,7 @@ def effective_limits(identity: Identity, bounds: LimitsConfig) -> EffectiveLimit
         maxActionConcurrency=bounds.concurrency_max,
         maxParameterSize=f"{bounds.parameters_max_bytes} B",
         maxActionInstances=concurrent,
+        egress=namespace_egress(overrides, bounds.egress),
     )
 
 

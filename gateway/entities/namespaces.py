@@ -1,4 +1,4 @@
-"""Namespaces and their credentials: creation with a generated key, and the `.wskprops` file."""
+"""Namespaces and their credentials: creation with a generated key, the `.wskprops` file, the egress mode."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from msgspec import UNSET
+
+from gateway.config import egress_mode
 from gateway.datadir import owner_only_file
 from gateway.entities.names import namespace_name
 from gateway.store import Store, Subject
+from gateway.wire.models import NamespaceLimits
+from pool import Egress
 
 GUEST = "guest"
 KEY_LENGTH = 64
@@ -55,3 +60,9 @@ def write_wskprops(path: Path, api_host: str, credential: Credential) -> None:
     """Write `APIHOST` and `AUTH` in `.wskprops` format, readable by the owner only."""
     owner_only_file(path)
     path.write_text(f"APIHOST={api_host}\nAUTH={credential.auth}\nNAMESPACE={credential.namespace}\n")
+
+
+def namespace_egress(limits: NamespaceLimits, default: str) -> Egress:
+    """The outbound network of a namespace's actions: its own `egress` override, else the system's
+    `limits.egress` (both checked when set: `whisklet namespace limits --egress`, the configuration)."""
+    return egress_mode(default if limits.egress is UNSET else limits.egress, "egress")

@@ -10,13 +10,14 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import LimitsConfig
 from gateway.entities.actions import SEQUENCE
+from gateway.entities.namespaces import namespace_egress
 from gateway.entities.resolve import ResolvedAction
 from gateway.invoke.admission import Admission, Throttle, namespace_limit
 from gateway.invoke.observer import GatewayObserver
@@ -25,9 +26,10 @@ from gateway.invoke.sequences import Budget, run_sequence
 from gateway.store import ActivationRow, Store, StoreError
 from gateway.wire import errors
 from gateway.wire.models import Action, ActivationRecord, Identity, encoder
-from pool import ActivationStatus, Job, Pool, PoolError, RunResult
+from pool import API_HOST_IN_SANDBOX, ActivationStatus, Job, Pool, PoolError, RunResult
 
 log = logging.getLogger("whisklet.controller")
+_T = TypeVar("_T")
 
 BuiltinAction = Callable[[Identity, dict[str, Any]], Awaitable[tuple[ActivationStatus, Any]]]
 """An action of the system catalog that the gateway runs in-process (it touches Whisklet's own state,
@@ -138,7 +140,8 @@ class Controller:
         with admission:  # released here if the activation never starts, else by its task when it ends
             arguments = merge_arguments(action, payload)
             if action.exec.kind != SEQUENCE and action.fully_qualified_name not in self._builtins:
-                unavailable = self._pool.unavailable_reason(action.limits.memory, action.exec.kind)
+                egress = namespace_egress(identity.limits, self._limits.egress)
+                unavailable = self._pool.unavailable_reason(action.limits.memory, action.exec.kind, egress)
                 if unavailable is not None:
                     raise errors.ApiError(503, unavailable)  # fail fast: nothing could run it
             if action.exec.kind == SEQUENCE:
@@ -154,14 +157,13 @@ class Controller:
                 identity, action, arguments, activation_id,
                 received_ms=received_ms, cause=cause, binding=binding, transaction_id=transaction_id,
             )
-            task = asyncio.create_task(run)
+            done = asyncio.Event()
+            task = asyncio.create_task(_ending(run, done) if blocking else run)
             admission.pass_to(task)
         self._activations.add(task)
         task.add_done_callback(self._activations.discard)
         if not blocking:
             return Invocation(activation_id, None)
-        done = asyncio.Event()
-        task.add_done_callback(lambda _: done.set())
         if not await self._clock.wait(done, wait_ms / 1000):  # the activation goes on; its record follows
             return Invocation(activation_id, None, await self._unstored())
         ended, no_container = task.result()
@@ -306,7 +308,9 @@ class Controller:
         deadline = str(self._clock.wall_ms() + action.limits.timeout)
         env.update({f"__OW_{key.upper()}": value for key, value in context.items()})
         env["__OW_DEADLINE"] = deadline
-        env["__OW_API_HOST"] = self._api_host
+        egress = namespace_egress(identity.limits, self._limits.egress)
+        # Inside the sandbox, Whisklet's API is the forwarder on its own loopback (pool/runtime/nodejs/api_proxy.js).
+        env["__OW_API_HOST"] = self._api_host if egress == "none" else API_HOST_IN_SANDBOX
         return Job(
             activation_id=activation_id,
             action_name=action.name,
@@ -321,7 +325,18 @@ class Controller:
             env=env,
             run_context=context,
             kind=action.exec.kind,
+            egress=egress,
         )
+
+
+async def _ending(run: Awaitable[_T], done: asyncio.Event) -> _T:
+    """`run`, setting `done` in its own last step: the blocking caller wakes on the next turn of the event
+    loop, where a done callback on the task would take two (one to run the callback, one to wake it).
+    By then the task is done: it ends in the same step."""
+    try:
+        return await run
+    finally:
+        done.set()
 
 
 def merge_arguments(action: Action, payload: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple
@@ -14,9 +15,11 @@ log = logging.getLogger("whisklet.store")
 
 MAX_RETRY_DELAY_S = 5.0
 
-WriteBatch = Callable[[list[ActivationRow], list[ActivationRow]], Awaitable[None]]
-"""An engine's write of `(records, journal rows)` in one transaction: each record replaces its
-activation's journal row; raises `StoreError` when the transaction fails (nothing is written)."""
+WriteBatch = Callable[[list[ActivationRow], list[ActivationRow], Callable[[], object]], Awaitable[None]]
+"""An engine's write of `(records, journal rows, committed)` in one transaction: each record replaces its
+activation's journal row; `committed()` is called once the transaction has committed, from whichever
+thread ran it (it only schedules the hand-back on the event loop); raises `StoreError` when the
+transaction fails (nothing is written, `committed` is not called)."""
 
 
 class Listed(NamedTuple):
@@ -209,25 +212,36 @@ class ActivationBatcher:
         batch = list(self.pending.values())
         journal = list(self._accepted.values())
         seq = self._put_seq
+        loop = asyncio.get_running_loop()
         for first in range(0, max(len(batch), 1), self._max_batch):
             chunk = batch[first : first + self._max_batch]
             accepted, journal = journal, []  # all of the journal goes in the first transaction
             if not chunk and not accepted:
                 break
+            # The engine hands the commit back itself (from the store's thread, for SQLite), ahead of
+            # this task's own wake-up: the waiters of the last transaction wake one loop turn sooner.
+            handed_back = seq if first + self._max_batch >= len(batch) else 0
+            committed = functools.partial(loop.call_soon_threadsafe, self._committed, chunk, accepted, handed_back)
             try:
-                await self._write(chunk, accepted)
+                await self._write(chunk, accepted, committed)
             except Exception as failure:
                 self._fail_waiters(failure)
                 return False
-            for row in chunk:
-                if self.pending.get(row.activation_id) is row:
-                    del self.pending[row.activation_id]
-            for row in accepted:
-                if self._accepted.get(row.activation_id) is row:
-                    del self._accepted[row.activation_id]
         if self._failing:
             self._failing = False
             log.warning("activation records are being written again to %s", self._where)
+        self._committed([], [], seq)
+        return True
+
+    def _committed(self, rows: list[ActivationRow], accepted: list[ActivationRow], seq: int) -> None:
+        """`rows` and `accepted` are committed: they stop being pending, and the `flush()` calls waiting
+        for puts up to `seq` (0: none) are answered. Harmless to repeat."""
+        for row in rows:
+            if self.pending.get(row.activation_id) is row:
+                del self.pending[row.activation_id]
+        for row in accepted:
+            if self._accepted.get(row.activation_id) is row:
+                del self._accepted[row.activation_id]
         still_waiting = []
         for target, waiter in self._waiters:
             if target <= seq:
@@ -236,7 +250,6 @@ class ActivationBatcher:
             else:
                 still_waiting.append((target, waiter))
         self._waiters = still_waiting
-        return True
 
     def _fail_waiters(self, failure: Exception) -> None:
         if isinstance(failure, StoreError):

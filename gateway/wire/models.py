@@ -164,6 +164,7 @@ class NamespaceLimits(Struct, omit_defaults=True):
     invocationsPerMinute: int | UnsetType = UNSET
     concurrentInvocations: int | UnsetType = UNSET
     firesPerMinute: int | UnsetType = UNSET
+    egress: str | UnsetType = UNSET  # none | api | internet (checked where it is set)
 
 
 class Identity(Struct, frozen=True):
@@ -204,6 +205,7 @@ class EffectiveLimits(Struct):
     maxActionConcurrency: int
     maxParameterSize: str  # "1048576 B"
     maxActionInstances: int
+    egress: str  # none | api | internet: the namespace's actions' outbound network
 
 
 class Runtime(Struct, frozen=True):

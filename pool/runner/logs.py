@@ -1,9 +1,11 @@
 """An activation's log lines: their OpenWhisk format, and collecting them from the runner's output.
 
-The runner writes the action's output to its real stdout and stderr, unstamped, and after each `/run`
-reply (and after a failed `/init`) OpenWhisk's sentinel line on both. The gateway holds both streams
-(the driver's `RunnerOutput`), so every line is stamped here, by the side the tenant cannot forge: a
-raw line that looks stamped is stored with the gateway's stamp in front of it.
+The runner writes the action's output to its real stdout and stderr, unstamped, and with each `/run`
+reply (and each failed `/init`) OpenWhisk's sentinel line on both, just before the reply: its pipe
+writes are synchronous, so the sentinels are in the pipes by the time the reply is on the socket.
+The gateway holds both streams (the driver's `RunnerOutput`), so every line is stamped here, by the
+side the tenant cannot forge: a raw line that looks stamped is stored with the gateway's stamp in
+front of it.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ SENTINEL = b"XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 
 SENTINEL_WAIT_S = 1.0
 """How long, at most, the logs of an activation that ended normally wait for both sentinels after its
-reply arrived. An honest runner writes them right after the reply (well under a millisecond later);
-a runner that lost them (the action closed its stdout, or exited) ends the wait early or costs this
-much once, and its logs then end with OpenWhisk's "logs could not be collected" line."""
+reply arrived. An honest runner writes them just before the reply, so they are already there (the
+Docker driver's attach stream may bring them a moment after it); a runner that lost them (the action
+closed its stdout, or exited) ends the wait early or costs this much once, and its logs then end with
+OpenWhisk's "logs could not be collected" line."""
 
 _STREAMS = ("stdout", "stderr")
 

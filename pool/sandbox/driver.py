@@ -9,9 +9,15 @@ chosen by `pool/sandbox/factory.py`. What both share lives beside this module: h
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pool.runtime.nodejs.kinds import DEFAULT_KIND
+
+Egress = Literal["none", "api", "internet"]
+"""A sandbox's outbound network, made when it is created: `none` (an empty network namespace), `api`
+(only Whisklet's own API, through the forwarder on the sandbox's loopback) or `internet` (the API and a
+user-mode network stack, with the always-denied and configured ranges unreachable)."""
+EGRESS_MODES: tuple[Egress, ...] = ("none", "api", "internet")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,7 @@ class Sandbox:
     2. `output` carries the runner's stdout and stderr, held by the gateway from before the runner
        started: the activation's logs never pass through a file the tenant can write.
     3. A sandbox serves at most one activation, then it is destroyed.
+    4. `egress` is the outbound network it was created with (`Egress`); it never changes.
     """
 
     id: str
@@ -57,6 +64,7 @@ class Sandbox:
     output: RunnerOutput = field(compare=False)
     created_at: float = field(compare=False)
     kind: str = field(default=DEFAULT_KIND, compare=False)  # the runtime it runs (`pool/runtime/nodejs/kinds.py`)
+    egress: Egress = field(default="none", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +122,7 @@ class SandboxDriver(Protocol):
        and never runs on the event loop's default executor.
     """
 
-    async def create(self, memory_mb: int, kind: str = DEFAULT_KIND) -> Sandbox: ...
+    async def create(self, memory_mb: int, kind: str = DEFAULT_KIND, egress: Egress = "none") -> Sandbox: ...
 
     async def destroy(self, sandbox: Sandbox) -> None: ...
 

@@ -3,6 +3,8 @@
 Both drivers give each sandbox one such directory (0700, owned by the runner's uid, a small tmpfs when
 the process may mount one) bound at `/run/whisklet` inside it. The gateway only ever `lstat`s the socket
 in it; removal never follows a link; `remove_leftover_dirs` sweeps what a killed Whisklet left.
+`make_api_dir` makes the directory of the gateway's inside API socket, which the drivers bind read-only
+at `/run/whisklet-api` into sandboxes whose egress allows the API.
 All functions here block: drivers call them on their own threads.
 """
 
@@ -45,6 +47,13 @@ def make_host_dir(run_dir: Path, host_dir: Path, size_mb: int) -> None:
         if os.geteuid() != RUNNER_UID:
             # Not root: let the runner's uid in; run_dir (0700) keeps other host users out.
             host_dir.chmod(0o777)
+
+
+def make_api_dir(api_dir: Path) -> None:
+    """Make the directory the gateway's inside API socket lives in (0711: the runner's uid may reach the
+    socket in it, list nothing), bound read-only into every sandbox whose egress allows the API."""
+    api_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
+    api_dir.chmod(0o711)
 
 
 def remove_host_dir(host_dir: Path) -> None:

@@ -25,6 +25,7 @@ def test_limits_shows_each_throttle_and_where_its_value_comes_from(capsys, data_
         "invocationsPerMinute": ("60", "system default"),
         "concurrentInvocations": ("30", "system default"),
         "firesPerMinute": ("5", "namespace"),
+        "egress": ("internet", "system default"),
     }
 
 
@@ -42,6 +43,7 @@ def test_reset_returns_to_the_system_defaults_before_applying_the_flags(capsys, 
         "invocationsPerMinute": ("1", "namespace"),
         "concurrentInvocations": ("30", "system default"),
         "firesPerMinute": ("60", "system default"),
+        "egress": ("internet", "system default"),
     }
 
 
@@ -51,3 +53,13 @@ def test_a_negative_limit_or_an_unknown_namespace_is_refused(capsys, data_dir):
     assert exited.value.code == 2
     assert main(["namespace", "limits", "nobody", "--data-dir", data_dir]) == 1
     assert "namespace 'nobody' does not exist" in capsys.readouterr().err
+
+
+def test_egress_is_overridden_per_namespace_and_an_unknown_mode_is_refused_with_the_valid_ones(capsys, data_dir):
+    assert limits(capsys, data_dir, "--egress", "api")["egress"] == ("api", "namespace")
+    assert limits(capsys, data_dir)["egress"] == ("api", "namespace")
+    with pytest.raises(SystemExit) as exited:
+        main(["namespace", "limits", "tenant", "--data-dir", data_dir, "--egress", "everywhere"])
+    assert exited.value.code == 2
+    assert "--egress must be one of 'none', 'api', 'internet', not 'everywhere'" in capsys.readouterr().err
+    assert limits(capsys, data_dir, "--reset")["egress"] == ("internet", "system default")

@@ -64,3 +64,11 @@ def test_an_unknown_key_in_a_file_is_refused(tmp_path):
     user.write_text("[pool]\nminimum = 1\n")
     with pytest.raises(ConfigError, match="minimum"):
         load_config(user, environ={})
+
+
+def test_an_unknown_egress_or_a_malformed_deny_network_names_the_key_and_what_is_valid():
+    with pytest.raises(ConfigError, match=r"limits\.egress must be one of 'none', 'api', 'internet'"):
+        load_config(environ={"WHISKLET_LIMITS_EGRESS": "open"})
+    with pytest.raises(ConfigError, match=r"limits\.egress_deny: '10\.0\.0\.0/33' is not a network"):
+        load_config(environ={"WHISKLET_LIMITS_EGRESS_DENY": '["10.0.0.0/33"]'})
+    assert load_config(environ={"WHISKLET_LIMITS_EGRESS_DENY": '["10.0.0.0/8"]'}).limits.egress_deny == ["10.0.0.0/8"]

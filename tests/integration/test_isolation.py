@@ -50,10 +50,11 @@ def test_the_container_of_every_activation_is_gone_afterwards(wsk):
     assert wait_until(all_removed, timeout_s=20)
 
 
-def test_the_container_has_no_network(wsk):
+def test_the_container_has_no_network_but_its_egress_policys(wsk):
     name = unique("net")
     put_action(wsk, name, "function main() { return {interfaces: Object.keys(require('os').networkInterfaces())}; }")
-    assert invoke(wsk, name, result=True).json()["interfaces"] in ([], ["lo"])
+    # lo, and with the default `internet` egress on the namespace driver slirp4netns's tap0 (tests/*/test_egress.py)
+    assert invoke(wsk, name, result=True).json()["interfaces"] in ([], ["lo"], ["lo", "tap0"])
 
 
 def test_the_action_runs_unprivileged_on_a_read_only_root(wsk):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pool.runner.logs import SENTINEL
 from pool.runtime.nodejs.kinds import DEFAULT_KIND
-from pool.sandbox.driver import EngineUnavailable, ResourceUse, Sandbox, SandboxError, SandboxExit
+from pool.sandbox.driver import Egress, EngineUnavailable, ResourceUse, Sandbox, SandboxError, SandboxExit
 
 
 class FakeOutput:
@@ -57,6 +57,7 @@ class FakeDriver:
     crash_on_run: bool = False
     oom_on_run: bool = False
     sentinels: bool = True  # False: a runner whose output never says it is complete
+    sentinels_first: bool = False  # True: the sentinels go out just before the /run reply (as runner.js), not after
     use: ResourceUse | None = None  # what `resource_use` reports for a live sandbox
     created: list[Sandbox] = field(default_factory=list)
     requests: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # per sandbox: (connection number, path)
@@ -72,7 +73,7 @@ class FakeDriver:
     def alive(self) -> int:
         return len(self._servers)
 
-    async def create(self, memory_mb: int, kind: str = DEFAULT_KIND) -> Sandbox:
+    async def create(self, memory_mb: int, kind: str = DEFAULT_KIND, egress: Egress = "none") -> Sandbox:
         self.calls.append("create")
         if self.engine_down:
             raise EngineUnavailable("cannot reach the fake engine")
@@ -87,7 +88,8 @@ class FakeDriver:
         output = FakeOutput()
         server = await asyncio.start_unix_server(lambda r, w: self._serve(r, w, name, output), path=socket_path)
         self._servers[name] = server
-        sandbox = Sandbox(name, name, memory_mb, socket_path, output, created_at=time.monotonic(), kind=kind)
+        sandbox = Sandbox(name, name, memory_mb, socket_path, output, created_at=time.monotonic(), kind=kind,
+                          egress=egress)
         self.created.append(sandbox)
         return sandbox
 
@@ -160,10 +162,16 @@ class FakeDriver:
                 else:
                     status, reply = 200, '{"OK":true}'
                 data = reply.encode()
+                if path == "/run" and self.sentinels and self.sentinels_first:
+                    self._end_output(output)
                 writer.write(f"HTTP/1.1 {status} OK\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
                 await writer.drain()
-                if path == "/run" and self.sentinels:
-                    output.write("stdout", SENTINEL + b"\n")
-                    output.write("stderr", SENTINEL + b"\n")
+                if path == "/run" and self.sentinels and not self.sentinels_first:
+                    self._end_output(output)
         except (asyncio.IncompleteReadError, ConnectionError):
             writer.close()
+
+    @staticmethod
+    def _end_output(output: FakeOutput) -> None:
+        output.write("stdout", SENTINEL + b"\n")
+        output.write("stderr", SENTINEL + b"\n")

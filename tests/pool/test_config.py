@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from pool.config import DRIVER_TUNING, PoolConfig
+from pool.config import DRIVER_TUNING, PoolConfig, machine_memory_budget_mb, mem_total_mb
 from pool.sandbox.docker.tuning import POOL_TUNING as DOCKER
 from pool.sandbox.namespace.tuning import POOL_TUNING as SANDBOX
 
@@ -62,3 +64,38 @@ def test_the_shipped_configuration_leaves_the_tuning_to_the_driver() -> None:
         assert (config.max_parallel_creates, config.headroom, config.cold_start_ratio) == (
             tuning.max_parallel_creates, tuning.headroom, tuning.cold_start_ratio
         )
+
+
+@pytest.mark.parametrize("mem_total_mb, budget_mb", [
+    (900, 1024), (3_900, 1024), (7_900, 3072), (15_900, 5120), (24_105, 8192), (64_000, 21_504), (1_000_000, 65_536),
+])
+def test_a_budget_left_at_zero_is_a_third_of_the_machine_to_the_nearest_gib_within_1_to_64(
+    mem_total_mb: int, budget_mb: int
+) -> None:
+    assert machine_memory_budget_mb(mem_total_mb) == budget_mb
+
+
+def test_the_machines_memory_is_read_from_meminfo_and_unknown_where_it_cannot_be(tmp_path: Path) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24683664 kB\nMemFree:         1000000 kB\n")
+    assert mem_total_mb(str(meminfo)) == 24_105
+    meminfo.write_text("MemFree: 1 kB\n")
+    assert mem_total_mb(str(meminfo)) is None
+    assert mem_total_mb(str(tmp_path / "absent")) is None
+
+
+def test_the_default_budget_follows_this_machine_and_an_explicit_one_is_kept() -> None:
+    total_mb = mem_total_mb()
+    assert total_mb is not None  # Linux
+    assert PoolConfig().memory_budget_mb == machine_memory_budget_mb(total_mb)
+    assert PoolConfig().for_driver("docker").memory_budget_mb == machine_memory_budget_mb(total_mb)
+    assert PoolConfig(memory_budget_mb=4096).for_driver("sandbox").memory_budget_mb == 4096
+
+
+def test_the_shipped_configuration_leaves_the_budget_to_the_machine() -> None:
+    from gateway.config import load_config
+
+    total_mb = mem_total_mb()
+    assert total_mb is not None
+    assert load_config(environ={}).pool.memory_budget_mb == machine_memory_budget_mb(total_mb)
+    assert load_config(environ={"WHISKLET_POOL_MEMORY_BUDGET_MB": "2048"}).pool.memory_budget_mb == 2048

@@ -162,6 +162,16 @@ async def test_memory_budget_caps_the_containers(driver):
     await pool.stop(grace_s=1)
 
 
+@pytest.mark.parametrize("sentinels_first", [False, True])
+async def test_logs_are_complete_whether_the_sentinels_come_before_or_after_the_reply(driver, sentinels_first):
+    driver.sentinels_first = sentinels_first
+    pool = await started(driver, min_prewarm=1)
+    result = await pool.run(job())
+    assert result.status is ActivationStatus.SUCCESS
+    assert [line[31:] for line in result.logs] == ["stdout: running"]  # no "could not be collected" note
+    await pool.stop(grace_s=1)
+
+
 async def test_logs_that_never_say_they_are_complete_end_with_a_note_and_the_result_stands(driver):
     driver.sentinels = False
     pool = await started(driver, min_prewarm=1)

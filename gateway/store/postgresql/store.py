@@ -511,11 +511,14 @@ class PostgresStore(BatchedActivations):
 
     # activations
 
-    async def _write_batch(self, rows: list[ActivationRow], accepted: list[ActivationRow]) -> None:
+    async def _write_batch(
+        self, rows: list[ActivationRow], accepted: list[ActivationRow], committed: Callable[[], object]
+    ) -> None:
         async def write(db: asyncpg.Connection) -> None:
             await db.execute(_WRITE_BATCH, *_columns(accepted), *_columns(rows), self.node_id)
 
         await self._call(f"writing {len(rows) + len(accepted)} activation records", write, writer=True)
+        committed()
 
     async def _beat(self, *, started: bool = False) -> None:
         """This node's heartbeat row: `started` at open, `heartbeat` now."""

@@ -459,11 +459,16 @@ class SqliteStore(BatchedActivations):
 
         return await self._call(what, move)
 
-    async def _write_batch(self, rows: list[ActivationRow], accepted: list[ActivationRow]) -> None:
+    async def _write_batch(
+        self, rows: list[ActivationRow], accepted: list[ActivationRow], committed: Callable[[], object]
+    ) -> None:
         what = f"writing {len(rows) + len(accepted)} activation records"
-        await self._call(what, self._insert_activations, rows, accepted)
+        await self._call(what, self._insert_activations, rows, accepted, committed)
 
-    def _insert_activations(self, rows: list[ActivationRow], accepted: list[ActivationRow]) -> None:
+    def _insert_activations(
+        self, rows: list[ActivationRow], accepted: list[ActivationRow], committed: Callable[[], object]
+    ) -> None:
+        """On the store's thread: one transaction; `committed` is called once it has committed."""
         db = self._conn()
         with transaction(db):
             if accepted:
@@ -479,6 +484,7 @@ class SqliteStore(BatchedActivations):
                     [(r.activation_id, r.namespace, r.name, r.start, r.end, r.doc) for r in rows],
                 )
                 db.executemany("DELETE FROM accepted WHERE activation_id = ?", [(r.activation_id,) for r in rows])
+        committed()
 
     async def get_activation(self, namespace: str, activation_id: str) -> ActivationRow | None:
         row = self._batcher.pending.get(activation_id)

@@ -20,24 +20,34 @@ from pool.sandbox.driver import SandboxError
 
 RUNNER_PATH = Path(__file__).parent / "runner.js"
 RUNNER_IN_IMAGE = "/opt/whisklet/runner.js"
-RUNNER_MODULES = ("archive.js",)
+RUNNER_MODULES = ("archive.js", "api_proxy.js")
 """Files beside the runner that it requires: copied next to it into the image or tree, and into its digest."""
 RUNNER_ARGV = ("node", "--expose-gc", RUNNER_IN_IMAGE)
 RUNNER_UID = 1000
 RUNNER_GID = 1000
 RUN_DIR_IN_IMAGE = "/run/whisklet"
+API_DIR_IN_IMAGE = "/run/whisklet-api"
+"""Where the directory holding the gateway's inside API socket is bound, when the egress policy allows the API."""
+API_SOCKET_NAME = "api.sock"
+API_PORT_IN_SANDBOX = 3233
+"""The port the API forwarder (api_proxy.js) listens on, on the sandbox's own loopback."""
+API_HOST_IN_SANDBOX = f"http://127.0.0.1:{API_PORT_IN_SANDBOX}"
+"""`__OW_API_HOST` for an action whose egress allows the API."""
 NODE_IN_IMAGE = "/usr/local/bin/node"
 SEARCH_PATH = "/usr/local/bin:/usr/bin:/bin"
 """`PATH` inside a sandbox, and for the tools (`node --version`, `ldd`) run to identify the binary."""
 
 PASSWD = b"root:x:0:0:root:/root:/sbin/nologin\nwhisk:x:1000:1000:whisk:/tmp:/sbin/nologin\n"
 GROUP = b"root:x:0:\nwhisk:x:1000:\n"
+RESOLV_CONF = ("/etc/resolv.conf", b"nameserver 10.0.2.3\noptions timeout:2 attempts:2\n")
+"""The sandbox's resolver: slirp4netns's DNS forwarder, reachable only with `internet` egress (it asks the
+host's own resolvers). Docker replaces the file with the engine's."""
 DIRS = {"etc": 0o755, "opt": 0o755, "opt/whisklet": 0o755, "run": 0o755, "run/whisklet": 0o755,
-        "tmp": 0o1777, "usr": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755, "usr/local/lib": 0o755,
-        "proc": 0o555, "sys": 0o555, "dev": 0o755}
+        "run/whisklet-api": 0o755, "tmp": 0o1777, "usr": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755,
+        "usr/local/lib": 0o755, "proc": 0o555, "sys": 0o555, "dev": 0o755}
 """Directories of the file set (relative to its root) and their modes."""
 # Bump when the layout above changes, so that images and trees built from it are rebuilt.
-RECIPE = "whisklet-nodejs/2"
+RECIPE = "whisklet-nodejs/3"
 
 
 def node_major(node_binary: str) -> int:
@@ -69,10 +79,11 @@ def identify(node_binary: str, runner_path: Path,
 
 
 def runner_files(runner_path: Path) -> list[tuple[str, bytes]]:
-    """(absolute path in the image, content) of the runner and of the `RUNNER_MODULES` beside it."""
+    """(absolute path in the image, content) of the runner, of the `RUNNER_MODULES` beside it and of the
+    resolver configuration (`RESOLV_CONF`)."""
     directory = RUNNER_IN_IMAGE.rsplit("/", 1)[0]
     modules = [(f"{directory}/{name}", _read_runner(runner_path.parent / name)) for name in RUNNER_MODULES]
-    return [(RUNNER_IN_IMAGE, _read_runner(runner_path)), *modules]
+    return [(RUNNER_IN_IMAGE, _read_runner(runner_path)), *modules, RESOLV_CONF]
 
 
 def module_entries(modules: str) -> list[tuple[str, str, str]]:

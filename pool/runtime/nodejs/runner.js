@@ -1,8 +1,9 @@
 'use strict';
 // Whisklet's in-container runner: the OpenWhisk Node.js action proxy protocol (POST /init, POST /run)
 // on a Unix socket, for one activation. What the action writes goes to the runner's real stdout and
-// stderr, which the gateway holds; after each /run reply and after a failed /init the runner writes
-// OpenWhisk's sentinel line on both, so the gateway knows the activation's output is complete.
+// stderr, which the gateway holds; with each /run reply and each failed /init the runner writes
+// OpenWhisk's sentinel line on both, just before the reply, so the gateway knows the activation's
+// output is complete by the time the reply reaches it.
 
 const fs = require('fs');
 const http = require('http');
@@ -248,9 +249,11 @@ const server = http.createServer((req, res) => {
   req.on('end', async () => {
     const name = `${req.method} ${req.url.split('?', 1)[0]}`;
     const outcome = await answer(name, size <= MAX_BODY_BYTES ? Buffer.concat(chunks, size) : undefined);
-    send(res, outcome);
-    // The activation's output is complete: after every /run reply, and after an /init that failed.
+    // The activation's output is complete with every /run reply and an /init that failed. The sentinels
+    // go first: writes to a pipe are synchronous, so they are in the gateway's pipes before the reply
+    // is on the socket, and the gateway need not wait for them once it has the reply.
     if (name === 'POST /run' || (name === 'POST /init' && outcome.code !== 200)) writeSentinels();
+    send(res, outcome);
   });
 });
 // The host keeps its connection from the warm-up request while the runner waits in the pool.
@@ -264,3 +267,5 @@ try {
   if (err.code !== 'ENOENT') throw err;
 }
 server.listen(SOCKET, () => fs.chmodSync(SOCKET, 0o666));
+// Whisklet's API on the sandbox's loopback, where its egress policy allows it (api_proxy.js).
+require('./api_proxy.js').start();

@@ -24,6 +24,7 @@ from aiodocker.stream import Stream
 
 from pool.runner.client import RunnerGone
 from pool.runtime.nodejs.files import (
+    API_DIR_IN_IMAGE,
     RUN_DIR_IN_IMAGE,
     RUNNER_ARGV,
     RUNNER_GID,
@@ -31,7 +32,7 @@ from pool.runtime.nodejs.files import (
 )
 from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.docker.errors import engine_errors
-from pool.sandbox.driver import ResourceUse, Sandbox, SandboxError, SandboxExit
+from pool.sandbox.driver import Egress, ResourceUse, Sandbox, SandboxError, SandboxExit
 from pool.sandbox.hostdir import (
     NAME_PREFIX,
     SOCKET_NAME,
@@ -113,6 +114,10 @@ class DockerDriver:
        that writes there fills its own small quota (charged to its memory limit) and never the host's
        disk. Mounting needs root (CAP_SYS_ADMIN); without it
        the directories are plain ones and a warning says so once.
+    6. Egress: `api` and `internet` bind `api_dir` (the gateway's inside API socket) read-only at
+       `/run/whisklet-api` and start the runner's API forwarder on the container's loopback; the
+       container's network stays `none` (the engine runs without a bridge). `internet` is not given on
+       this driver: such a sandbox gets `api`, and a warning says so once.
     """
 
     def __init__(
@@ -133,6 +138,7 @@ class DockerDriver:
         scope: str = "1",
         streams: aiodocker.Docker | None = None,
         cgroup_root: Path = CGROUP_ROOT,
+        api_dir: Path | None = None,
     ) -> None:
         self._docker = docker
         self._streams = streams or docker
@@ -154,19 +160,26 @@ class DockerDriver:
         self._discards: set[asyncio.Future[None]] = set()
         self._cgroups = _cgroupfs_v1(cgroup_root)
         self._counters: dict[str, UsageCounters] = {}
+        self._api_dir = api_dir
+        self._internet_warned = False
         socket_path = self._run_dir / (NAME_PREFIX + "0" * 12) / SOCKET_NAME
         if len(os.fsencode(socket_path)) > _MAX_SOCKET_PATH:
             raise ValueError(f"run_dir {str(run_dir)!r} is too long for a Unix socket path under it; use a shorter one")
 
-    async def create(self, memory_mb: int, kind: str = DEFAULT_KIND) -> Sandbox:
+    async def create(self, memory_mb: int, kind: str = DEFAULT_KIND, egress: Egress = "none") -> Sandbox:
         """Create and start a container of `kind` and wait until its runner answers `GET /health` with 200."""
         image = self._images.get(kind)
         if image is None:
             raise SandboxError(f"this driver has no runtime image for kind {kind!r}")
         name = NAME_PREFIX + secrets.token_hex(6)
         host_dir = self._run_dir / name
+        if egress == "internet" and not self._internet_warned:
+            self._internet_warned = True
+            log.warning("egress = internet is not available on the docker driver (its engine runs without a "
+                        "bridge): those sandboxes reach only Whisklet's API (egress = api); use pool.driver = "
+                        "\"sandbox\" for internet egress")
         # Shielded: a cancelled create must still learn whether the engine made the container.
-        launch = asyncio.ensure_future(self._launch(name, memory_mb, host_dir, image))
+        launch = asyncio.ensure_future(self._launch(name, memory_mb, host_dir, image, egress))
         self._launching[name] = launch
         try:
             container_id = await asyncio.shield(launch)
@@ -190,6 +203,7 @@ class DockerDriver:
             output=self._outputs[name],
             created_at=time.monotonic(),
             kind=kind,
+            egress=egress,
         )
 
     async def destroy(self, sandbox: Sandbox) -> None:
@@ -270,7 +284,7 @@ class DockerDriver:
         self._counters.clear()
         # The host-directory threads stay: a creation that finished during `close` may still be destroyed.
 
-    def _config(self, memory_mb: int, host_dir: Path, image: str) -> dict[str, Any]:
+    def _config(self, memory_mb: int, host_dir: Path, image: str, egress: Egress = "none") -> dict[str, Any]:
         heap_mb = memory_mb * self._heap_factor
         host_config: dict[str, Any] = {
             "NetworkMode": "none",
@@ -291,7 +305,11 @@ class DockerDriver:
         }
         if self._cpu_shares is not None:
             host_config["CpuShares"] = self._cpu_shares
+        api = egress != "none" and self._api_dir is not None
+        if api:
+            host_config["Binds"].append(f"{self._api_dir}:{API_DIR_IN_IMAGE}:ro")
         return {
+            "Env": ["WHISKLET_API=1"] if api else [],
             "Image": image,
             # The heap limit sits far above the memory limit, so the kernel's OOM kill (which the
             # engine reports as OOMKilled), not V8's own heap abort, ends a memory hog.
@@ -349,11 +367,12 @@ class DockerDriver:
                     return
                 raise
 
-    async def _launch(self, name: str, memory_mb: int, host_dir: Path, image: str) -> str:
+    async def _launch(self, name: str, memory_mb: int, host_dir: Path, image: str, egress: Egress) -> str:
         """Make the host directory, create the container, attach to its output, start it; return its id."""
         await self._in_host_dir_thread(make_host_dir, self._run_dir, host_dir, self._run_dir_mb)
         with engine_errors(f"creating container {name}"):
-            container = await self._docker.containers.create(self._config(memory_mb, host_dir, image), name=name)
+            container = await self._docker.containers.create(self._config(memory_mb, host_dir, image, egress),
+                                                             name=name)
         with engine_errors(f"attaching to container {name}"):
             stream = self._streams.containers.container(container.id).attach(stdout=True, stderr=True, logs=False)
             self._outputs[name] = AttachedOutput(stream)

@@ -6,6 +6,7 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import aiodocker
 import aiohttp
@@ -46,7 +47,8 @@ _DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 @asynccontextmanager
-async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -> AsyncIterator[SandboxDriver]:
+async def docker_driver(settings: DockerSettings, run_dir: str, instance: str,
+                        api_dir: Path | None = None) -> AsyncIterator[SandboxDriver]:
     """A ready Docker driver, its runtime image built if missing; closed (session too) on exit.
 
     Containers are scoped to `run_dir`: orphan clean-up removes only those an earlier process with
@@ -68,6 +70,7 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str) -
             run_dir_mb=settings.run_dir_mb,
             scope=hashlib.sha256(os.path.abspath(run_dir).encode()).hexdigest()[:16],
             streams=streams,
+            api_dir=api_dir,
         )
         try:
             yield driver

@@ -10,6 +10,10 @@ No daemon: the gateway starts each sandbox itself. Per sandbox, in order:
    minimal `/dev`, a private tmpfs `/tmp` and the host directory at `/run/whisklet`, clears the
    environment, applies the seccomp filter and execs the runner, from its startup snapshot where one could
    be built (`snapshot.py`). The runner's stdout and stderr are pipes the gateway holds (`PipeOutput`);
+   Egress (`Sandbox.egress`): `api` and `internet` bind the directory of the gateway's inside API socket
+   read-only at `/run/whisklet-api` and tell the runner to start its API forwarder (api_proxy.js);
+   `internet` also holds the runner back (`--block-fd`) until `network.py` has installed the deny routes
+   in the new network namespace and attached slirp4netns to it; `none` keeps the namespace empty;
 3. readiness: the runner's socket appears and one warm-up `GET /health` answers 200. The gateway
    connects to the socket only then, before any tenant code has run in the sandbox.
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import secrets
 import signal
@@ -36,6 +41,7 @@ from typing import Any, TypeVar
 
 from pool.runner.client import RunnerGone
 from pool.runtime.nodejs.files import (
+    API_DIR_IN_IMAGE,
     RUN_DIR_IN_IMAGE,
     RUNNER_GID,
     RUNNER_IN_IMAGE,
@@ -43,7 +49,7 @@ from pool.runtime.nodejs.files import (
     SEARCH_PATH,
 )
 from pool.runtime.nodejs.kinds import DEFAULT_KIND
-from pool.sandbox.driver import ResourceUse, Sandbox, SandboxError, SandboxExit
+from pool.sandbox.driver import Egress, ResourceUse, Sandbox, SandboxError, SandboxExit
 from pool.sandbox.hostdir import (
     NAME_PREFIX,
     SOCKET_NAME,
@@ -51,6 +57,7 @@ from pool.sandbox.hostdir import (
     remove_host_dir,
     remove_leftover_dirs,
 )
+from pool.sandbox.namespace import network
 from pool.sandbox.namespace.cgroups import CgroupLayout, CgroupLimits, CgroupUsage
 from pool.sandbox.namespace.output import PipeOutput
 from pool.sandbox.namespace.runtime import NODE_IN_TREE
@@ -59,9 +66,11 @@ from pool.sandbox.namespace.snapshot import blob_in_tree, ensure_blob
 from pool.sandbox.readiness import wait_for_runner
 from pool.sandbox.usage import UsageCounters
 
+log = logging.getLogger("whisklet.pool")
 _POLL_S = 0.002
 _EMPTY_POLL_S = 0.002
 _KEPT_USAGES = 4096
+_ADDRESS_CHECK_S = 1.0  # how often the host's own addresses are re-read for the deny routes
 _WORKERS = 4  # the driver's own threads: a sandbox's clean-up can never stall the default executor
 _T = TypeVar("_T")
 # The entry step: join every cgroup named before "--", set the nofile limit, exec the rest.
@@ -81,6 +90,8 @@ class _Running:
 
     process: subprocess.Popen[bytes]
     pidfd: int
+    slirp: network.Attached | None = None  # slirp4netns, for `internet` egress
+    network_pid: int = 0  # the sandbox's pid on the host, whose network namespace slirp4netns serves
     exited: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -119,6 +130,8 @@ class NamespaceDriver:
         exit_grace_s: float = 1.0,
         empty_wait_s: float = 2.0,
         snapshot: bool = True,
+        api_dir: Path | None = None,
+        egress_deny: tuple[str, ...] = (),
     ) -> None:
         self._bwrap = bwrap
         self._tree_fds = {kind: os.open(tree, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -135,6 +148,11 @@ class NamespaceDriver:
         self._exit_grace_s = exit_grace_s
         self._empty_wait_s = empty_wait_s
         self._trees = dict(runtime_trees)
+        self._api_dir = api_dir
+        self._egress_deny = egress_deny
+        self._address_watch: asyncio.Task[None] | None = None
+        self._internet_missing = network.missing()  # what the host lacks for `internet`; then it is `api`
+        self._internet_warned = False
         self._masks = _masks(MASKED_PROC)
         self._snapshot = snapshot
         self._snapshots: dict[tuple[str, int], bool] = {}  # (kind, heap MB) -> whether its blob exists
@@ -146,8 +164,13 @@ class NamespaceDriver:
         self._outputs: dict[str, PipeOutput] = {}
         self._threads = ThreadPoolExecutor(_WORKERS, thread_name_prefix="whisklet-sandbox")
 
-    async def create(self, memory_mb: int, kind: str = DEFAULT_KIND) -> Sandbox:
-        """Start a sandbox of `kind` and wait until its runner answers `GET /health` with 200."""
+    @property
+    def api_dir(self) -> Path:
+        """Where the gateway's inside API socket is to be served (bound into `api` and `internet` sandboxes)."""
+        return self._api_dir if self._api_dir is not None else self._run_dir.parent / "api"
+
+    async def create(self, memory_mb: int, kind: str = DEFAULT_KIND, egress: Egress = "none") -> Sandbox:
+        """Start a sandbox of `kind` with `egress` and wait until its runner answers `GET /health` with 200."""
         if kind not in self._trees:
             raise SandboxError(f"this driver has no runtime tree for kind {kind!r}")
         name = NAME_PREFIX + secrets.token_hex(6)
@@ -156,7 +179,13 @@ class NamespaceDriver:
         err_read, err_write = os.pipe2(os.O_CLOEXEC)
         output = self._outputs[name] = PipeOutput(out_read, err_read)
         sandbox = Sandbox(id=name, name=name, memory_mb=memory_mb, socket_path=str(host_dir / SOCKET_NAME),
-                          output=output, created_at=time.monotonic(), kind=kind)
+                          output=output, created_at=time.monotonic(), kind=kind, egress=egress)
+        if egress == "internet" and self._internet_missing and not self._internet_warned:
+            self._internet_warned = True
+            log.warning("egress = internet is not available (%s): those sandboxes reach only Whisklet's API "
+                        "(egress = api)", self._internet_missing)
+        if self._network_of(egress) == "internet" and self._address_watch is None:
+            self._address_watch = asyncio.create_task(self._watch_host_addresses(), name="sandbox-address-watch")
         # Shielded: a cancelled create must still learn whether the process was started, to remove it.
         launch = asyncio.ensure_future(self._launch(sandbox, out_write, err_write))
         try:
@@ -220,6 +249,9 @@ class NamespaceDriver:
 
     async def close(self) -> None:
         """Destroy every sandbox still alive and wait for destroys in flight."""
+        if self._address_watch is not None:
+            self._address_watch.cancel()
+            await asyncio.gather(self._address_watch, return_exceptions=True)
         alive = [self._destroy_named(name) for name in list(self._running)]
         await asyncio.gather(*self._discards)
         await asyncio.gather(*alive, *self._destroying.values())
@@ -228,6 +260,48 @@ class NamespaceDriver:
         self._tree_fds.clear()
         await self._in_thread(self._cgroups.release)
         self._threads.shutdown(wait=False)
+
+    def _reap_slirp(self, slirp: network.Attached) -> None:
+        """Kill a sandbox's slirp4netns now and reap it once it exited (seen through its pidfd on the
+        event loop): its exit waits for the kernel to remove `tap0`, which no destroy needs to wait for."""
+        network.kill(slirp)
+        try:
+            pidfd = os.pidfd_open(slirp.process.pid)
+        except ProcessLookupError:
+            slirp.process.poll()
+            return
+        loop = asyncio.get_running_loop()
+        reaped: asyncio.Future[None] = loop.create_future()
+
+        def exited() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            slirp.process.poll()
+            reaped.set_result(None)
+
+        loop.add_reader(pidfd, exited)
+        self._discards.add(reaped)
+        reaped.add_done_callback(self._discards.discard)
+
+    async def _watch_host_addresses(self) -> None:
+        """Every `_ADDRESS_CHECK_S`, re-read the networks `internet` sandboxes must not reach (the host's
+        own addresses change: an interface comes up) and add what is new to every live sandbox's deny
+        routes, so a sandbox prewarmed before the change cannot reach the new address either."""
+        applied = set(await self._in_thread(lambda: self._deny))
+        while True:
+            await asyncio.sleep(_ADDRESS_CHECK_S)
+            deny = await self._in_thread(lambda: self._deny)
+            if set(deny) <= applied:
+                continue
+            for name, running in list(self._running.items()):
+                if running.network_pid and not running.exited.is_set():
+                    try:
+                        await self._in_thread(network.add_deny_routes, running.network_pid, deny, self._start_timeout_s)
+                    except SandboxError as error:  # it is being destroyed; else it is retired below
+                        log.warning("updating the deny routes of %s failed (%s); destroying it", name, error)
+                        self._discards.add(discard := asyncio.ensure_future(self._destroy_named(name)))
+                        discard.add_done_callback(self._discards.discard)
+            applied |= set(deny)
 
     async def _mark_ready(self, name: str) -> None:
         """Open the sandbox's usage counters: `resource_use` counts its CPU time from here, so the
@@ -279,18 +353,40 @@ class NamespaceDriver:
             self._snapshots[sandbox.kind, heap_mb] = ensure_blob(self._trees[sandbox.kind], _node_flags(heap_mb), heap_mb)
         tree_fd = self._tree_fds[sandbox.kind]
         seccomp = open_filter(self._seccomp_fd)
+        # `internet`: bubblewrap tells its child's pid on `info`, and waits on `block` before the runner starts.
+        internet = self._network_of(sandbox.egress) == "internet"
+        info = os.pipe2(os.O_CLOEXEC) if internet else None
+        block = os.pipe2(os.O_CLOEXEC) if internet else None
+        held = (info[1], block[0]) if info and block else ()
         try:
             process = subprocess.Popen(
-                self._argv(sandbox, host_fd, seccomp), stdin=subprocess.DEVNULL, stdout=out_write,
-                stderr=err_write, pass_fds=(seccomp, host_fd, tree_fd), env={"PATH": SEARCH_PATH},
+                self._argv(sandbox, host_fd, seccomp, held), stdin=subprocess.DEVNULL, stdout=out_write,
+                stderr=err_write, pass_fds=(seccomp, host_fd, tree_fd, *held), env={"PATH": SEARCH_PATH},
                 start_new_session=True,
             )
         finally:
-            for fd in (host_fd, seccomp):
+            for fd in (host_fd, seccomp, *held):
                 os.close(fd)
-        return _Running(process=process, pidfd=os.pidfd_open(process.pid))
+        running = _Running(process=process, pidfd=os.pidfd_open(process.pid))
+        if info and block:
+            try:
+                child_pid = network.read_child_pid(info[0], self._start_timeout_s)
+                running.slirp = network.attach(child_pid, self._deny, self._start_timeout_s)
+                running.network_pid = child_pid
+                os.write(block[1], b"1")
+            except BaseException:
+                if running.slirp is not None:
+                    network.stop(running.slirp)
+                process.kill()
+                process.wait()
+                os.close(running.pidfd)
+                raise
+            finally:
+                os.close(info[0])
+                os.close(block[1])
+        return running
 
-    def _argv(self, sandbox: Sandbox, host_fd: int, seccomp_fd: int) -> list[str]:
+    def _argv(self, sandbox: Sandbox, host_fd: int, seccomp_fd: int, network_fds: tuple[int, ...]) -> list[str]:
         heap_mb = sandbox.memory_mb * self._heap_factor
         # The heap limit sits far above the memory limit, so the kernel's OOM kill (reported as such),
         # not V8's own heap abort, ends a memory hog.
@@ -312,10 +408,28 @@ class NamespaceDriver:
             "--dev", "/dev", "--remount-ro", "/dev",
             "--size", str(self._tmp_size_mb * 1024 * 1024), "--perms", "1777", "--tmpfs", "/tmp",
             "--bind-fd", str(host_fd), RUN_DIR_IN_IMAGE,
+            *(["--info-fd", str(network_fds[0]), "--block-fd", str(network_fds[1])] if network_fds else []),
             "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", SEARCH_PATH, "--setenv", "HOME", "/tmp",
+            *self._api_args(sandbox.egress),  # after --clearenv, which bubblewrap applies where it stands
             "--cap-drop", "ALL", "--seccomp", str(seccomp_fd),
             "--", *node,
         ]
+
+    def _network_of(self, egress: Egress) -> Egress:
+        """The network a sandbox asked to have `egress` gets: `internet` is `api` where the host lacks
+        slirp4netns (a warning said so once)."""
+        return "api" if egress == "internet" and self._internet_missing else egress
+
+    def _api_args(self, egress: Egress) -> list[str]:
+        """bubblewrap's arguments giving a sandbox Whisklet's API (egress `api` and `internet`)."""
+        if egress == "none" or self._api_dir is None:
+            return []
+        return ["--ro-bind", str(self._api_dir), API_DIR_IN_IMAGE, "--setenv", "WHISKLET_API", "1"]
+
+    @property
+    def _deny(self) -> list[str]:
+        """The networks an `internet` sandbox must not reach, the host's addresses read now."""
+        return network.denied_networks(self._egress_deny)
 
     async def _wait_for_runner(self, sandbox: Sandbox) -> None:
         """Wait until the runner answers its warm-up request; its process's exit (seen through its
@@ -347,6 +461,8 @@ class NamespaceDriver:
             counters.close()
         if running is not None and not running.exited.is_set():
             await self._kill(name, running)
+        if running is not None and running.slirp is not None:
+            self._reap_slirp(running.slirp)
         output = self._outputs.pop(name, None)
         if output is not None:
             output.close()

@@ -20,6 +20,7 @@ from pool.runtime.nodejs.files import RUNNER_GID, RUNNER_PATH, RUNNER_UID
 from pool.runtime.nodejs.kinds import RUNTIMES, NodeRuntime, modules_dir, node_binary
 from pool.sandbox.docker.engine import DockerSettings
 from pool.sandbox.driver import SandboxError
+from pool.sandbox.hostdir import make_api_dir
 from pool.sandbox.namespace.cgroups import CGROUP_ROOT, PARENT, detect_version, layout
 from pool.sandbox.namespace.driver import NamespaceDriver
 from pool.sandbox.namespace.runtime import ensure_tree
@@ -75,9 +76,10 @@ def missing(cgroup_root: Path = CGROUP_ROOT) -> list[str]:
 
 
 @asynccontextmanager
-async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike[str],
-                           host_root: Path = HOST_ROOT) -> AsyncIterator[NamespaceDriver]:
-    """A ready namespace driver for `data_dir`; every sandbox it still holds is destroyed on exit.
+async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike[str], host_root: Path = HOST_ROOT,
+                           egress_deny: tuple[str, ...] = ()) -> AsyncIterator[NamespaceDriver]:
+    """A ready namespace driver for `data_dir` (its `api_dir`, for the gateway's inside API socket, is
+    `<host_root>/<scope>/api`); every sandbox it still holds is destroyed on exit.
 
     Raises `SandboxError` when the runtime tree cannot be built or the seccomp filter compiled.
     """
@@ -88,6 +90,7 @@ async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike
     home = host_root / scope
     try:
         await asyncio.to_thread(_make_home, home)
+        await asyncio.to_thread(make_api_dir, home / "api")
     except OSError as exc:
         raise SandboxError(f"preparing the namespace sandbox's host directory failed: {exc}") from exc
     trees: dict[str, Path] = {}
@@ -101,7 +104,7 @@ async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike
                 raise SandboxError(f"preparing the {runtime.kind} runtime tree failed: {exc}") from exc
             trees[runtime.kind] = tree
             tree_locks.append(tree_lock)
-        async with _opened(settings, home, version, scope, trees) as driver:
+        async with _opened(settings, home, version, scope, trees, egress_deny) as driver:
             yield driver
     finally:
         for tree_lock in tree_locks:
@@ -115,7 +118,7 @@ def _ensure_kind_tree(runtime_dir: Path, runtime: NodeRuntime, keep: tuple[Path,
 
 @asynccontextmanager
 async def _opened(settings: DockerSettings, home: Path, version: int, scope: str,
-                  trees: dict[str, Path]) -> AsyncIterator[NamespaceDriver]:
+                  trees: dict[str, Path], egress_deny: tuple[str, ...]) -> AsyncIterator[NamespaceDriver]:
     try:
         seccomp_fd = await asyncio.to_thread(compile_filter)
         try:
@@ -129,6 +132,8 @@ async def _opened(settings: DockerSettings, home: Path, version: int, scope: str
                 nofile=settings.nofile,
                 tmp_size_mb=settings.tmpfs_mb,
                 run_dir_mb=settings.run_dir_mb,
+                api_dir=home / "api",
+                egress_deny=egress_deny,
             )
             try:
                 yield driver
@@ -149,7 +154,7 @@ def _make_home(home: Path) -> None:
 
 def _remove_home(home: Path) -> None:
     """Remove this data directory's (empty) directories under the host root; what is left stays."""
-    for directory in (home / "run", home):
+    for directory in (home / "run", home / "api", home):
         with contextlib.suppress(OSError):
             directory.rmdir()
 
@@ -164,14 +169,30 @@ def _cgroup_writable(root: Path, version: int) -> bool:
 def _userns_refused(bwrap: str) -> str | None:
     """None when bubblewrap, as the runner's uid, can make the sandbox's namespaces; else its complaint."""
     argv = ["setpriv", f"--reuid={RUNNER_UID}", f"--regid={RUNNER_GID}", "--clear-groups", "--", bwrap,
-            "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--ro-bind", "/", "/",
-            "--", "/bin/true"]
+            "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", *_probe_root(),
+            "--", "/usr/bin/true"]
     try:
         done = subprocess.run(argv, check=False, capture_output=True, timeout=_PROBE_TIMEOUT_S,
                               env={"PATH": "/usr/bin:/bin"})
     except (OSError, subprocess.SubprocessError) as exc:
         return str(exc)
     return None if done.returncode == 0 else done.stderr.decode(errors="replace").strip()[:300]
+
+
+def _probe_root() -> list[str]:
+    """The probe's root: `/usr` and the top-level links or directories beside it, never `/` itself.
+
+    Binding `/` recursively walks every mount below it, and fails when one disappears meanwhile (another
+    server's sandbox directory, a container's overlay), so the probe would fail at random on a busy host.
+    """
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib64"):
+        path = Path(top)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), top]
+        elif path.is_dir():
+            args += ["--ro-bind", top, top]
+    return args
 
 
 __all__ = ["HOST_ROOT", "PARENT", "missing", "namespace_driver", "scope_of"]

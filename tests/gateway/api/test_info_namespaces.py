@@ -67,6 +67,7 @@ async def test_limits_are_the_system_defaults_for_a_namespace_without_overrides(
         "minActionMemory": 128, "maxActionMemory": 512, "minActionLogs": 0, "maxActionLogs": 10,
         "minActionTimeout": 100, "maxActionTimeout": 300000, "minActionConcurrency": 1,
         "maxActionConcurrency": 1, "maxParameterSize": "1048576 B", "maxActionInstances": 30,
+        "egress": "internet",
     }
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pool.runner.client import RunnerConnection, RunnerGone, RunnerReply
-from pool.runner.logs import LogCollector
+from pool.runner.logs import SENTINEL, LogCollector
 
 RUNNER_JS = Path(__file__).resolve().parents[3] / "pool" / "runtime" / "nodejs" / "runner.js"
 NODE = shutil.which("node") or "/usr/bin/node"
@@ -460,3 +460,55 @@ async def test_a_raw_line_that_looks_stamped_keeps_the_gateways_stamp_in_front(r
     [(stamp, stream, text)] = await runner.log_lines()
     assert (stream, text) == ("stderr", forged)
     assert not stamp.startswith("2001")
+
+
+def _available(fd: int) -> bytes:
+    """What is in a pipe right now, without waiting for more."""
+    os.set_blocking(fd, False)
+    parts = []
+    while True:
+        try:
+            data = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return b"".join(parts)
+        if not data:
+            return b"".join(parts)
+        parts.append(data)
+
+
+@pytest.mark.parametrize("failed_init", [False, True])
+async def test_both_sentinels_are_in_the_pipes_before_the_reply_arrives(failed_init: bool) -> None:
+    """The gateway need not wait for the end of an activation's output once it has the reply."""
+    directory = tempfile.mkdtemp(prefix="whisklet-runner-")
+    socket_path = os.path.join(directory, "runner.sock")
+    stdout_read, stdout_write = os.pipe()
+    stderr_read, stderr_write = os.pipe()
+    process = await asyncio.create_subprocess_exec(
+        NODE, str(RUNNER_JS), cwd=directory, env={"WHISKLET_SOCKET": socket_path},
+        stdin=asyncio.subprocess.DEVNULL, stdout=stdout_write, stderr=stderr_write,
+    )
+    os.close(stdout_write)
+    os.close(stderr_write)
+    try:
+        async with asyncio.timeout(10):
+            while not os.path.exists(socket_path):
+                await asyncio.sleep(0.005)
+            conn = await RunnerConnection.open(socket_path)
+            code = "throw new Error('no init')" if failed_init else "function main() { console.log('out'); return {} }"
+            init = await conn.request("POST", "/init", json.dumps({"value": {"main": "main", "code": code}}).encode())
+            if not failed_init:
+                assert init.status == 200
+                assert (await conn.request("POST", "/run", b'{"value":{}}')).status == 200
+            else:
+                assert init.status == 502
+            # nothing awaited since the reply: only what the runner wrote before it is in the pipes
+            stdout, stderr = _available(stdout_read), _available(stderr_read)
+            await conn.close()
+        assert stdout.endswith(SENTINEL + b"\n") and stderr.endswith(SENTINEL + b"\n")
+        assert (b"out\n" in stdout) is not failed_init
+    finally:
+        process.kill()
+        await process.wait()
+        os.close(stdout_read)
+        os.close(stderr_read)
+        shutil.rmtree(directory, ignore_errors=True)
