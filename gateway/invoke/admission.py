@@ -92,6 +92,11 @@ class MinuteCounter:
         window.count += 1
         return window.count
 
+    def count(self, namespace: str) -> int:
+        """The count in the current window, without counting."""
+        window = self._windows.get(namespace)
+        return window.count if window is not None and window.minute == self.clock_ms() // 60_000 else 0
+
     def _forget_before(self, minute: int) -> None:
         for namespace in [ns for ns, w in self._windows.items() if w.minute < minute]:
             del self._windows[namespace]
@@ -147,6 +152,10 @@ class Throttle:
             self.in_flight[namespace] = running
         else:
             self.in_flight.pop(namespace, None)
+
+    def may_fire(self, namespace: str, per_minute: int) -> bool:
+        """Whether `admit_fire` would admit one more fire now; nothing is counted."""
+        return self.fires.count(namespace) < self.share.of(per_minute)
 
     def admit_fire(self, namespace: str, per_minute: int) -> None:
         per_minute = self.share.of(per_minute)

@@ -47,3 +47,13 @@ def test_no_live_node_count_is_read_as_one():
     share = NodeShare()
     share.set_live_nodes(0)
     assert share.of(10) == 10
+
+
+def test_may_fire_says_whether_this_nodes_share_has_room_without_counting():
+    throttle = Throttle(MinuteCounter(lambda: 0), MinuteCounter(lambda: 0))
+    throttle.share.set_live_nodes(3)
+    for _ in range(5):
+        assert throttle.may_fire("guest", per_minute=6)  # asking counts nothing
+    throttle.admit_fire("guest", per_minute=6)
+    throttle.admit_fire("guest", per_minute=6)
+    assert not throttle.may_fire("guest", per_minute=6)  # its share, ceil(6 / 3), is spent
