@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Request, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, Request, ViewportSize, expect, sync_playwright
 
 from bench.serving import ServedWhisklet
 from tests.integration.actions import namespace_client
@@ -63,6 +63,9 @@ class ConsolePage:
         self.page.on("request", self._requested)
         self.page.on("pageerror", lambda error: self.script_errors.append(str(error)))
         self.page.set_default_timeout(30_000)
+        # What the page shows after an invoke may wait for a cold start on a busy machine: a bound, not a time
+        # asserted (Playwright's own default for `expect` is 5 s).
+        expect.set_options(timeout=30_000)
 
     def _requested(self, request: Request) -> None:
         self.requested.append(request.url)
