@@ -59,9 +59,6 @@ class RequestEnvelope:
     3. An `ApiError` becomes its error body and a `StoreError` a 503 with its message; any other
        exception is logged with its traceback and becomes a 500 naming the request id. If the response
        had already started, the exception is re-raised. A client gone mid-request gets no answer.
-    4. A response started before the request's announced body was read to its end (a 401, 413 or 429
-       answered early) says `Connection: close`: the edge (`http.py`) ends such a connection after the
-       answer, and a keep-alive client must not send its next request on it.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -80,28 +77,16 @@ class RequestEnvelope:
                 await _send_headers(Response(status_code=200), extra)(scope, receive, send)
                 return
         started = False
-        body_pending = _declares_body(scope)
-
-        async def receive_tracking_body() -> Message:
-            nonlocal body_pending
-            message = await receive()
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                body_pending = False
-            return message
 
         async def send_with_headers(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
                 message["headers"] = [*message.get("headers", ()), *extra]
-                if body_pending:  # answered before the body was read (a 401, 413, 429): the connection ends
-                    message["headers"].append(_CONNECTION_CLOSE)
             await send(message)
 
-        app_receive = receive_tracking_body if body_pending else receive
-
         try:
-            await self.app(scope, app_receive, send_with_headers)
+            await self.app(scope, receive, send_with_headers)
         except ApiError as error:
             if started:
                 raise
@@ -118,17 +103,6 @@ class RequestEnvelope:
             if started:
                 raise
             await error_response(500, internal_error(rid), rid)(scope, receive, send_with_headers)
-
-
-_CONNECTION_CLOSE = (b"connection", b"close")
-
-
-def _declares_body(scope: Scope) -> bool:
-    """Whether the request announces a body: a non-zero `Content-Length`, or any `Transfer-Encoding`."""
-    for name, value in scope["headers"]:
-        if name == b"transfer-encoding" or (name == b"content-length" and bytes(value).strip() not in (b"0", b"")):
-            return True
-    return False
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
