@@ -76,6 +76,7 @@ class LimitsConfig(Struct, forbid_unknown_fields=True):
 class StoreConfig(Struct, forbid_unknown_fields=True):
     url: str = ""  # sqlite:///abs/path or postgresql://user[:pw]@host[:port]/db; empty: data_dir/whisklet.db
     node_id: str = ""  # this node's id; empty: generated once and kept in data_dir/node-id
+    node_lapse_s: float = 30.0  # a node silent this long is dead: another takes over its activations
     activation_retention_days: float = 7.0
     max_activations: int = 1_000_000
     flush_interval_ms: int = 50

@@ -31,7 +31,7 @@ from gateway.logfwd.metrics import ForwardingCollector
 from gateway.logfwd.network import EgressPolicy
 from gateway.logfwd.secrets import SecretBox
 from gateway.store import Store, StoreError
-from gateway.store.nodes import node_identity
+from gateway.store.nodes import heartbeat_interval_s, node_identity, watch_nodes_forever
 from gateway.store.url import parse_store_url, store_for
 from pool import Pool, open_driver
 
@@ -62,22 +62,20 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
     """
     clock = SystemClock()
     data_dir = owner_only_dir(config.data_dir)
+    url = parse_store_url(config.store.url, data_dir)
     store = store_for(
-        parse_store_url(config.store.url, data_dir), node_id=node_identity(config.store.node_id, data_dir),
-        flush_interval_s=config.store.flush_interval_ms / 1000, clock=clock,
+        url, node_id=node_identity(config.store.node_id, data_dir),
+        flush_interval_s=config.store.flush_interval_ms / 1000,
+        heartbeat_s=heartbeat_interval_s(config.store.node_lapse_s), clock=clock,
     )
     await store.open()
     try:
         interrupted = await store.recover_interrupted()
         if interrupted:
             log.warning("%d activations were interrupted by the last stop; recorded as whisk internal errors", interrupted)
-        guest = await ensure_guest(store)
-        await install_catalog(store, config.limits, clock.wall_ms())
         wskprops = data_dir / "wskprops"
-        if guest is not None:
-            write_wskprops(wskprops, api_host(config), guest)
-        elif wskprops.exists():  # written by an earlier start, perhaps with a looser mode
-            owner_only_file(wskprops, create=False)
+        guest = await bootstrap_guest(store, wskprops, api_host(config), url.shown)
+        await install_catalog(store, config.limits, clock.wall_ms())
         instance = f"{socket.gethostname()}-{os.getpid()}"
         run_dir = owner_only_dir(data_dir / "run")
         async with (
@@ -109,6 +107,9 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
             )
             forwarder.start()
             pruner = asyncio.create_task(_prune_forever(store, config, clock), name="activation-pruner")
+            node_watch = asyncio.create_task(
+                watch_nodes_forever(store, config.store.node_lapse_s, throttle.share.set_live_nodes), name="node-watch"
+            )
             alarms.start(controller)
             try:
                 # The routes name the driver in use, not "auto", and the number of parallel creates it got.
@@ -118,11 +119,33 @@ async def running(config: Config) -> AsyncIterator[tuple[Services, Started, Pool
             finally:
                 await alarms.stop()
                 pruner.cancel()
-                await asyncio.gather(pruner, return_exceptions=True)
+                node_watch.cancel()
+                await asyncio.gather(pruner, node_watch, return_exceptions=True)
                 await _drain(controller, pool, config.server.shutdown_grace_s)
                 await forwarder.close()
     finally:
         await store.close()
+
+
+async def bootstrap_guest(store: Store, wskprops: Path, host: str, shown: str) -> Credential | None:
+    """Create `guest` on the store's first start and write its `wskprops`; return its credential then.
+
+    A node joining a shared database finds `guest` made by another node: only the key's hash is stored,
+    so this node cannot write a `wskprops`, and says where the key is instead (and how to make another).
+    """
+    guest = await ensure_guest(store)
+    if guest is not None:
+        write_wskprops(wskprops, host, guest)
+    elif wskprops.exists():  # written by an earlier start, perhaps with a looser mode
+        owner_only_file(wskprops, create=False)
+    else:
+        log.warning(
+            "namespace guest already exists in %s (created by another node or an earlier data directory), and"
+            " only its key's hash is stored, so no %s is written here: copy the wskprops of the node that created"
+            " it, or create a namespace with a key of its own: whisklet namespace create NAME --store ...",
+            shown, wskprops,
+        )
+    return guest
 
 
 async def _drain(controller: Controller, pool: Pool, grace_s: float) -> None:

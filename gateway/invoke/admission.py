@@ -92,22 +92,50 @@ class MinuteCounter:
         window.count += 1
         return window.count
 
+    def count(self, namespace: str) -> int:
+        """The count in the current window, without counting."""
+        window = self._windows.get(namespace)
+        return window.count if window is not None and window.minute == self.clock_ms() // 60_000 else 0
+
     def _forget_before(self, minute: int) -> None:
         for namespace in [ns for ns, w in self._windows.items() if w.minute < minute]:
             del self._windows[namespace]
 
 
 @dataclass(slots=True)
+class NodeShare:
+    """This node's share of a namespace's cluster-wide limits, as OpenWhisk's controllers share them.
+
+    With `live_nodes` nodes serving (heartbeats within `store.node_lapse_s`, this one included), each
+    admits `ceil(limit / live_nodes)`: the cluster admits at most `limit + live_nodes - 1`, with no
+    database round trip per invoke. 0 stays 0 (nothing admitted). One node: the limit itself.
+    """
+
+    live_nodes: int = 1
+
+    def set_live_nodes(self, count: int) -> None:
+        self.live_nodes = max(count, 1)
+
+    def of(self, limit: int) -> int:
+        return -(-limit // self.live_nodes) if limit > 0 else limit
+
+
+@dataclass(slots=True)
 class Throttle:
-    """Admits or rejects (429) invocations and fires of a namespace; tells `observer` of each rejection."""
+    """Admits or rejects (429) invocations and fires of a namespace; tells `observer` of each rejection.
+
+    Limits are the namespace's across the cluster: this node enforces its `share` of each.
+    """
 
     invocations: MinuteCounter
     fires: MinuteCounter
     in_flight: dict[str, int] = field(default_factory=dict)
     observer: GatewayObserver = field(default_factory=GatewayObserver)
+    share: NodeShare = field(default_factory=NodeShare)
 
     def admit_invocation(self, namespace: str, per_minute: int, concurrent: int) -> None:
         """Count one invocation; raise 429 when a limit is exceeded, else hold a concurrency slot."""
+        per_minute, concurrent = self.share.of(per_minute), self.share.of(concurrent)
         count = self.invocations.hit(namespace)
         if count > per_minute:
             self.observer.throttled(ThrottleReason.INVOCATIONS_PER_MINUTE)
@@ -125,7 +153,12 @@ class Throttle:
         else:
             self.in_flight.pop(namespace, None)
 
+    def may_fire(self, namespace: str, per_minute: int) -> bool:
+        """Whether `admit_fire` would admit one more fire now; nothing is counted."""
+        return self.fires.count(namespace) < self.share.of(per_minute)
+
     def admit_fire(self, namespace: str, per_minute: int) -> None:
+        per_minute = self.share.of(per_minute)
         count = self.fires.hit(namespace)
         if count > per_minute:
             self.observer.throttled(ThrottleReason.FIRES_PER_MINUTE)

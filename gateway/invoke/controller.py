@@ -104,10 +104,16 @@ class Controller:
         self._throttle.admit_invocation(identity.namespace, per_minute, concurrent)
         return Admission(identity.namespace, self._throttle.release_invocation)
 
+    def may_fire(self, identity: Identity) -> bool:
+        """Whether `admit_fire` would admit a fire now (nothing is counted)."""
+        return self._throttle.may_fire(identity.namespace, self._fires_per_minute(identity))
+
     def admit_fire(self, identity: Identity) -> None:
         """Count one trigger fire against the namespace's `firesPerMinute`; 429 beyond it."""
-        per_minute = namespace_limit(identity.limits.firesPerMinute, self._limits.fires_per_minute)
-        self._throttle.admit_fire(identity.namespace, per_minute)
+        self._throttle.admit_fire(identity.namespace, self._fires_per_minute(identity))
+
+    def _fires_per_minute(self, identity: Identity) -> int:
+        return namespace_limit(identity.limits.firesPerMinute, self._limits.fires_per_minute)
 
     async def invoke(
         self,

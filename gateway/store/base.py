@@ -200,6 +200,14 @@ class Store(Protocol):
         """Store the journalled records of activations accepted by an earlier process that never
         ended; return how many. Called once at start-up by the serving process only."""
 
+    async def take_over_lapsed(self, lapse_ms: int) -> int:
+        """Store the journalled records of the activations of every other node whose heartbeat is older
+        than `lapse_ms` (it died with them running), each exactly once however many nodes race; return
+        how many. Called periodically by serving processes."""
+
+    async def live_nodes(self, lapse_ms: int) -> int:
+        """How many nodes (this one included) wrote a heartbeat in the last `lapse_ms`."""
+
     async def flush(self) -> None: ...
 
     async def get_activation(self, namespace: str, activation_id: str) -> ActivationRow | None: ...

@@ -9,6 +9,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
 from gateway.config import ConfigError
 from gateway.datadir import owner_only_file
@@ -56,14 +57,62 @@ def _checked(node_id: str, where: str) -> str:
 
 async def beat_forever(beat: Callable[[], Awaitable[None]], interval_s: float) -> None:
     """Call `beat()` every `interval_s` until cancelled; a failing beat is logged once per failure streak."""
+    await asyncio.sleep(interval_s)
+    await _repeat_forever(beat, interval_s, "this node's heartbeat")
+
+
+async def _repeat_forever(step: Callable[[], Awaitable[None]], interval_s: float, what: str) -> None:
+    """Call `step()` now and every `interval_s` after until cancelled; a `StoreError` is logged once per
+    failure streak (`what` failed)."""
     failing = False
     while True:
-        await asyncio.sleep(interval_s)
         try:
-            await beat()
+            await step()
         except StoreError as exc:
             if not failing:
-                log.warning("this node's heartbeat failed: %s", exc)
+                log.warning("%s failed: %s", what, exc)
             failing = True
         else:
             failing = False
+        await asyncio.sleep(interval_s)
+
+
+async def leave(mark_left: Callable[[], Awaitable[None]]) -> None:
+    """A serving node stopping with nothing pending marks its heartbeat row as left (`mark_left`); if that
+    fails it is logged, and the row lapses as a dead node's would."""
+    try:
+        await mark_left()
+    except StoreError as exc:
+        log.warning("this node's leaving was not recorded (the others count it until it lapses): %s", exc)
+
+
+def heartbeat_interval_s(node_lapse_s: float) -> float:
+    """How often a node beats so that `node_lapse_s` (`store.node_lapse_s`) spans at least three beats.
+    `ConfigError` for a lapse that is not positive."""
+    if not node_lapse_s > 0:
+        raise ConfigError(f"store.node_lapse_s {node_lapse_s!r} must be a positive number of seconds, e.g. 30")
+    return min(HEARTBEAT_S, node_lapse_s / 3)
+
+
+class NodeWatch(Protocol):
+    async def take_over_lapsed(self, lapse_ms: int) -> int: ...
+
+    async def live_nodes(self, lapse_ms: int) -> int: ...
+
+
+async def watch_nodes_forever(store: NodeWatch, node_lapse_s: float, live: Callable[[int], None]) -> None:
+    """Now and every beat: record the activations of nodes silent for `node_lapse_s` as interrupted (the
+    store makes that exactly once across racing survivors), and tell `live` how many nodes serve. Runs
+    until cancelled; a failing round is logged once per failure streak and changes nothing."""
+    lapse_ms = round(node_lapse_s * 1000)
+
+    async def watch() -> None:
+        taken = await store.take_over_lapsed(lapse_ms)
+        live(await store.live_nodes(lapse_ms))
+        if taken:
+            log.warning(
+                "%d activations of nodes silent for %.0fs were interrupted; recorded as whisk internal errors",
+                taken, node_lapse_s,
+            )
+
+    await _repeat_forever(watch, heartbeat_interval_s(node_lapse_s), "watching the other nodes")

@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 from gateway.clock import SYSTEM_CLOCK, Clock
 from gateway.config import ConfigError
 from gateway.store.base import Store
+from gateway.store.nodes import HEARTBEAT_S
 from gateway.store.postgresql import PostgresStore
 from gateway.store.sqlite import SqliteStore
 
@@ -81,9 +82,17 @@ def _bad(shown: str, what: str) -> ConfigError:
 
 
 def store_for(
-    url: StoreUrl, *, node_id: str = "", flush_interval_s: float = 0.05, clock: Clock = SYSTEM_CLOCK
+    url: StoreUrl,
+    *,
+    node_id: str = "",
+    flush_interval_s: float = 0.05,
+    heartbeat_s: float = HEARTBEAT_S,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Store:
     """The (not yet opened) store on the engine `url` names; `node_id` for a serving node, "" otherwise."""
     if url.path is None:
-        return PostgresStore(url.dsn, shown=url.shown, node_id=node_id, flush_interval_s=flush_interval_s, clock=clock)
-    return SqliteStore(url.path, node_id=node_id, flush_interval_s=flush_interval_s, clock=clock)
+        return PostgresStore(
+            url.dsn, shown=url.shown, node_id=node_id, flush_interval_s=flush_interval_s, heartbeat_s=heartbeat_s,
+            clock=clock,
+        )
+    return SqliteStore(url.path, node_id=node_id, flush_interval_s=flush_interval_s, heartbeat_s=heartbeat_s, clock=clock)

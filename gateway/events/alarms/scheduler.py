@@ -22,6 +22,7 @@ log = logging.getLogger("whisklet.alarms")
 
 
 MAX_SLEEP_S = 60.0  # look again at least this often, whatever the store says
+DECLINED_S = 0.25  # look again this soon at an alarm left due because this node's fire share is spent
 DUE_BATCH = 100
 RETRY_S = 5.0  # after a store failure
 MISSED_AFTER_MS = 5_000  # a fire this late was missed while Whisklet was down (or stalled)
@@ -31,7 +32,9 @@ class AlarmScheduler:
     """Fires each due alarm's trigger as its namespace, through the fire throttle and the rules.
 
     1. A fire is claimed in the store (`advance_alarm` moves `next_fire` on) before the trigger is
-       fired, so it happens at most once, across restarts and crashes too.
+       fired, so it happens at most once, across restarts, crashes and nodes too. A node whose share
+       of the namespace's `firesPerMinute` is spent leaves the fire unclaimed for the other nodes
+       (they race for every fire; one node would otherwise win most and be throttled at its share).
     2. The next fire is computed from now: fires missed while Whisklet was down are fired once, at
        start-up, as one catch-up fire, never once per missed occurrence.
     3. An alarm whose trigger is gone is deleted. A `once` alarm stops after its fire and, as its
@@ -63,10 +66,11 @@ class AlarmScheduler:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
+            declined = False
             try:
                 for alarm in await self._store.due_alarms(self._clock.wall_ms(), DUE_BATCH):
                     try:
-                        await self._fire(alarm)
+                        declined = not await self._fire(alarm) or declined
                     except StoreError:
                         raise
                     except Exception:
@@ -77,23 +81,32 @@ class AlarmScheduler:
                 log.error("%s; retrying in %.0fs", error, RETRY_S)
                 soonest = self._clock.wall_ms() + int(RETRY_S * 1000)
             delay_s = MAX_SLEEP_S if soonest is None else (soonest - self._clock.wall_ms()) / 1000
+            if declined:  # left due for other nodes: look again soon, not at once
+                delay_s = max(delay_s, DECLINED_S)
             if delay_s > 0:
                 await self._clock.wait(self._wake, min(delay_s, MAX_SLEEP_S))
 
-    async def _fire(self, alarm: Alarm) -> None:
+    async def _fire(self, alarm: Alarm) -> bool:
+        """Claim and fire `alarm`; False when it is left unclaimed: this node's share of its namespace's
+        `firesPerMinute` is spent, and another node, or this one next minute, may fire it."""
+        assert self._controller is not None
         now_ms = self._clock.wall_ms()
+        namespace, _, name = alarm.trigger.partition("/")
+        subject = await self._store.get_subject(namespace)
+        if subject is not None and not self._controller.may_fire(identity_of(subject, "")):
+            return False
         spec = spec_decoder.decode(alarm.spec)
         following = next_fire_ms(spec, max(now_ms, alarm.next_fire))
         if not await self._store.advance_alarm(alarm.trigger, alarm.next_fire, following):
-            return  # changed or deleted meanwhile: the next round sees the new state
+            return True  # changed or deleted meanwhile: the next round sees the new state
         if now_ms - alarm.next_fire > MISSED_AFTER_MS:
             log.warning("trigger %s missed its fire at %d ms; firing it once now", alarm.trigger, alarm.next_fire)
-        namespace, _, name = alarm.trigger.partition("/")
         fired = await self._fire_trigger(namespace, name, spec)
         if not fired:
             await self._store.delete_alarm(alarm.trigger)
         elif spec.feed == ONCE and spec.delete_after_fire != "false":
             await self._delete_after_fire(namespace, name, with_trigger=spec.delete_after_fire == "true")
+        return True
 
     async def _fire_trigger(self, namespace: str, name: str, spec: AlarmSpec) -> bool:
         """Fire the trigger as its namespace; False when the namespace or the trigger is gone."""

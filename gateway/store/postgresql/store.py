@@ -26,7 +26,7 @@ from gateway.store.base import (
 from gateway.store.batching import ActivationBatcher, BatchedActivations, Listed, merged_page
 from gateway.store.cache import CacheKey, EntityCache
 from gateway.store.keys import hash_key
-from gateway.store.nodes import HEARTBEAT_S, beat_forever
+from gateway.store.nodes import HEARTBEAT_S, beat_forever, leave
 from gateway.store.postgresql.connection import CONNECT_TIMEOUT_S, POOL_SIZE, open_pool, store_error
 from gateway.store.postgresql.schema import migrate
 from gateway.store.turns import NamespaceTurns
@@ -37,6 +37,11 @@ T = TypeVar("T")
 
 LISTENER_NAME = "whisklet-listener"
 """The `application_name` of the connection that listens for changes."""
+
+LISTENER_CHECK_S = 5.0
+"""The listening connection must answer a query this often, within as long: one lost without a word (a
+silent network partition, a frozen server process) is replaced, so other nodes' changes are missed at most
+about twice this long, and then the cache is emptied."""
 
 CHANGES_CHANNEL = "whisklet_changes"
 """Every write to a cached table notifies this channel (payload: the writing store's token), in its transaction."""
@@ -113,6 +118,7 @@ class PostgresStore(BatchedActivations):
        write to them notifies `CHANGES_CHANNEL` in its own transaction; a listening connection empties
        the cache when another store (another node, or a `whisklet namespace` command) committed one.
        While that connection is down, reads go to the database; it is reconnected every `reconnect_s`.
+       It must answer a query every `listener_check_s`: one that goes silent is replaced the same way.
     3. Activation records and journal rows go through an `ActivationBatcher`; each batch is one
        statement (`_WRITE_BATCH`: unnest arrays), so one round trip and one transaction, committed
        durably (synchronous_commit) before `flush()` and `accept()` return. Journal rows are owned by
@@ -131,6 +137,7 @@ class PostgresStore(BatchedActivations):
         cache_size: int = 4096,
         pool_size: int = POOL_SIZE,
         reconnect_s: float = 1.0,
+        listener_check_s: float = LISTENER_CHECK_S,
         node_id: str = "",
         heartbeat_s: float = HEARTBEAT_S,
         clock: Clock = SYSTEM_CLOCK,
@@ -143,6 +150,7 @@ class PostgresStore(BatchedActivations):
         self._clock = clock
         self._pool_size = pool_size
         self._reconnect_s = reconnect_s
+        self._listener_check_s = listener_check_s
         self._token = secrets.token_hex(8)  # tells this store's own notifications from others'
         self._cache = EntityCache(cache_size)
         self._listening = False
@@ -193,6 +201,8 @@ class PostgresStore(BatchedActivations):
         listener, self._listener = self._listener, None
         heart, self._heart = self._heart, None
         error = await self._stop_background(listener, heart)
+        if heart is not None and error is None:
+            await leave(self._mark_left)
         await self._close_pools()
         if error is not None:
             raise error
@@ -264,12 +274,26 @@ class PostgresStore(BatchedActivations):
         if payload != self._token:
             self._cache.outside_write()
 
+    async def _until_lost(self, db: asyncpg.Connection, lost: asyncio.Event) -> None:
+        """Return once the listening connection is lost, or fails to answer a check within `listener_check_s`."""
+        while True:
+            try:
+                async with asyncio.timeout(self._listener_check_s):
+                    await lost.wait()
+                return
+            except TimeoutError:
+                pass
+            try:
+                await db.fetchval("SELECT 1", timeout=self._listener_check_s)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError):
+                return
+
     async def _keep_listening(self, db: asyncpg.Connection, lost: asyncio.Event) -> None:
         """Wait for the listening connection to drop, then reconnect every `reconnect_s` until it is back."""
         failing = False
         while True:
             try:
-                await lost.wait()
+                await self._until_lost(db, lost)
                 log.warning("the connection listening for changes on %s was lost; reconnecting", self.shown)
             finally:
                 self._listening = False
@@ -509,24 +533,51 @@ class PostgresStore(BatchedActivations):
 
         await self._call(f"writing the heartbeat of node {self.node_id!r}", write)
 
+    async def _mark_left(self) -> None:
+        """This node's heartbeat row says it left (0): the other nodes stop counting it at once."""
+
+        async def write(db: asyncpg.Connection) -> None:
+            await db.execute("UPDATE nodes SET heartbeat = 0 WHERE node_id = $1", self.node_id)
+
+        await self._call(f"writing that node {self.node_id!r} left", write)
+
     async def recover_interrupted(self) -> int:
         """Store the journalled record of every activation this node accepted in an earlier process but
         never ended; return how many. Other nodes' journal rows are left alone (they may be running).
         Only the process that serves may call this."""
+        return await self._move_journal("recording interrupted activations", "node IN ($1, '')", self.node_id)
 
-        async def recover(db: asyncpg.Connection) -> int:
-            async with db.transaction():
-                moved = await db.fetchval(
-                    "WITH moved AS (INSERT INTO activations (activation_id, namespace, name, start, \"end\", doc)"
-                    ' SELECT activation_id, namespace, name, start, "end", doc FROM accepted'
-                    " WHERE node IN ($1, '') ON CONFLICT (activation_id) DO NOTHING RETURNING 1)"
-                    " SELECT COUNT(*) FROM moved",
-                    self.node_id,
-                )
-                await db.execute("DELETE FROM accepted WHERE node IN ($1, '')", self.node_id)
+    async def take_over_lapsed(self, lapse_ms: int) -> int:
+        """Store the journalled records of the activations of every other node whose heartbeat is older
+        than `lapse_ms` (it died): each exactly once, however many survivors race; return how many."""
+        cutoff = self._clock.wall_ms() - lapse_ms
+        return await self._move_journal(
+            "taking over the activations of lapsed nodes",
+            "node IN (SELECT node_id FROM nodes WHERE heartbeat < $1 AND node_id <> $2)", cutoff, self.node_id,
+        )
+
+    async def live_nodes(self, lapse_ms: int) -> int:
+        async def count(db: asyncpg.Connection) -> int:
+            return int(await db.fetchval("SELECT COUNT(*) FROM nodes WHERE heartbeat >= $1", self._clock.wall_ms() - lapse_ms))
+
+        return await self._call("counting the live nodes", count)
+
+    async def _move_journal(self, what: str, where: str, *args: Any) -> int:
+        """Journal rows matching `where` become their activations' records in one statement. The DELETE
+        locks each row it takes: a racing mover waits, then finds it gone, so a row moves once."""
+
+        async def move(db: asyncpg.Connection) -> int:
+            moved = await db.fetchval(
+                f'WITH taken AS (DELETE FROM accepted WHERE {where} RETURNING activation_id, namespace, name, start, "end", doc),'
+                ' moved AS (INSERT INTO activations (activation_id, namespace, name, start, "end", doc, head)'
+                " SELECT t.*, whisklet_head(t.doc, 'response.result', 'logs') FROM taken t"
+                " ON CONFLICT (activation_id) DO NOTHING RETURNING 1)"
+                " SELECT COUNT(*) FROM moved",
+                *args,
+            )
             return int(moved)
 
-        return await self._call("recording interrupted activations", recover, writer=True)
+        return await self._call(what, move, writer=True)
 
     async def get_activation(self, namespace: str, activation_id: str) -> ActivationRow | None:
         row = self._batcher.pending.get(activation_id)

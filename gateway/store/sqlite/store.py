@@ -26,7 +26,7 @@ from gateway.store.base import (
 from gateway.store.batching import ActivationBatcher, BatchedActivations, Listed, merged_page
 from gateway.store.cache import CacheKey, EntityCache, poll_outside_writes
 from gateway.store.keys import hash_key
-from gateway.store.nodes import HEARTBEAT_S, beat_forever
+from gateway.store.nodes import HEARTBEAT_S, beat_forever, leave
 from gateway.store.sqlite.connection import BUSY_TIMEOUT_MS, connect, data_version, store_error, transaction
 from gateway.store.sqlite.readers import Readers
 
@@ -144,6 +144,8 @@ class SqliteStore(BatchedActivations):
         watcher, self._watcher = self._watcher, None
         heart, self._heart = self._heart, None
         error = await self._stop_background(watcher, heart)
+        if heart is not None and error is None:
+            await leave(self._mark_left)
         assert self._executor is not None
         try:
             await self._call("closing the store", self._disconnect)  # waits for the readers first
@@ -411,24 +413,51 @@ class SqliteStore(BatchedActivations):
 
         await self._call(f"writing the heartbeat of node {self.node_id!r}", write)
 
+    async def _mark_left(self) -> None:
+        """This node's heartbeat row says it left (0): the other nodes stop counting it at once."""
+
+        def write() -> None:
+            self._conn().execute("UPDATE nodes SET heartbeat = 0 WHERE node_id = ?", (self.node_id,))
+
+        await self._call(f"writing that node {self.node_id!r} left", write)
+
     async def recover_interrupted(self) -> int:
         """Store the journalled record of every activation this node (or a Whisklet from before node
         ids) accepted in an earlier process but never ended; return how many. Other nodes' journal rows
         are left alone. Only the process that serves may call this."""
+        return await self._move_journal("recording interrupted activations", "node IN (?, '')", self.node_id)
 
-        def recover() -> int:
+    async def take_over_lapsed(self, lapse_ms: int) -> int:
+        """Store the journalled records of the activations of every other node whose heartbeat is older
+        than `lapse_ms`; return how many (a file shared by nodes is rare, a node id changed is not)."""
+        cutoff = self._clock.wall_ms() - lapse_ms
+        return await self._move_journal(
+            "taking over the activations of lapsed nodes",
+            "node IN (SELECT node_id FROM nodes WHERE heartbeat < ? AND node_id <> ?)", cutoff, self.node_id,
+        )
+
+    async def live_nodes(self, lapse_ms: int) -> int:
+        def count() -> int:
+            cutoff = self._clock.wall_ms() - lapse_ms
+            return int(self._conn().execute("SELECT COUNT(*) FROM nodes WHERE heartbeat >= ?", (cutoff,)).fetchone()[0])
+
+        return await self._call("counting the live nodes", count)
+
+    async def _move_journal(self, what: str, where: str, *args: Any) -> int:
+        """Journal rows matching `where` become their activations' records, in one write transaction."""
+
+        def move() -> int:
             db = self._conn()
             with transaction(db):
                 moved = db.execute(
                     'INSERT OR IGNORE INTO activations (activation_id, namespace, name, start, "end", doc)'
-                    ' SELECT activation_id, namespace, name, start, "end", doc FROM accepted'
-                    " WHERE node IN (?, '')",
-                    (self.node_id,),
+                    f' SELECT activation_id, namespace, name, start, "end", doc FROM accepted WHERE {where}',
+                    args,
                 ).rowcount
-                db.execute("DELETE FROM accepted WHERE node IN (?, '')", (self.node_id,))
+                db.execute(f"DELETE FROM accepted WHERE {where}", args)
             return moved
 
-        return await self._call("recording interrupted activations", recover)
+        return await self._call(what, move)
 
     async def _write_batch(
         self, rows: list[ActivationRow], accepted: list[ActivationRow], committed: Callable[[], object]

@@ -1,6 +1,8 @@
 """What only the PostgreSQL engine has: its listening connection, and its schema_version table."""
 
 import asyncio
+import os
+import signal
 
 import asyncpg
 import pytest
@@ -60,5 +62,34 @@ async def test_a_lost_listening_connection_comes_back_and_outside_writes_are_see
             while (await store.get_subject("lost")).limits != b'{"firesPerMinute":2}':
                 await asyncio.sleep(0.02)
     finally:
+        await other.close()
+        await store.close()
+
+
+async def test_a_listening_connection_that_goes_silent_is_replaced_and_outside_writes_are_seen(dsn):
+    store = PostgresStore(dsn, reconnect_s=0.05, listener_check_s=0.2)
+    other = PostgresStore(dsn)
+    await store.open()
+    await other.open()
+    frozen: list[int] = []
+    try:
+        await store.create_subject("silent", "uuid-silent", "k" * 64)
+        assert (await store.get_subject("silent")).limits == b"{}"  # cached
+        database = dsn.rsplit("/", 1)[1]
+        # a silent partition: the server process of this test's own listening connections stops answering,
+        # its socket stays open
+        frozen = [r[0] for r in await sql(
+            dsn, "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = $2",
+            LISTENER_NAME, database,
+        )]
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        await other.set_subject_limits("silent", b'{"firesPerMinute":1}')  # its NOTIFY is never delivered
+        async with asyncio.timeout(10):
+            while (await store.get_subject("silent")).limits == b"{}":
+                await asyncio.sleep(0.02)
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
         await other.close()
         await store.close()

@@ -131,7 +131,12 @@ document.getElementById('sign-out').addEventListener('click', () => {
   route();
 });
 window.addEventListener('hashchange', () => {
-  route().then(() => main.focus({ preventScroll: true }));
+  // A new view takes the focus to its content once shown, unless the user already moved into it meanwhile.
+  route().then(() => {
+    if (!main.contains(document.activeElement)) {
+      main.focus({ preventScroll: true });
+    }
+  });
   if (session.key) showNamespace();
 });
 if (session.key) showNamespace();

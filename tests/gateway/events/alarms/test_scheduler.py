@@ -33,9 +33,13 @@ ACTION = Action(namespace="guest", name="a", version="0.0.1", publish=False,
 class RecordingController:
     """Records each invocation a fire starts: the rule's action and the payload it got (without `__ow_headers`)."""
 
-    def __init__(self):
+    def __init__(self, may_fire: bool = True):
         self.observer = GatewayObserver()
         self.fires: list[tuple[str, dict]] = []
+        self._may_fire = may_fire
+
+    def may_fire(self, identity):
+        return self._may_fire
 
     def admit_fire(self, identity):
         pass
@@ -150,3 +154,15 @@ async def test_a_cron_alarm_fires_again_only_when_the_clock_reaches_its_next_fir
     await scheduler.stop()
     assert len(controller.fires) == 2
     assert (await store.get_alarm("guest/tick")).next_fire == clock.wall_ms() + SECOND
+
+
+async def test_a_node_whose_fire_share_is_spent_leaves_the_fire_unclaimed_for_the_others(store):
+    clock, spent = FakeClock(), RecordingController(may_fire=False)
+    spec = make_spec("alarm", {"cron": "* * * * * *"}, clock.wall_ms())
+    await add_alarm(store, spec, clock.wall_ms())
+    await one_round(store, clock, spent)
+    assert spent.fires == []
+    assert (await store.get_alarm("guest/tick")).next_fire == clock.wall_ms()  # still due: not claimed
+    another = RecordingController()
+    await one_round(store, clock, another)
+    assert another.fires == [("guest/a", {})]
