@@ -97,7 +97,7 @@ def install(stamps_file: Path) -> None:
     _after_sync(sqlite.SqliteStore, "journal", "journal queued")
     _after(pool.Pool, "_lease", "lease")
     _after(client.RunnerConnection, "open", "connect")
-    _after(client.RunnerConnection, "request", lambda args: args[2].lstrip("/"))  # init, run
+    _after(client.RunnerConnection, "reply", lambda args: args[2].lstrip("/"))  # init, run (sent pipelined)
     _after(client.RunnerConnection, "close", "close")
     _after(logs.LogCollector, "finish", "logs")
     _after_sync(controller, "build_record", "record build")

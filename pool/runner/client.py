@@ -42,7 +42,9 @@ class RunnerReply:
 class RunnerConnection:
     """A kept-alive HTTP/1.1 connection to one runner.
 
-    1. One request at a time: `request` must not be called again before the previous one returned.
+    1. Requests may be pipelined (HTTP/1.1): `send` writes one without waiting for anything, `reply`
+       reads the reply to the oldest request not yet answered; `request` is the two in one. Replies
+       are read one at a time, in the order the requests were sent (a runner answers in that order).
     2. Every failure to talk to the runner raises `RunnerGone`; after one, the connection is unusable.
        The reply is the tenant's: its head is bounded (`MAX_HEAD_BYTES`, `MAX_HEADERS`, trailers within
        `MAX_HEAD_BYTES` too), and its body is kept only up to `max_body_bytes`, the rest counted.
@@ -57,6 +59,7 @@ class RunnerConnection:
         self._reader = reader
         self._writer = writer
         self._usable = True
+        self._unanswered = 0  # requests sent whose reply has not been read
 
     @classmethod
     async def open(cls, socket_path: str) -> RunnerConnection:
@@ -69,21 +72,39 @@ class RunnerConnection:
     async def request(
         self, method: str, path: str, body: bytes = b"", max_body_bytes: int | None = None
     ) -> RunnerReply:
+        self.send(method, path, body)
+        try:
+            await self._writer.drain()
+        except _GONE as exc:
+            self._usable = False
+            raise RunnerGone(f"the runner went away during {method} {path}: {exc!r}") from exc
+        return await self.reply(method, path, max_body_bytes)
+
+    def send(self, method: str, path: str, body: bytes = b"") -> None:
+        """Write a request without waiting for the runner to read it or answer it; the transport sends
+        it as the socket takes it (the body is in memory already). Read its reply with `reply`."""
         if not self._usable or self._reader.at_eof():
             raise RunnerGone("the connection to the runner was closed")
-        self._usable = False  # until a complete reply proves otherwise
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode("latin-1")
+        self._writer.write(head + body)
+        self._unanswered += 1
+
+    async def reply(self, method: str, path: str, max_body_bytes: int | None = None) -> RunnerReply:
+        """The reply to the oldest request sent and not yet answered (`method` and `path` name it in errors)."""
+        if not self._usable or not self._unanswered:
+            self._usable = False
+            raise RunnerGone(f"no reply to wait for to {method} {path}: the connection was closed or nothing was sent")
+        self._usable = False  # until a complete reply proves otherwise
         try:
-            self._writer.write(head + body)
-            await self._writer.drain()
             reply, keep_alive = await self._read_reply(max_body_bytes)
         except _GONE as exc:
             raise RunnerGone(f"the runner went away during {method} {path}: {exc!r}") from exc
         except ValueError as exc:
             raise RunnerGone(f"the runner sent an unreadable reply to {method} {path}: {exc}") from exc
+        self._unanswered -= 1
         self._usable = keep_alive
         return reply
 
@@ -91,7 +112,7 @@ class RunnerConnection:
         """Whether the connection can take a request: the runner has not closed its end nor sent
         anything unasked. Asked of the kernel (a zero-timeout poll), so a runner killed a moment ago is
         seen as gone before the event loop has read its end of the stream."""
-        if not self._usable or self._reader.at_eof() or self._writer.is_closing():
+        if not self._usable or self._unanswered or self._reader.at_eof() or self._writer.is_closing():
             return False
         poll = select.poll()
         poll.register(self._writer.get_extra_info("socket").fileno(), select.POLLIN | select.POLLRDHUP)
@@ -100,9 +121,9 @@ class RunnerConnection:
     async def close(self) -> None:
         # Not awaiting the transport's own close: it ends on the next turn of the event loop, and an
         # activation need not wait for it (its reply and its logs are in already).
-        if self._usable:
+        if self._usable and not self._unanswered:
             self._writer.close()
-        else:  # a request was cut short: what is left unsent must not hold the close up
+        else:  # a request was cut short or is still unanswered: what is left unsent must not hold the close up
             self._writer.transport.abort()
         self._usable = False
 

@@ -1,9 +1,17 @@
 """One activation on one leased sandbox: `/init`, `/run`, the time limit, the logs, the outcome.
 
-Time: `/init` and `/run` each get the action's time limit (as in OpenWhisk). After that, whatever the
-sandbox does, an activation takes at most `GRACE_S` more: asking the engine why a runner went away
-(`EXIT_REASON_S`, only when it did) and waiting for the end of its output (`SENTINEL_WAIT_S`, not after
-a timeout). Closing the connection never waits on the runner.
+`/run` is sent right behind `/init` on the same connection, without waiting for `/init`'s reply (HTTP/1.1
+pipelining: one wake-up of the runner and of the gateway fewer). Node answers a connection's requests in
+order, and runner.js's `/init` is synchronous, so the `/run` is handled after it and refused when it
+failed (`main` unset); the gateway then reads no further, and the activation ends with the `/init` error
+exactly as when nothing else was sent. The `deadline` the `/run` carries is set when both are sent, so
+it comes before the one the gateway enforces by `/init`'s duration (OpenWhisk sets it after `/init`).
+
+Time: `/init` and `/run` each get the action's time limit (as in OpenWhisk; `/run`'s counts from `/init`'s
+reply, when the runner starts it). After that, whatever the sandbox does, an activation takes at most
+`GRACE_S` more: asking the engine why a runner went away (`EXIT_REASON_S`, only when it did) and waiting
+for the end of its output (`SENTINEL_WAIT_S`, not after a timeout). Closing the connection never waits on
+the runner.
 """
 
 from __future__ import annotations
@@ -84,6 +92,8 @@ async def activate(
     # What the runner wrote so far waits in the output stream: nothing is lost by starting to read now.
     collector = LogCollector(sandbox.output, job.log_limit_bytes)
     try:
+        connection.send("POST", "/init", init_body(job))
+        connection.send("POST", "/run", run_body(job, start_ms + job.timeout_ms))
         init_ms = await _init(connection, job, timeout_s, sandbox, exit_reason)
         status, result, size = await _run(connection, job, timeout_s, sandbox, exit_reason)
     except _Failed as failure:
@@ -142,9 +152,7 @@ async def _init(
     try:
         async with asyncio.timeout(timeout_s):
             # bounded like /run: a runner patched by the action's own top-level code may answer anything
-            reply = await connection.request(
-                "POST", "/init", init_body(job), max_body_bytes=job.result_limit_bytes + INIT_SLACK_BYTES
-            )
+            reply = await connection.reply("POST", "/init", max_body_bytes=job.result_limit_bytes + INIT_SLACK_BYTES)
     except TimeoutError:
         raise _Failed(error_result(messages.timed_out(job.timeout_ms, during_init=True)), timed_out=True) from None
     except RunnerGone:
@@ -162,11 +170,10 @@ async def _run(
     connection: RunnerConnection, job: Job, timeout_s: float, sandbox: Sandbox, exit_reason: _ExitReason
 ) -> tuple[ActivationStatus, bytes, int]:
     started = time.monotonic()
-    body = run_body(job, _now_ms() + job.timeout_ms)
     try:
         async with asyncio.timeout(timeout_s):
             # what is past the result limit is counted, not kept: a huge result cannot swell the gateway
-            reply = await connection.request("POST", "/run", body, max_body_bytes=job.result_limit_bytes)
+            reply = await connection.reply("POST", "/run", max_body_bytes=job.result_limit_bytes)
     except TimeoutError:
         raise _Failed(error_result(messages.timed_out(job.timeout_ms)), timed_out=True) from None
     except RunnerGone:
