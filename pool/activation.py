@@ -36,8 +36,9 @@ class Job:
 
     `code`, `main`, `binary` and `env` make the `/init` request (`env` values are strings: init
     parameters and the `__OW_*` context). `run_value` is the pre-encoded JSON of the `/run` body's
-    `value`; `run_context` its other string keys except `deadline`, which the pool adds just before
-    the call. `egress` is the outbound network the activation's sandbox must have (its namespace's
+    `value`; `run_context` its other string keys except `deadline`, which the pool adds when it sends
+    `/init` with `/run` pipelined behind it (so `__OW_DEADLINE` is earlier than the enforced limit by the
+    `/init` time, ~1-2 ms warm). `egress` is the outbound network the activation's sandbox must have (its namespace's
     `limits.egress`).
     """
 
