@@ -207,13 +207,17 @@ class DockerDriver:
         )
 
     async def destroy(self, sandbox: Sandbox) -> None:
-        """Kill and remove the container, close its output, then remove its host directory. Harmless to repeat."""
+        """Close its output, kill and remove the container, then remove its host directory. Harmless to repeat.
+
+        The output goes first: an attach stream the gateway stopped reading (a flood after a forged end of
+        output) holds the engine's copy of the runner's output, and the engine does not finish removing the
+        container until that copy ends."""
         if (counters := self._counters.pop(sandbox.id, None)) is not None:
             counters.close()
+        self._close_output(sandbox.name)
         try:
             await self._remove(sandbox.id, f"destroying {sandbox.name}")
         finally:
-            self._close_output(sandbox.name)
             await self._in_host_dir_thread(remove_host_dir, self._run_dir / sandbox.name)
 
     async def resource_use(self, sandbox: Sandbox) -> ResourceUse | None:
