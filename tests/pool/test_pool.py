@@ -153,6 +153,27 @@ async def test_a_warm_lease_starts_its_replacement_before_its_activation_reaches
     await pool.stop(grace_s=1)
 
 
+async def test_a_warm_lease_that_leaves_prewarmed_sandboxes_replaces_its_own_after_the_round_trips(driver):
+    pool = await started(driver, min_prewarm=3)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 3)
+    driver.calls.clear()
+    assert (await pool.run(job())).status is ActivationStatus.SUCCESS
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 3)  # replaced all the same
+    assert driver.calls[:3] == ["/init", "/run", "create"]
+    await pool.stop(grace_s=1)
+
+
+async def test_a_long_activation_does_not_hold_up_its_replacement(driver):
+    driver.run_delay_s = 1.0
+    pool = await started(driver, min_prewarm=2)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 2)
+    running = asyncio.create_task(pool.run(job()))
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 2)  # while it still runs
+    assert not running.done()
+    assert (await running).status is ActivationStatus.SUCCESS
+    await pool.stop(grace_s=1)
+
+
 async def test_memory_budget_caps_the_containers(driver):
     driver.create_delay_s = 0.05
     pool = await started(driver, min_prewarm=10, memory_budget_mb=512)
