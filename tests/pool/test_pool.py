@@ -144,7 +144,7 @@ async def test_a_burst_raises_the_prewarmed_target_before_the_steady_rate_moves(
     await pool.stop(grace_s=1)
 
 
-async def test_a_warm_lease_starts_its_replacement_before_its_activation_reaches_the_runner(driver):
+async def test_a_warm_lease_that_takes_the_last_prewarmed_sandbox_starts_its_replacement_before_the_runner_sees_it(driver):
     pool = await started(driver, min_prewarm=1)
     await until(lambda: pool.snapshot().stocks[0].prewarmed == 1)
     driver.calls.clear()
