@@ -152,7 +152,7 @@ async def main(rounds: int, cycles: int, parallel: int, node: str,
                     per_s, p50_ms = await measure(cycles)
                     rates.setdefault(name, []).append(per_s)
                     latencies.setdefault(name, []).append(p50_ms)
-                    print(f"round {round_number}: {name:<18} {per_s:6.1f}/s  p50 cycle {p50_ms:6.0f} ms", flush=True)
+                    print(f"round {round_number}: {name:<26} {per_s:6.1f}/s  p50 cycle {p50_ms:6.0f} ms", flush=True)
     finally:
         await asyncio.to_thread(shutil.rmtree, work_dir, True)
     _summary(rates, latencies, cycles, parallel, egresses)
@@ -183,7 +183,7 @@ def _summary(rates: dict[str, list[float]], latencies: dict[str, list[float]], c
         if docker:
             ratios.append(f"{value / docker:.2f} x docker driver")
         p50 = statistics.median(latencies[name])
-        print(f"  {name:<18} {value:6.1f}/s  p50 cycle {p50:6.0f} ms  ({', '.join(ratios)})")
+        print(f"  {name:<26} {value:6.1f}/s  p50 cycle {p50:6.0f} ms  ({', '.join(ratios)})")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
