@@ -1,13 +1,16 @@
 """Fresh-sandbox rate of each driver next to the machine's limit, interleaved in one bounded run.
 
-`python -m bench.drivers [--rounds 3] [--cycles 16] [--parallel 4]` measures, round after round so that
-load drifts hit every method alike:
+`python -m bench.drivers [--rounds 3] [--cycles 16] [--parallel 4] [--egress internet]` measures, round
+after round so that load drifts hit every method alike:
 - bare node: the runner spawned on the host without any isolation, waited for until it answers its first
   `GET /health`, then killed: the machine's limit for a fresh Node.js process per activation;
 - raw Docker churn: hardened containers created, started and force-removed, no runner wait (bench/ceiling.py);
-- each driver (`sandbox`, `docker`): `create` (which returns only once the runner answered) then `destroy`.
-Each method runs `cycles` cycles, `parallel` at a time, per round; the median rate over rounds is
-printed with the ratios to bare node and to the Docker driver.
+- each driver (`sandbox`, `docker`) with each egress of `--egress` (comma-separated; the configuration's
+  default, `internet`, unless given): `create` (which returns only once the runner answered) then `destroy`.
+Each method first runs one untimed cycle (a driver's first create checks its snapshot, makes its parent
+cgroups, starts its address watch: ~0.4 s that a 16-cycle round would otherwise count), then `cycles`
+cycles, `parallel` at a time, per round; the median rate over rounds is printed with the ratios to bare
+node and to the Docker driver.
 """
 
 from __future__ import annotations
@@ -28,12 +31,26 @@ from bench.ceiling import docker_churn_rate
 from pool.runner.client import RunnerConnection, RunnerGone
 from pool.runtime.nodejs.files import RUNNER_PATH
 from pool.sandbox.docker.engine import DockerSettings, docker_driver
-from pool.sandbox.driver import SandboxDriver
+from pool.sandbox.driver import EGRESS_MODES, Egress, SandboxDriver
 from pool.sandbox.namespace.host import missing, namespace_driver
 
 _START_TIMEOUT_S = 20.0
 _POLL_S = 0.002
 Cycle = Callable[[], Awaitable[None]]
+Method = Callable[[int], Awaitable[tuple[float, float]]]
+"""Runs a method's given number of cycles; returns cycles per second and the median cycle in ms."""
+
+
+def egress_list(text: str) -> tuple[Egress, ...]:
+    """`--egress`: comma-separated egress modes, each once, in the order given."""
+    found: list[Egress] = []
+    for word in text.split(","):
+        mode = next((m for m in EGRESS_MODES if m == word.strip()), None)
+        if mode is None:
+            raise argparse.ArgumentTypeError(f"unknown egress {word.strip()!r}: give none, api or internet")
+        if mode not in found:
+            found.append(mode)
+    return tuple(found)
 
 
 async def bare_node_cycle(node: str, work_dir: Path, n: int) -> None:
@@ -74,8 +91,8 @@ async def bare_node_rate(cycles: int, parallel: int, node: str = "/usr/bin/node"
         await asyncio.to_thread(shutil.rmtree, work_dir, True)
 
 
-async def driver_cycle(driver: SandboxDriver) -> None:
-    sandbox = await driver.create(256)
+async def driver_cycle(driver: SandboxDriver, egress: Egress = "internet") -> None:
+    sandbox = await driver.create(256, egress=egress)
     await driver.destroy(sandbox)
 
 
@@ -112,33 +129,38 @@ async def drivers(work_dir: Path, settings: DockerSettings,
         yield opened
 
 
-async def main(rounds: int, cycles: int, parallel: int, node: str) -> dict[str, list[float]]:
+async def main(rounds: int, cycles: int, parallel: int, node: str,
+               egresses: tuple[Egress, ...] = ("internet",), docker: bool = True) -> dict[str, list[float]]:
     settings = DockerSettings(node_binary=node)
     work_dir = Path(tempfile.mkdtemp(prefix="wkb-"))
     rates: dict[str, list[float]] = {}
     latencies: dict[str, list[float]] = {}
     try:
-        async with drivers(work_dir, settings) as opened:
-            methods: dict[str, Callable[[], Awaitable[tuple[float, float]]]] = {
-                "bare node": lambda: rate(lambda n: bare_node_cycle(node, work_dir, n), cycles, parallel),
-                "raw docker churn": lambda: _churn(cycles, parallel),
+        async with drivers(work_dir, settings, docker) as opened:
+            methods: dict[str, Method] = {
+                "bare node": lambda count: rate(lambda n: bare_node_cycle(node, work_dir, n), count, parallel),
             }
+            if docker:
+                methods["raw docker churn"] = lambda count: _churn(count, parallel)
             for name, driver in opened.items():
-                methods[name] = _driver_method(driver, cycles, parallel)
+                for egress in egresses:
+                    methods[f"{name} ({egress})"] = _driver_method(driver, parallel, egress)
+            for warm_up in methods.values():  # one untimed cycle each: see the module's docstring
+                await warm_up(1)
             for round_number in range(1, rounds + 1):
                 for name, measure in methods.items():
-                    per_s, p50_ms = await measure()
+                    per_s, p50_ms = await measure(cycles)
                     rates.setdefault(name, []).append(per_s)
                     latencies.setdefault(name, []).append(p50_ms)
-                    print(f"round {round_number}: {name:<18} {per_s:6.1f}/s  p50 cycle {p50_ms:6.0f} ms", flush=True)
+                    print(f"round {round_number}: {name:<26} {per_s:6.1f}/s  p50 cycle {p50_ms:6.0f} ms", flush=True)
     finally:
         await asyncio.to_thread(shutil.rmtree, work_dir, True)
-    _summary(rates, latencies, cycles, parallel)
+    _summary(rates, latencies, cycles, parallel, egresses)
     return rates
 
 
-def _driver_method(driver: SandboxDriver, cycles: int, parallel: int) -> Callable[[], Awaitable[tuple[float, float]]]:
-    return lambda: rate(lambda _n: driver_cycle(driver), cycles, parallel)
+def _driver_method(driver: SandboxDriver, parallel: int, egress: Egress) -> Method:
+    return lambda count: rate(lambda _n: driver_cycle(driver, egress), count, parallel)
 
 
 async def _churn(cycles: int, parallel: int) -> tuple[float, float]:
@@ -146,12 +168,14 @@ async def _churn(cycles: int, parallel: int) -> tuple[float, float]:
     return ceiling.per_s, float("nan")
 
 
-def _summary(rates: dict[str, list[float]], latencies: dict[str, list[float]], cycles: int, parallel: int) -> None:
+def _summary(rates: dict[str, list[float]], latencies: dict[str, list[float]], cycles: int, parallel: int,
+             egresses: tuple[Egress, ...]) -> None:
     median = {name: statistics.median(values) for name, values in rates.items()}
     bare = median.get("bare node")
-    docker = median.get("docker driver")
-    print(f"\nmedian over {len(next(iter(rates.values())))} rounds, {cycles} cycles each, {parallel} in parallel "
-          f"({os.cpu_count()} CPUs):")
+    docker = next((value for name, value in median.items() if name.startswith("docker driver")), None)
+    print(f"\nmedian over {len(next(iter(rates.values())))} rounds, {cycles} cycles each (after one untimed), "
+          f"{parallel} in parallel, egress {', '.join(egresses)} ({os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}):")
     for name, value in median.items():
         ratios = []
         if bare:
@@ -159,7 +183,7 @@ def _summary(rates: dict[str, list[float]], latencies: dict[str, list[float]], c
         if docker:
             ratios.append(f"{value / docker:.2f} x docker driver")
         p50 = statistics.median(latencies[name])
-        print(f"  {name:<18} {value:6.1f}/s  p50 cycle {p50:6.0f} ms  ({', '.join(ratios)})")
+        print(f"  {name:<26} {value:6.1f}/s  p50 cycle {p50:6.0f} ms  ({', '.join(ratios)})")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -168,6 +192,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cycles", type=int, default=16, help="cycles per method per round (bounded: at most 200)")
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--node", default="/usr/bin/node")
+    parser.add_argument("--egress", type=egress_list, default=("internet",),
+                        help="the drivers' sandboxes' egress, comma-separated: none, api, internet (default internet)")
+    parser.add_argument("--no-docker", action="store_true", help="skip raw Docker churn and the docker driver")
     args = parser.parse_args(argv)
     args.cycles = max(1, min(args.cycles, 200))
     args.rounds = max(1, min(args.rounds, 10))
@@ -176,4 +203,5 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 if __name__ == "__main__":
     arguments = _arguments(None)
-    asyncio.run(main(arguments.rounds, arguments.cycles, arguments.parallel, arguments.node))
+    asyncio.run(main(arguments.rounds, arguments.cycles, arguments.parallel, arguments.node, arguments.egress,
+                     not arguments.no_docker))

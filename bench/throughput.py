@@ -1,12 +1,15 @@
 """Fresh-activation throughput through HTTP with each driver, next to the machine's limit, in one bounded run.
 
     python -m bench.throughput [--rounds 3] [--activations 300] [--parallel 4] [--cycles 40] [--cold 3]
+                               [--drivers sandbox,docker] [--egress internet]
 
 Round after round, so that load drifts (other users of the machine) hit every method alike:
 1. bare-Node spawn rate, the machine's limit (`bench.drivers`): the runner spawned on the host without
    isolation, its first `GET /health` answered, killed; `--cycles` cycles, `--parallel` at a time;
 2. raw Docker churn (`bench.ceiling`): hardened containers created, started, force-removed;
-3. per driver (`sandbox`, `docker`), one `whisklet serve` each (started once, 4 prewarmed sandboxes):
+3. per driver (`sandbox`, `docker`) and per egress of `--egress` (comma-separated, default `internet`, the
+   configuration's default; several are interleaved in each round), one `whisklet serve` each (started
+   once, 4 prewarmed sandboxes, `limits.egress` set):
    `--activations / --rounds` blocking hello-world invokes (`result=true`), `--parallel` in flight on
    kept-alive connections, each phase started with the pool back at its minimum. Every activation
    consumes a fresh sandbox, so this is the driver's sustained fresh-activation rate through the whole
@@ -41,7 +44,7 @@ from pathlib import Path
 
 from bench.ceiling import docker_churn_rate
 from bench.core import HELLO, LIMITS, NS, Http, cpu_s, invoke_many, percentile
-from bench.drivers import bare_node_rate
+from bench.drivers import bare_node_rate, egress_list
 from bench.serving import ServedWhisklet
 
 ACTION = "throughput-hello"
@@ -59,6 +62,7 @@ class Served:
     """One driver's `whisklet serve` for the sustained rate, and one with no prewarmed sandbox for cold starts."""
 
     driver: str
+    egress: str
     sustained: ServedWhisklet
     cold: ServedWhisklet
     rates: list[float] = field(default_factory=list)
@@ -72,6 +76,10 @@ class Served:
     failures: int = 0
     cold_ms: list[float] = field(default_factory=list)
     cold_flagged: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.driver} ({self.egress})"
 
 
 def sandboxes_cpu_ms(driver: str, data_dir: Path) -> Callable[[], float]:
@@ -103,9 +111,10 @@ def engine_cpu_ms() -> float:
     return total
 
 
-def serve(driver: str, data_dir: Path, min_prewarm: int) -> ServedWhisklet:
+def serve(driver: str, egress: str, data_dir: Path, min_prewarm: int) -> ServedWhisklet:
     return ServedWhisklet(data_dir, env={
         **LIMITS, "WHISKLET_POOL_DRIVER": driver, "WHISKLET_POOL_MIN_PREWARM": str(min_prewarm),
+        "WHISKLET_LIMITS_EGRESS": egress,
         "WHISKLET_POOL_IDLE_SHRINK_AFTER_S": "0", "WHISKLET_POOL_RATE_WINDOW_S": "2",
     }).start()
 
@@ -180,7 +189,7 @@ async def sustained_round(server: Served, count: int, in_flight: int) -> None:
     server.failures += failures
     notes = await annotations_of(served, ids)
     server.activation_cpu_ms += [cpu_ms for n in notes if isinstance(cpu_ms := n.get("cpuTime"), int)]
-    print(f"  {server.driver:<8} through HTTP {per_s:6.1f}/s  p50 {percentile(latencies, 50):6.0f} ms  "
+    print(f"  {server.label:<20} through HTTP {per_s:6.1f}/s  p50 {percentile(latencies, 50):6.0f} ms  "
           f"p99 {percentile(latencies, 99):6.0f} ms  failures {failures}", flush=True)
 
 
@@ -202,18 +211,18 @@ async def cold_round(server: Served, probes: int) -> None:
             server.cold_flagged += bool(notes and notes[0].get("coldStart"))
     finally:
         await client.close()
-    print(f"  {server.driver:<8} cold start (no prewarmed sandbox) p50 {statistics.median(server.cold_ms):6.0f} ms", flush=True)
+    print(f"  {server.label:<20} cold start (no prewarmed sandbox) p50 {statistics.median(server.cold_ms):6.0f} ms", flush=True)
 
 
 def summary(servers: dict[str, Served], bare: list[float], churn: list[float], parallel: int, load: tuple[float, float]) -> None:
     bare_per_s, churn_per_s = statistics.median(bare), statistics.median(churn)
-    docker = servers.get("docker")
     print(f"\nmedian over {len(bare)} rounds (ratios: of the medians, and the median of each round's own), "
           f"{parallel} in parallel, {os.cpu_count()} CPUs, load average {load[0]:.1f} at the start, "
           f"{load[1]:.1f} at the end:")
     print(f"  bare-Node spawn rate (the machine's limit) {bare_per_s:6.1f}/s")
     print(f"  raw Docker churn                           {churn_per_s:6.1f}/s")
     for server in servers.values():
+        docker = servers.get(f"docker ({server.egress})")
         per_s = statistics.median(server.rates)
         ratios = f"{per_s / bare_per_s:.2f} x bare Node; paired per round {statistics.median(server.per_bare):.2f}"
         if docker and docker.rates and server is not docker:
@@ -221,7 +230,7 @@ def summary(servers: dict[str, Served], bare: list[float], churn: list[float], p
             ratios += f"; {per_s / statistics.median(docker.rates):.1f} x the docker driver, paired {paired:.1f}"
         engine = f" + engine {server.engine_ms / server.activations:.1f}" if server.driver == "docker" else ""
         own = statistics.median(server.activation_cpu_ms) if server.activation_cpu_ms else float("nan")
-        print(f"  {server.driver} driver through HTTP {per_s:6.1f}/s ({ratios}); latency p50 "
+        print(f"  {server.driver} driver, egress {server.egress}, through HTTP {per_s:6.1f}/s ({ratios}); latency p50 "
               f"{percentile(server.latencies_ms, 50):.0f} ms, p99 {percentile(server.latencies_ms, 99):.0f} ms; "
               f"{server.failures}/{server.activations} failed")
         print(f"    CPU ms per activation: gateway {server.gateway_ms / server.activations:.1f}, sandboxes "
@@ -264,6 +273,8 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=40, help="bare-Node and Docker churn cycles per round (at most 200)")
     parser.add_argument("--cold", type=int, default=3, help="cold starts per driver per round (at most 20)")
     parser.add_argument("--drivers", default=",".join(DRIVERS))
+    parser.add_argument("--egress", type=egress_list, default=("internet",),
+                        help="the sandboxes' egress, comma-separated: none, api, internet (default internet)")
     args = parser.parse_args()
     rounds = max(1, min(args.rounds, 10))
     per_round = max(1, min(args.activations, 3000) // rounds)
@@ -271,8 +282,10 @@ def main() -> None:
     servers: dict[str, Served] = {}
     try:
         for driver in args.drivers.split(","):
-            servers[driver] = Served(driver, serve(driver, work / driver, MIN_PREWARM),
-                                     serve(driver, work / f"{driver}-cold", 0))
+            for egress in args.egress:
+                server = Served(driver, egress, serve(driver, egress, work / f"{driver}-{egress}", MIN_PREWARM),
+                                serve(driver, egress, work / f"{driver}-{egress}-cold", 0))
+                servers[server.label] = server
         asyncio.run(measure(servers, rounds, per_round, max(1, args.parallel), max(1, min(args.cycles, 200)),
                             max(1, min(args.cold, 20))))
     finally:

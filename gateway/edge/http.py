@@ -12,16 +12,20 @@ such requests itself, in OpenWhisk's `{"error", "code"}` envelope, and closes th
 | a pause longer than `body_idle_s` while sending a body | 408 |
 | bytes that are not HTTP | 400 |
 
-An answer sent before the request's body was read (a 413 for a body over the limit, a 401, a 404) is
-followed by a gentle close, so the client reads it instead of a connection reset: see `BoundedHttp` 3.
+An answer sent before the request's body was read (a 413 for a body over the limit, a 401, a 404) says
+`connection: close` and is followed by a gentle close, so the client reads it instead of a connection
+reset and sends its next request on a new connection: see `BoundedHttp` 3.
 """
 
 from __future__ import annotations
 
 import secrets
 from asyncio import TimerHandle, Transport
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 from gateway.config import ServerConfig
 from gateway.wire import errors
@@ -55,7 +59,8 @@ class BoundedHttp(HttpToolsProtocol):
        `_LINGER_MAX_BYTES` in all, then the socket is closed. So the client reads the answer instead of a
        reset. The same happens when the app has
        answered a request whose body it did not read to the end (a 413, a 401): closing a socket with
-       unread bytes would send a reset, and keeping it would mean reading the rest of the body.
+       unread bytes would send a reset, and keeping it would mean reading the rest of the body. Such an
+       answer says `connection: close` when it starts before the body has arrived.
     """
 
     max_head_bytes = 65536
@@ -131,6 +136,23 @@ class BoundedHttp(HttpToolsProtocol):
         super().on_headers_complete()
         self._in_body = True
         self._arm(self.body_idle_s, errors.request_body_timeout(self.body_idle_s))
+        if self.cycle is not None:
+            self.cycle.send = self._early_answer_closes(self.cycle)  # type: ignore[method-assign,assignment]
+
+    def _early_answer_closes(self, cycle: RequestResponseCycle) -> Callable[[ASGISendEvent], Awaitable[None]]:
+        """`cycle.send`, except that an answer started before the request's body has arrived to its end
+        says `connection: close` (so a pooling client does not send its next request on this
+        connection) and ends with a gentle close instead of uvicorn's immediate one (a reset)."""
+        send = cycle.send
+
+        async def send_closing_early(message: ASGISendEvent) -> None:
+            if message["type"] == "http.response.start" and not cycle.response_started and cycle.more_body:
+                headers = [*message.get("headers", ()), (b"connection", b"close")]
+                message = {**message, "headers": headers}
+                cycle.transport = cast(Transport, _ClosingGently(cycle.transport, self._close_gently))
+            await send(message)
+
+        return send_closing_early
 
     def on_message_complete(self) -> None:
         self._in_body = False
@@ -141,7 +163,10 @@ class BoundedHttp(HttpToolsProtocol):
     def on_response_complete(self) -> None:
         """After each response: a request body still arriving means the app answered without reading
         it all (a 413 before the body, a 401); the connection is then closed gently instead of kept."""
-        if self._in_body and not self.transport.is_closing() and not self._lingering:
+        if self._lingering:  # the answer was early (`_early_answer_closes`): the close is under way
+            self.server_state.total_requests += 1
+            return
+        if self._in_body and not self.transport.is_closing():
             if self.cycle is not None:
                 self.cycle.disconnected = True
             self.server_state.total_requests += 1
@@ -213,6 +238,20 @@ class BoundedHttp(HttpToolsProtocol):
         self._disarm()
         delay_s = min(_LINGER_S, self._linger_deadline - self.loop.time())
         self._timer = self.loop.call_later(max(delay_s, 0.0), self.transport.close)
+
+
+class _ClosingGently:
+    """A connection's transport as one response cycle sees it: its `close` is the protocol's gentle close."""
+
+    def __init__(self, transport: Transport, close_gently: Callable[[], None]) -> None:
+        self._transport = transport
+        self._close_gently = close_gently
+
+    def close(self) -> None:
+        self._close_gently()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def bounded_http(server: ServerConfig) -> type[BoundedHttp]:

@@ -26,6 +26,7 @@ GREETER = """function main(params) {
   return { greeting: 'Hello, ' + params.name + '!' };
 }"""
 NOTHING = "function main() { return {}; }"
+DASH = "\u2013"  # the en dash of the console's ranges
 
 
 browser = console_browser  # a fixture
@@ -302,3 +303,35 @@ def test_parameters_and_limits_saved_in_the_console_are_what_the_api_then_holds(
     page.get_by_role("textbox", name="Parameters (JSON object)").first.fill("[1, 2]")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("alert")).to_contain_text("Parameters must be a JSON object")
+
+
+def test_a_namespace_with_more_entities_than_a_page_is_listed_page_by_page(
+    browser: Browser, whisklet: ServedWhisklet, shots: Path
+) -> None:
+    """The API answers at most 200 entities a request: the console pages through them with the API's count."""
+    for owner in tenant_namespace(whisklet, "pages"):
+        names = sorted(f"t{n:03d}" for n in range(105))
+        for name in names:
+            put(owner, "triggers", name)
+        tab = ConsolePage(browser, whisklet.url)
+        tab.sign_in(key_of(owner))
+        page = tab.go("#/triggers")
+        caption = page.locator("#triggers-list caption")
+        expect(caption).to_have_text(f"105 triggers; 1{DASH}100 shown")
+        expect(page.locator("#triggers-list tbody tr")).to_have_count(100)
+        expect(page.locator("#triggers-page")).to_have_text("Page 1 of 2")
+        expect(page.get_by_role("button", name="← Previous")).to_be_disabled()
+        page.get_by_role("button", name="Next →").click()
+        expect(caption).to_have_text(f"105 triggers; 101{DASH}105 shown")
+        expect(page.get_by_role("button", name="Next →")).to_be_disabled()
+        shown = page.locator("#triggers-list tbody tr td:first-child").all_inner_texts()
+        first_page = owner.get(f"{NS}/triggers", params={"limit": 100}).json()
+        assert set(shown) | {t["name"] for t in first_page} == set(names)  # every trigger on one page or the other
+        screenshots(page, shots, "triggers-page-2")
+        page.get_by_role("button", name="← Previous").click()
+        expect(caption).to_have_text(f"105 triggers; 1{DASH}100 shown")
+        page = tab.go("#/rules")  # a list that fits one page shows no pager
+        expect(page.locator("#rules-list caption")).to_have_text("0 rules")
+        expect(page.locator("#rules-page")).to_be_hidden()
+        assert tab.script_errors == []
+        tab.page.close()

@@ -9,9 +9,9 @@ import time
 import httpx
 import pytest
 
+from bench.serving import ServedWhisklet
 from tests.integration.actions import invoke, namespace_client, put_action, unique
 from tests.receivers import Receiver, SilentReceiver
-from tests.serving import ServedWhisklet
 
 pytestmark = pytest.mark.docker
 

@@ -63,6 +63,7 @@ def test_an_endless_chunked_body_is_answered_413_before_its_end_and_not_read_to_
         response = read_response(connection, received)
     assert sent < ENDLESS_BYTES // 4, f"the server read {sent} bytes before answering"
     assert response.status == 413
+    assert response.values("connection") == ["close"]  # the client is told not to send more on it
     assert set(json.loads(response.body)) == {"error", "code"}
 
 

@@ -13,8 +13,12 @@ const util = require('util');
 const { createRequire } = require('module');
 
 const SOCKET = process.env.WHISKLET_SOCKET || '/run/whisklet/runner.sock';
+// The namespace driver's ready pipe (pool/sandbox/readiness.py): an inherited descriptor written once the
+// socket listens, then closed; the Docker driver polls for the socket instead.
+const READY_FD = /^[0-9]+$/.test(process.env.WHISKLET_READY_FD || '') ? Number(process.env.WHISKLET_READY_FD) : -1;
 // The action sees the container's environment, not the runner's settings.
 delete process.env.WHISKLET_SOCKET;
+delete process.env.WHISKLET_READY_FD;
 
 const MAX_BODY_BYTES = 48 * 1024 * 1024;
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
@@ -266,6 +270,19 @@ try {
 } catch (err) {
   if (err.code !== 'ENOENT') throw err;
 }
-server.listen(SOCKET, () => fs.chmodSync(SOCKET, 0o666));
+server.listen(SOCKET, () => {
+  fs.chmodSync(SOCKET, 0o666);
+  signalReady();
+});
+
+// Says on the ready pipe that the socket listens, and closes it: no tenant code ever holds it.
+function signalReady() {
+  if (READY_FD < 0) return;
+  try {
+    fs.writeSync(READY_FD, '1');
+  } finally {
+    fs.closeSync(READY_FD);
+  }
+}
 // Whisklet's API on the sandbox's loopback, where its egress policy allows it (api_proxy.js).
 require('./api_proxy.js').start();

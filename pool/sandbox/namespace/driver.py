@@ -14,8 +14,10 @@ No daemon: the gateway starts each sandbox itself. Per sandbox, in order:
    read-only at `/run/whisklet-api` and tell the runner to start its API forwarder (api_proxy.js);
    `internet` also holds the runner back (`--block-fd`) until `network.py` has installed the deny routes
    in the new network namespace and attached slirp4netns to it; `none` keeps the namespace empty;
-3. readiness: the runner's socket appears and one warm-up `GET /health` answers 200. The gateway
-   connects to the socket only then, before any tenant code has run in the sandbox.
+3. readiness: the runner writes one byte on its ready pipe (whose write end it inherits, named by
+   `WHISKLET_READY_FD`, and closes before any tenant code runs) once its socket listens, and one warm-up
+   `GET /health` answers 200 (`readiness.py`). The gateway connects to the socket only then, before any
+   tenant code has run in the sandbox; the pipe's end of file without the byte is the runner's death.
 
 Destroy SIGKILLs everything in the cgroups but bubblewrap, which reaps its PID namespace's init and exits;
 it is reaped, the cgroups are emptied (bounded), OOM kills, CPU time and peak memory read, the cgroups
@@ -63,11 +65,10 @@ from pool.sandbox.namespace.output import PipeOutput
 from pool.sandbox.namespace.runtime import NODE_IN_TREE
 from pool.sandbox.namespace.seccomp import open_filter
 from pool.sandbox.namespace.snapshot import blob_in_tree, ensure_blob
-from pool.sandbox.readiness import wait_for_runner
+from pool.sandbox.readiness import READY_FD_ENV, wait_for_ready_signal
 from pool.sandbox.usage import UsageCounters
 
 log = logging.getLogger("whisklet.pool")
-_POLL_S = 0.002
 _EMPTY_POLL_S = 0.002
 _KEPT_USAGES = 4096
 _ADDRESS_CHECK_S = 1.0  # how often the host's own addresses are re-read for the deny routes
@@ -177,6 +178,7 @@ class NamespaceDriver:
         host_dir = self._run_dir / name
         out_read, out_write = os.pipe2(os.O_CLOEXEC)
         err_read, err_write = os.pipe2(os.O_CLOEXEC)
+        ready_read, ready_write = os.pipe2(os.O_CLOEXEC)
         output = self._outputs[name] = PipeOutput(out_read, err_read)
         sandbox = Sandbox(id=name, name=name, memory_mb=memory_mb, socket_path=str(host_dir / SOCKET_NAME),
                           output=output, created_at=time.monotonic(), kind=kind, egress=egress)
@@ -187,10 +189,10 @@ class NamespaceDriver:
         if self._network_of(egress) == "internet" and self._address_watch is None:
             self._address_watch = asyncio.create_task(self._watch_host_addresses(), name="sandbox-address-watch")
         # Shielded: a cancelled create must still learn whether the process was started, to remove it.
-        launch = asyncio.ensure_future(self._launch(sandbox, out_write, err_write))
+        launch = asyncio.ensure_future(self._launch(sandbox, out_write, err_write, ready_write))
         try:
             await asyncio.shield(launch)
-            await self._wait_for_runner(sandbox)
+            await self._wait_for_runner(sandbox, ready_read)
             await self._mark_ready(name)
         except BaseException as exc:
             discard = asyncio.ensure_future(self._discard(sandbox, launch))
@@ -200,6 +202,8 @@ class NamespaceDriver:
             if isinstance(exc, (OSError, RunnerGone, subprocess.SubprocessError)):
                 raise SandboxError(f"creating sandbox {name} failed: {exc!r}") from exc
             raise
+        finally:
+            os.close(ready_read)
         return sandbox
 
     async def destroy(self, sandbox: Sandbox) -> None:
@@ -322,13 +326,14 @@ class NamespaceDriver:
         with contextlib.suppress(SandboxError, OSError):
             await self.destroy(sandbox)
 
-    async def _launch(self, sandbox: Sandbox, out_write: int, err_write: int) -> None:
+    async def _launch(self, sandbox: Sandbox, out_write: int, err_write: int, ready_write: int) -> None:
         limits = CgroupLimits(memory_mb=sandbox.memory_mb, pids_max=self._pids_limit)
         try:
-            running = await self._in_thread(self._start, sandbox, limits, out_write, err_write)
+            running = await self._in_thread(self._start, sandbox, limits, out_write, err_write, ready_write)
         finally:
             os.close(out_write)  # the runner holds its own copies now (or never started)
             os.close(err_write)
+            os.close(ready_write)
         self._running[sandbox.name] = running
         loop = asyncio.get_running_loop()
 
@@ -339,7 +344,7 @@ class NamespaceDriver:
 
         loop.add_reader(running.pidfd, exited)
 
-    def _start(self, sandbox: Sandbox, limits: CgroupLimits, out_write: int, err_write: int) -> _Running:
+    def _start(self, sandbox: Sandbox, limits: CgroupLimits, out_write: int, err_write: int, ready_write: int) -> _Running:
         """Make the host directory and cgroups, start the process. Blocking: runs in a thread."""
         host_dir = self._run_dir / sandbox.name
         make_host_dir(self._run_dir, host_dir, self._run_dir_mb)
@@ -360,8 +365,8 @@ class NamespaceDriver:
         held = (info[1], block[0]) if info and block else ()
         try:
             process = subprocess.Popen(
-                self._argv(sandbox, host_fd, seccomp, held), stdin=subprocess.DEVNULL, stdout=out_write,
-                stderr=err_write, pass_fds=(seccomp, host_fd, tree_fd, *held), env={"PATH": SEARCH_PATH},
+                self._argv(sandbox, host_fd, seccomp, ready_write, held), stdin=subprocess.DEVNULL, stdout=out_write,
+                stderr=err_write, pass_fds=(seccomp, host_fd, tree_fd, ready_write, *held), env={"PATH": SEARCH_PATH},
                 start_new_session=True,
             )
         finally:
@@ -386,7 +391,8 @@ class NamespaceDriver:
                 os.close(block[1])
         return running
 
-    def _argv(self, sandbox: Sandbox, host_fd: int, seccomp_fd: int, network_fds: tuple[int, ...]) -> list[str]:
+    def _argv(self, sandbox: Sandbox, host_fd: int, seccomp_fd: int, ready_fd: int,
+              network_fds: tuple[int, ...]) -> list[str]:
         heap_mb = sandbox.memory_mb * self._heap_factor
         # The heap limit sits far above the memory limit, so the kernel's OOM kill (reported as such),
         # not V8's own heap abort, ends a memory hog.
@@ -410,6 +416,7 @@ class NamespaceDriver:
             "--bind-fd", str(host_fd), RUN_DIR_IN_IMAGE,
             *(["--info-fd", str(network_fds[0]), "--block-fd", str(network_fds[1])] if network_fds else []),
             "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", SEARCH_PATH, "--setenv", "HOME", "/tmp",
+            "--setenv", READY_FD_ENV, str(ready_fd),  # the runner deletes it and closes the descriptor
             *self._api_args(sandbox.egress),  # after --clearenv, which bubblewrap applies where it stands
             "--cap-drop", "ALL", "--seccomp", str(seccomp_fd),
             "--", *node,
@@ -431,16 +438,16 @@ class NamespaceDriver:
         """The networks an `internet` sandbox must not reach, the host's addresses read now."""
         return network.denied_networks(self._egress_deny)
 
-    async def _wait_for_runner(self, sandbox: Sandbox) -> None:
-        """Wait until the runner answers its warm-up request; its process's exit (seen through its
-        pidfd) ends the wait at once."""
+    async def _wait_for_runner(self, sandbox: Sandbox, ready_read: int) -> None:
+        """Wait until the runner says on its ready pipe that it listens and answers its warm-up request;
+        the pipe's end of file (its death) ends the wait at once."""
         running = self._running[sandbox.name]
 
         async def exited() -> str | None:
             return await self._died_before_answering(sandbox, running) if running.exited.is_set() else None
 
-        await wait_for_runner(sandbox.name, Path(sandbox.socket_path), self._start_timeout_s, exited,
-                              poll_s=_POLL_S, wake=running.exited)
+        await wait_for_ready_signal(sandbox.name, Path(sandbox.socket_path), self._start_timeout_s, exited, ready_read,
+                                    wake=running.exited)
 
     async def _died_before_answering(self, sandbox: Sandbox, running: _Running) -> str:
         code = running.process.returncode

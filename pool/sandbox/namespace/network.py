@@ -4,11 +4,12 @@ Made while the sandbox is created (in the pool, never on an activation's path), 
 making the namespaces and the runner starting (bubblewrap's `--block-fd`): slirp4netns, started by the
 gateway as root, joins the sandbox's network namespace, makes `tap0` (10.0.2.100/24, gateway 10.0.2.2)
 and forwards what the sandbox sends through ordinary host sockets, with the host's loopback disabled.
-Before the runner starts, `unreachable` routes are installed in that namespace for every denied
-destination (`denied_networks`): the host's loopback, every address of the host itself (so the gateway's
-ports on any interface), link-local 169.254.0.0/16, slirp's own host alias 10.0.2.2, and the operator's
-`limits.egress_deny`. The tenant runs without any capability in a user namespace it cannot leave or
-nest, so it cannot remove them. slirp4netns runs without IPv6: a sandbox has no IPv6 route at all.
+Before the runner starts, `unreachable` routes are installed in that namespace (over rtnetlink,
+`netlink.py`) for every denied destination (`denied_networks`): the host's loopback, every address of
+the host itself (so the gateway's ports on any interface), link-local 169.254.0.0/16, slirp's own host
+alias 10.0.2.2, and the operator's `limits.egress_deny`. The tenant runs without any capability in a
+user namespace it cannot leave or nest, so it cannot remove them. slirp4netns runs without IPv6: a
+sandbox has no IPv6 route at all.
 All functions here block: the driver calls them on its own threads.
 """
 
@@ -27,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pool.sandbox.driver import SandboxError
+from pool.sandbox.namespace import netlink
 
 ALWAYS_DENIED = ("169.254.0.0/16", "10.0.2.2/32", "0.0.0.0/8")
 """Denied for every sandbox whatever the configuration: link-local (cloud metadata at 169.254.169.254),
@@ -41,9 +43,8 @@ _LOOPBACK_POLL_S = 0.0005
 
 def missing() -> str | None:
     """What this host lacks for `internet` egress on the namespace driver, with its fix; None when nothing."""
-    for tool, package in (("slirp4netns", "slirp4netns"), ("nsenter", "util-linux"), ("ip", "iproute2")):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed (apt-get install {package})"
+    if shutil.which("slirp4netns") is None:
+        return "slirp4netns is not installed (apt-get install slirp4netns)"
     return None
 
 
@@ -177,17 +178,8 @@ def add_deny_routes(child_pid: int, deny: list[str], timeout_s: float) -> None:
 
 
 def _install_deny_routes(child_pid: int, deny: list[str], timeout_s: float) -> None:
-    """`unreachable` routes for `deny` in the sandbox's network namespace, entered by the gateway (root)."""
-    batch = "".join(f"route replace unreachable {network}\n" for network in deny).encode()
-    try:
-        done = subprocess.run(
-            ["nsenter", f"--net=/proc/{child_pid}/ns/net", "--", "ip", "-batch", "-"], input=batch,
-            capture_output=True, timeout=timeout_s, check=False, env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise SandboxError(f"installing the sandbox's deny routes failed: {exc}") from exc
-    if done.returncode != 0:
-        raise SandboxError(f"installing the sandbox's deny routes failed: {done.stderr[:500].decode(errors='replace')}")
+    """`unreachable` routes for `deny` in the sandbox's network namespace, over rtnetlink from the gateway (root)."""
+    netlink.install_unreachable_routes(f"/proc/{child_pid}/ns/net", deny, timeout_s)
 
 
 def _read_until(fd: int, end: bytes, timeout_s: float, limit: int) -> bytes:

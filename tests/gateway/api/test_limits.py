@@ -18,6 +18,7 @@ from gateway.invoke.admission import MinuteCounter, Throttle
 from gateway.invoke.controller import Controller
 from gateway.store import SqliteStore
 from pool import Pool, PoolConfig
+from tests.gateway.store.faults import make_read_only, make_writable
 from tests.pool.fake_driver import FakeDriver
 
 GUEST = ("23bc46b1-71f6-4ed5-8c54-816aa4f8c502", "g" * 64)
@@ -149,25 +150,6 @@ async def test_a_blocking_wait_that_runs_out_answers_202_with_a_committed_journa
     assert committed(store, response.json()["activationId"]) == ["journal"]
 
 
-async def make_read_only(store: SqliteStore) -> None:
-    """Reopen the store's connection read-only (chmod does not stop root)."""
-
-    def reopen() -> None:
-        store._db.close()
-        store._db = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True, isolation_level=None,
-                                    check_same_thread=False)
-
-    await store._call("test", reopen)
-
-
-async def restore_writable(store: SqliteStore) -> None:
-    def reopen() -> None:
-        store._db.close()
-        store._db = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
-
-    await store._call("test", reopen)
-
-
 async def test_an_invoke_the_store_cannot_record_is_503_and_never_runs(served):
     client, store, driver = served
     await make_read_only(store)
@@ -177,7 +159,7 @@ async def test_an_invoke_the_store_cannot_record_is_503_and_never_runs(served):
     assert "read-only" in response.json()["error"]
     await asyncio.sleep(0.2)
     assert len(driver.destroyed) == runs_before  # no sandbox was used
-    await restore_writable(store)
+    await make_writable(store)
     assert (await invoke(client)).status_code == 202  # its concurrency slot was given back
 
 
@@ -187,7 +169,7 @@ async def test_a_blocking_invoke_the_store_cannot_record_runs_and_says_its_recor
     try:
         response = await invoke(client, blocking=True, json={"n": 1})
     finally:
-        await restore_writable(store)
+        await make_writable(store)
     assert response.status_code == 200
     assert "not stored yet" in response.headers["warning"]
     await store.flush()
@@ -203,7 +185,7 @@ async def test_a_blocking_result_whose_record_cannot_be_written_says_so(served):
     response = await invoking
     assert response.status_code == 200
     assert "not stored yet" in response.headers["warning"]
-    await restore_writable(store)
+    await make_writable(store)
     await store.flush()
     assert committed(store, response.json()["activationId"]) == ["record"]
 

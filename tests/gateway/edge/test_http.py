@@ -7,6 +7,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 import uvicorn
 
@@ -20,7 +21,12 @@ BOUNDS = ServerConfig(
 
 
 async def echo_length(scope, receive, send):
-    """Answers 200 with the length of the request body it read."""
+    """Answers 200 with the length of the request body it read; on `/early`, 401 without reading it
+    (as the gateway answers a wrong key or a declared oversized body)."""
+    if scope["path"] == "/early":
+        await send({"type": "http.response.start", "status": 401, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"no"})
+        return
     size, more = 0, True
     while more:
         message = await receive()
@@ -170,3 +176,28 @@ async def test_keep_alive_requests_each_get_their_own_bounds(port):
                                      pause_s=0.2)
     assert status == 200
     assert body.count(b'{"size": 0}') == 3
+
+
+async def test_an_answer_sent_before_the_body_was_read_says_the_connection_closes_and_arrives_whole(port):
+    body = b"b" * 3_000_000  # far more than the socket buffers: the client is still sending when the answer comes
+    request = b"POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    status, headers, answer = await exchange(port, request + body)
+    assert (status, answer) == (401, b"no")
+    assert headers["connection"] == "close"
+
+
+async def test_a_keep_alive_client_goes_on_after_an_early_answer_on_a_new_connection(port):
+    """A pooling client (httpx, like the `openwhisk` npm client's agent) must not reuse the connection the
+    server is about to close: the early answer tells it so, and its next request is served."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        early = await client.post("/early", content=b"b" * 1_000_000)
+        assert (early.status_code, early.headers["connection"]) == (401, "close")
+        after = await client.post("/", content=b"abc")
+        assert (after.status_code, after.json()) == (200, {"size": 3})
+
+
+async def test_a_request_whose_body_was_read_keeps_its_connection(port):
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        first = await client.post("/", content=b"b" * 100_000)
+        assert first.status_code == 200
+        assert "connection" not in first.headers

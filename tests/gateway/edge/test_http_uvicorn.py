@@ -17,7 +17,7 @@ import logging
 from http import HTTPStatus
 from typing import Any, ClassVar
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 from gateway.edge.http import BoundedHttp, bounded_http
 from tests.gateway.edge.test_http import BOUNDS, exchange, serving
@@ -69,6 +69,9 @@ class Observed(BoundedHttp):
             "disconnected": self.cycle.disconnected,
             "response_started": self.cycle.response_started,
             "message_event": self.cycle.message_event,
+            "more_body": self.cycle.more_body,
+            "cycle_transport": self.cycle.transport,
+            "send": self.cycle.send,
             "logger": self.logger,
         })
 
@@ -104,6 +107,10 @@ async def test_the_protocol_state_bounded_http_reads_is_there_during_a_real_requ
     assert first["headers"] == [(b"host", b"x"), (b"content-length", b"2")]
     assert (first["disconnected"], first["response_started"]) == (False, False)
     assert isinstance(first["message_event"], asyncio.Event)
+    # An early answer's `connection: close` and gentle close (`_early_answer_closes`) rest on these.
+    assert first["more_body"] is True and first["cycle_transport"] is not None and callable(first["send"])
+    assert list(inspect.signature(RequestResponseCycle.send).parameters) == ["self", "message"]
+    assert "if not self.keep_alive:\n                    self.transport.close()" in inspect.getsource(RequestResponseCycle.send)
     assert Observed.counted == [1, 2, 3]  # uvicorn counts each response in on_response_complete
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from gateway.store import SqliteStore
 from gateway.store.postgresql import PostgresStore
+from tests.gateway.store import faults
 from tests.gateway.store.postgres import fresh_database
 
 _TABLES = "subjects, entities, activations, accepted, alarms, log_forwarding, apis, nodes"
@@ -62,21 +63,10 @@ class SqliteEngine:
             db.execute("PRAGMA user_version = 99")
 
     async def make_read_only(self, store: Any) -> None:
-        """Reopen the store's connection on a read-only file handle (chmod does not stop root)."""
-
-        def reopen() -> None:
-            store._db.close()
-            uri = f"file:{store.path}?mode=ro"
-            store._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-
-        await store._call("test", reopen)
+        await faults.make_read_only(store)
 
     async def make_writable(self, store: Any) -> None:
-        def reopen() -> None:
-            store._db.close()
-            store._db = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
-
-        await store._call("test", reopen)
+        await faults.make_writable(store)
 
 
 class PostgresEngine:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pool.sandbox.driver import SandboxError
-from pool.sandbox.readiness import wait_for_runner
+from pool.sandbox.readiness import wait_for_ready_signal, wait_for_runner
 
 
 @pytest.fixture
@@ -90,3 +90,55 @@ async def test_the_wake_event_cuts_the_pause_between_checks_short(socket_dir: Pa
     with pytest.raises(SandboxError, match="gone"):
         await asyncio.wait_for(
             wait_for_runner("s1", socket_dir / "runner.sock", 3600.0, exited, poll_s=3600.0, wake=wake), 10.0)
+
+
+async def test_a_runner_that_signals_on_its_ready_pipe_and_answers_200_is_ready(socket_dir: Path) -> None:
+    read_end, write_end = os.pipe()
+    server = await serve_health(socket_dir / "runner.sock", 200)
+    try:
+        async with server:
+            os.write(write_end, b"1")
+            await wait_for_ready_signal("s1", socket_dir / "runner.sock", 5.0, running, read_end, wake=asyncio.Event())
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+async def test_the_ready_pipe_closed_without_its_byte_fails_with_the_reason_the_driver_gives(socket_dir: Path) -> None:
+    read_end, write_end = os.pipe()
+    exited_now = asyncio.Event()
+
+    async def exited() -> str | None:
+        return "the runner in s1 exited before answering (exit code 1)" if exited_now.is_set() else None
+
+    os.close(write_end)
+    exited_now.set()
+    try:
+        with pytest.raises(SandboxError, match=r"exited before answering \(exit code 1\)"):
+            await wait_for_ready_signal("s1", socket_dir / "runner.sock", 5.0, exited, read_end, wake=exited_now)
+    finally:
+        os.close(read_end)
+
+
+async def test_a_runner_that_never_signals_fails_after_the_timeout_and_says_so(socket_dir: Path) -> None:
+    read_end, write_end = os.pipe()
+    try:
+        with pytest.raises(SandboxError, match=r"s1 did not answer within 0.05 s \(it never said it listens\)"):
+            await wait_for_ready_signal("s1", socket_dir / "runner.sock", 0.05, running, read_end, wake=asyncio.Event())
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+async def test_a_ready_byte_with_a_link_instead_of_a_socket_is_refused_unconnected(socket_dir: Path) -> None:
+    read_end, write_end = os.pipe()
+    server = await serve_health(socket_dir / "other.sock", 200)
+    os.symlink(socket_dir / "other.sock", socket_dir / "runner.sock")
+    try:
+        async with server:
+            os.write(write_end, b"1")
+            with pytest.raises(SandboxError, match="its socket is not there"):
+                await wait_for_ready_signal("s1", socket_dir / "runner.sock", 5.0, running, read_end, wake=asyncio.Event())
+    finally:
+        os.close(read_end)
+        os.close(write_end)

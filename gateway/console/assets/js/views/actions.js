@@ -4,6 +4,7 @@ import { call, entityPath, NS } from '../api.js';
 import { codeEditor } from '../editor.js';
 import { annotation, errorBox, facts, field, h, json, jsonForm, parseObject, show, table, when } from '../dom.js';
 import { activationLink, recordFacts, recordLogs } from './activations.js';
+import { entityList } from './listing.js';
 
 /** An entity's name below the namespace: `pkg/action` for an action in a package. */
 export function qualifiedName(entity) {
@@ -16,17 +17,13 @@ export function actionLink(name) {
 }
 
 export async function actionList(main) {
-  const { body } = await call('GET', `${NS}/actions`, { query: { limit: 200 } });
-  const rows = body.map((action) => {
-    const name = qualifiedName(action);
-    const web = annotation(action, 'web-export');
-    return [actionLink(name), action.exec ? action.exec.kind : '', action.version,
-      web ? h('span', { class: 'pill' }, 'web') : 'no', when(action.updated)];
+  await entityList(main, {
+    title: 'Actions', collection: 'actions', noun: 'action',
+    headers: ['Name', 'Kind', 'Version', 'Web', 'Updated'], optional: [4],
+    before: [h('div', { class: 'actions-bar' }, h('a', { class: 'button', href: '#/actions/new' }, 'New action'))],
+    row: (action) => [actionLink(qualifiedName(action)), action.exec ? action.exec.kind : '', action.version,
+      annotation(action, 'web-export') ? h('span', { class: 'pill' }, 'web') : 'no', when(action.updated)],
   });
-  show(main,
-    h('h1', {}, 'Actions'),
-    h('div', { class: 'actions-bar' }, h('a', { class: 'button', href: '#/actions/new' }, 'New action')),
-    table(`${body.length} action${body.length === 1 ? '' : 's'}`, ['Name', 'Kind', 'Version', 'Web', 'Updated'], rows, [4]));
 }
 
 export async function newAction(main) {

@@ -4,6 +4,7 @@ import { call, entityPath, NS } from '../api.js';
 import { errorBox, facts, h, json, jsonForm, show, table, when } from '../dom.js';
 import { activationLink } from './activations.js';
 import { actionLink } from './actions.js';
+import { entityList } from './listing.js';
 
 function link(collection, name) {
   return h('a', { href: `#/${collection}/${encodeURIComponent(name)}` }, name);
@@ -18,10 +19,10 @@ function shortName(reference) {
 }
 
 export async function triggerList(main) {
-  const { body } = await call('GET', `${NS}/triggers`, { query: { limit: 200 } });
-  show(main, h('h1', {}, 'Triggers'),
-    table(`${body.length} trigger${body.length === 1 ? '' : 's'}`, ['Name', 'Version', 'Updated'],
-      body.map((trigger) => [link('triggers', trigger.name), trigger.version, when(trigger.updated)]), [2]));
+  await entityList(main, {
+    title: 'Triggers', collection: 'triggers', noun: 'trigger', headers: ['Name', 'Version', 'Updated'], optional: [2],
+    row: (trigger) => [link('triggers', trigger.name), trigger.version, when(trigger.updated)],
+  });
 }
 
 export async function triggerDetail(main, name) {
@@ -51,10 +52,10 @@ export async function triggerDetail(main, name) {
 }
 
 export async function ruleList(main) {
-  const { body } = await call('GET', `${NS}/rules`, { query: { limit: 200 } });
-  show(main, h('h1', {}, 'Rules'),
-    table(`${body.length} rule${body.length === 1 ? '' : 's'}`, ['Name', 'Trigger', 'Action', 'Status'],
-      body.map((rule) => [link('rules', rule.name), shortName(rule.trigger), shortName(rule.action), rule.status || ''])));
+  await entityList(main, {
+    title: 'Rules', collection: 'rules', noun: 'rule', headers: ['Name', 'Trigger', 'Action', 'Status'],
+    row: (rule) => [link('rules', rule.name), shortName(rule.trigger), shortName(rule.action), rule.status || ''],
+  });
 }
 
 export async function ruleDetail(main, name) {

@@ -3,14 +3,16 @@
 import { call, entityPath, NS } from '../api.js';
 import { facts, h, json, show, table, when } from '../dom.js';
 import { actionLink } from './actions.js';
+import { entityList } from './listing.js';
 
 export async function packageList(main) {
-  const { body } = await call('GET', `${NS}/packages`, { query: { limit: 200 } });
-  show(main, h('h1', {}, 'Packages'),
-    table(`${body.length} package${body.length === 1 ? '' : 's'}`, ['Name', 'Version', 'Shared', 'Binding', 'Updated'],
-      body.map((pkg) => [
-        h('a', { href: `#/packages/${encodeURIComponent(pkg.name)}` }, pkg.name), pkg.version, pkg.publish ? 'yes' : 'no',
-        pkg.binding && pkg.binding.name ? `${pkg.binding.namespace}/${pkg.binding.name}` : '', when(pkg.updated)]), [4]));
+  await entityList(main, {
+    title: 'Packages', collection: 'packages', noun: 'package', headers: ['Name', 'Version', 'Shared', 'Binding', 'Updated'],
+    optional: [4],
+    row: (pkg) => [h('a', { href: `#/packages/${encodeURIComponent(pkg.name)}` }, pkg.name), pkg.version,
+      pkg.publish ? 'yes' : 'no', pkg.binding && pkg.binding.name ? `${pkg.binding.namespace}/${pkg.binding.name}` : '',
+      when(pkg.updated)],
+  });
 }
 
 export async function packageDetail(main, name) {
