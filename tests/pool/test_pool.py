@@ -34,6 +34,13 @@ async def started(driver, **settings) -> Pool:
     return pool
 
 
+async def prewarmed(driver, count: int, **settings) -> Pool:
+    """A started pool once its `count` prewarmed sandboxes are ready."""
+    pool = await started(driver, min_prewarm=count, **settings)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == count)
+    return pool
+
+
 async def until(condition, timeout_s: float = 5.0) -> None:
     async with asyncio.timeout(timeout_s):
         while not condition():
@@ -154,8 +161,7 @@ async def test_a_warm_lease_that_takes_the_last_prewarmed_sandbox_starts_its_rep
 
 
 async def test_a_warm_lease_that_leaves_prewarmed_sandboxes_replaces_its_own_after_the_round_trips(driver):
-    pool = await started(driver, min_prewarm=3)
-    await until(lambda: pool.snapshot().stocks[0].prewarmed == 3)
+    pool = await prewarmed(driver, 3)
     driver.calls.clear()
     assert (await pool.run(job())).status is ActivationStatus.SUCCESS
     await until(lambda: pool.snapshot().stocks[0].prewarmed == 3)  # replaced all the same
@@ -165,8 +171,7 @@ async def test_a_warm_lease_that_leaves_prewarmed_sandboxes_replaces_its_own_aft
 
 async def test_a_long_activation_does_not_hold_up_its_replacement(driver):
     driver.run_delay_s = 1.0
-    pool = await started(driver, min_prewarm=2)
-    await until(lambda: pool.snapshot().stocks[0].prewarmed == 2)
+    pool = await prewarmed(driver, 2)
     running = asyncio.create_task(pool.run(job()))
     await until(lambda: pool.snapshot().stocks[0].prewarmed == 2)  # while it still runs
     assert not running.done()
@@ -276,8 +281,7 @@ async def test_full_queue_is_refused_at_once(driver):
 
 async def test_stop_lets_running_activations_finish_then_removes_everything(driver):
     driver.run_delay_s = 0.3
-    pool = await started(driver, min_prewarm=2)
-    await until(lambda: pool.snapshot().stocks[0].prewarmed == 2)
+    pool = await prewarmed(driver, 2)
     running = asyncio.create_task(pool.run(job()))
     await until(lambda: pool.snapshot().stocks[0].leased == 1)
     await pool.stop(grace_s=5)
