@@ -28,9 +28,14 @@ _RETIRE_AFTER_S = 0.01
 """How long after its activation a used sandbox's destroy starts: its engine calls then do not run on
 the event loop (nor the engine's work on the CPUs) while a warm activation is in its round trips,
 record commit and response (measured: that activation's commit ~1.3 -> ~0.55 ms, its /init + /run
-~3.2 -> ~2.3 ms). A used sandbox's runner has replied and its logs are read. A warm lease's refill,
-though, starts at once: a namespace sandbox is created in ~60-110 ms, so 10 ms would add 10-15 % to
-the time its stock waits for the replacement (the staircase's warm p50 stayed at 6-8 ms without it)."""
+~3.2 -> ~2.3 ms). A used sandbox's runner has replied and its logs are read. A warm lease's refill
+has its own delay, `_REFILL_AFTER_S`, and none when the lease emptied its stock."""
+_REFILL_AFTER_S = 0.015
+"""How long after a warm lease that leaves its stock other prewarmed sandboxes the replacement's creation
+starts: a warm blocking activation has then (p90, quiet machine) sent its result, so the new sandbox's
+start-up (its Node process ~30-50 ms of CPU, the driver's own steps on the event loop) does not share
+the 2 cores and the event loop with that activation's round trips, commit and response. A lease that
+takes its stock's last prewarmed sandbox starts the replacement at once: the next arrival would wait."""
 
 
 class PoolError(Exception):
@@ -103,9 +108,10 @@ class Pool:
        runs over a connection the pool opened as soon as the sandbox was created, before any tenant
        code ran in it (a new one if that one is no longer `quiet`, see `activate`).
     2. Creation and destruction happen in background tasks, off the activation's path, with bounded
-       parallelism. An activation waits for a creation (a cold start) only when its stock is empty;
-       one that would expect to wait longer than `queue_timeout_s` (`policy.expected_wait_s`) is
-       refused at once with PoolOverloaded instead of queued.
+       parallelism. A warm lease's replacement starts `_REFILL_AFTER_S` later while its stock has other
+       prewarmed sandboxes, at once when it took the last. An activation waits for a creation (a cold
+       start) only when its stock is empty; one that would expect to wait longer than `queue_timeout_s`
+       (`policy.expected_wait_s`) is refused at once with PoolOverloaded instead of queued.
     3. Stocks are per (kind, memory size, egress mode): a sandbox's network is made when it is created.
        The prewarmed target per stock follows that stock's arrival rate
        (`policy.prewarm_target`), never below the minimum (the default kind, size and egress only);
@@ -146,6 +152,7 @@ class Pool:
         self._undestroyed: list[Sandbox] = []  # destroys the unreachable engine refused
         self._idle_check = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._refill_timer: asyncio.TimerHandle | None = None  # a warm lease's deferred refill (`_refill`)
         self._scaler: asyncio.Task[None] | None = None
         self._closing = False
         self._engine_down_reason: str | None = None
@@ -176,6 +183,9 @@ class Pool:
                     await self._runs_done.wait()
             except TimeoutError:
                 log.warning("%d activations still running after %.0fs; stopping their containers", self._runs, grace_s)
+        if self._refill_timer is not None:
+            self._refill_timer.cancel()
+            self._refill_timer = None
         if self._scaler is not None:
             self._scaler.cancel()
             await asyncio.gather(self._scaler, return_exceptions=True)
@@ -238,7 +248,7 @@ class Pool:
         if stock.idle:
             sandbox = stock.idle.popleft()
             self._mark_leased(stock, sandbox)
-            self._wake.set()  # its replacement starts as soon as a creation slot is free
+            self._refill(at_once=not stock.idle)
             return sandbox, False
         self._wake.set()
         if self._engine_down_reason is not None:
@@ -272,6 +282,18 @@ class Pool:
         finally:
             if waiter in stock.waiters:
                 stock.waiters.remove(waiter)
+
+    def _refill(self, *, at_once: bool) -> None:
+        """Have the scaler replace a leased sandbox: now, or `_REFILL_AFTER_S` from now (one timer at a
+        time; anything else that wakes the scaler meanwhile starts the replacement earlier)."""
+        if at_once:
+            self._wake.set()
+        elif self._refill_timer is None:
+            self._refill_timer = asyncio.get_running_loop().call_later(_REFILL_AFTER_S, self._refill_due)
+
+    def _refill_due(self) -> None:
+        self._refill_timer = None
+        self._wake.set()
 
     def _mark_leased(self, stock: _Stock, sandbox: Sandbox) -> None:
         stock.leased += 1

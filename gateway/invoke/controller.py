@@ -6,6 +6,7 @@ No Starlette here: handlers in `gateway/api/` call `Controller` and turn its ans
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -57,11 +58,12 @@ class Controller:
     2. An activation keeps running when its blocking caller stops waiting; `drain` awaits them all.
     3. Nothing is answered before it is durable: a non-blocking activation is journalled (committed)
        before it starts, so a 202 id survives a crash (recorded as interrupted at the next start). A
-       blocking one's journal row is queued, not awaited: its record replaces it in the one commit
-       sent before the result (the flusher commits the journal row within the flush interval if the
-       activation runs longer, and a blocking wait that runs out commits it before its 202). A result
-       or 202 whose rows could not be committed carries a `Warning` header saying so. Writes are
-       group-committed: concurrent activations share a transaction, never a batch interval.
+       blocking one's journal row is queued, not awaited, and built only if a flush comes first: its
+       record replaces it in the one commit sent before the result (the flusher commits the journal
+       row within the flush interval if the activation runs longer, and a blocking wait that runs out
+       commits it before its 202). A result or 202 whose rows could not be committed carries a
+       `Warning` header saying so. Writes are group-committed: concurrent activations share a
+       transaction, never a batch interval.
     """
 
     def __init__(
@@ -154,11 +156,11 @@ class Controller:
                 arguments = payload
             activation_id = uuid.uuid4().hex
             received_ms = self._clock.wall_ms()
-            journal = self._journal_row(identity, action, activation_id, received_ms, cause, binding)
-            if blocking:  # committed with its record, or before a 202 if the wait runs out
-                self._store.journal(journal)
+            journal = functools.partial(self._journal_row, identity, action, activation_id, received_ms, cause, binding)
+            if blocking:  # built and committed only if a flush comes before its record (or its wait runs out)
+                self._store.journal(activation_id, journal)
             else:  # the 202's id must survive a crash before the activation starts
-                await self._store.accept(journal)
+                await self._store.accept(journal())
             run = self.run(
                 identity, action, arguments, activation_id,
                 received_ms=received_ms, cause=cause, binding=binding, transaction_id=transaction_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -191,10 +192,11 @@ class Store(Protocol):
         (Whisklet killed). Returns once committed; `StoreError` if it cannot be (then nothing is kept).
         The activation's own record, once put, replaces it. Journal rows are not readable."""
 
-    def journal(self, row: ActivationRow) -> None:
-        """Queue `row` as an activation's journal row (as `accept`) without waiting for its commit: it
+    def journal(self, activation_id: str, row: ActivationRow | Callable[[], ActivationRow]) -> None:
+        """Queue `row` as the activation's journal row (as `accept`) without waiting for its commit: it
         is committed by the next flush, or dropped unwritten if the activation's own record is put
-        first (then the record's commit covers both). `StoreError` only if the store is not open."""
+        first (then the record's commit covers both). `row` may be what builds it: it is then built
+        only by a flush that writes it. `StoreError` only if the store is not open."""
 
     async def recover_interrupted(self) -> int:
         """Store the journalled records of activations accepted by an earlier process that never

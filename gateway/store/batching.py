@@ -7,13 +7,16 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 from gateway.store.base import ActivationRow, StoreError
 
 log = logging.getLogger("whisklet.store")
 
 MAX_RETRY_DELAY_S = 5.0
+
+JournalRow: TypeAlias = ActivationRow | Callable[[], ActivationRow]
+"""A journal row, or what builds it: a blocking activation's is built only if a flush comes before its record."""
 
 WriteBatch = Callable[[list[ActivationRow], list[ActivationRow], Callable[[], object]], Awaitable[None]]
 """An engine's write of `(records, journal rows, committed)` in one transaction: each record replaces its
@@ -72,9 +75,10 @@ class ActivationBatcher:
     3. A failed write keeps its rows pending, logs once per failure streak, fails the `flush()` calls
        waiting on it, and is retried with exponential backoff (a new `flush()` retries at once).
     4. `accept` journals an activation before it starts and returns once that is committed; `journal`
-       queues the same row for the next group commit without waiting. A record replaces its
-       activation's journal row in the transaction that writes it (a journal row still pending is
-       simply dropped).
+       queues the same row for the next group commit without waiting, and may be given what builds
+       it instead: it is built only when a transaction takes it. A record replaces its activation's
+       journal row in the transaction that writes it (a journal row still pending is simply dropped,
+       and one never built never is).
     5. `start()` starts the flusher; `stop()` writes everything left and stops it, and is harmless to
        call again. Rows are taken only in between.
     """
@@ -88,7 +92,7 @@ class ActivationBatcher:
         self._max_batch = max_batch
         self._max_pending = max_pending
         self.pending: dict[str, ActivationRow] = {}
-        self._accepted: dict[str, ActivationRow] = {}  # journal rows not yet committed
+        self._accepted: dict[str, JournalRow] = {}  # journal rows not yet committed (or not yet built)
         self._put_seq = 0  # puts so far
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()  # something is pending
@@ -124,13 +128,13 @@ class ActivationBatcher:
         if error is not None:
             raise error
 
-    def _check_open(self, row: ActivationRow) -> None:
+    def _check_open(self, activation_id: str) -> None:
         if not self._accepting:
-            raise StoreError(f"recording activation {row.activation_id}: the store for {self._where} is not open")
+            raise StoreError(f"recording activation {activation_id}: the store for {self._where} is not open")
 
     def put(self, row: ActivationRow) -> bool:
         """Queue the record for the next batch; it is readable at once. True: flush before putting more."""
-        self._check_open(row)
+        self._check_open(row.activation_id)
         if not (isinstance(row.start, int) and isinstance(row.end, int) and isinstance(row.doc, bytes)):
             raise TypeError(f"activation {row.activation_id}: start and end must be int and doc bytes")
         self.pending[row.activation_id] = row
@@ -143,16 +147,17 @@ class ActivationBatcher:
             self._hurry.set()
         return len(self.pending) >= self._max_pending
 
-    def journal(self, row: ActivationRow) -> None:
-        """Queue an accepted activation's journal row for the next group commit, without waiting."""
-        self._check_open(row)
-        self._accepted[row.activation_id] = row
+    def journal(self, activation_id: str, row: JournalRow) -> None:
+        """Queue an accepted activation's journal row (or what builds it) for the next group commit,
+        without waiting."""
+        self._check_open(activation_id)
+        self._accepted[activation_id] = row
         self._put_seq += 1
         self._wake.set()
 
     async def accept(self, row: ActivationRow) -> None:
         """Journal `row` and return once it is committed; on `StoreError` the journal row is forgotten."""
-        self.journal(row)
+        self.journal(row.activation_id, row)
         try:
             await self.flush()
         except StoreError:
@@ -210,7 +215,7 @@ class ActivationBatcher:
         On failure the unwritten rows stay pending and the waiting `flush()` calls fail.
         """
         batch = list(self.pending.values())
-        journal = list(self._accepted.values())
+        journal = [built for aid, row in list(self._accepted.items()) if (built := self._built(aid, row)) is not None]
         seq = self._put_seq
         loop = asyncio.get_running_loop()
         for first in range(0, max(len(batch), 1), self._max_batch):
@@ -232,6 +237,20 @@ class ActivationBatcher:
             log.warning("activation records are being written again to %s", self._where)
         self._committed([], [], seq)
         return True
+
+    def _built(self, activation_id: str, row: JournalRow) -> ActivationRow | None:
+        """The journal row, built now if it was queued as what builds it (kept built, so that
+        `_committed` finds the very row it wrote); None, logged and forgotten, if building it failed:
+        the activation's own record still comes, only its crash-time stand-in is lost."""
+        if isinstance(row, ActivationRow):
+            return row
+        try:
+            built = self._accepted[activation_id] = row()
+        except Exception:
+            log.exception("activation %s: its journal row could not be built; it is not journalled", activation_id)
+            del self._accepted[activation_id]
+            return None
+        return built
 
     def _committed(self, rows: list[ActivationRow], accepted: list[ActivationRow], seq: int) -> None:
         """`rows` and `accepted` are committed: they stop being pending, and the `flush()` calls waiting
@@ -274,8 +293,8 @@ class BatchedActivations:
     def put_activation(self, row: ActivationRow) -> bool:
         return self._batcher.put(row)
 
-    def journal(self, row: ActivationRow) -> None:
-        self._batcher.journal(row)
+    def journal(self, activation_id: str, row: JournalRow) -> None:
+        self._batcher.journal(activation_id, row)
 
     async def accept(self, row: ActivationRow) -> None:
         await self._batcher.accept(row)

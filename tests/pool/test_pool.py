@@ -34,6 +34,13 @@ async def started(driver, **settings) -> Pool:
     return pool
 
 
+async def prewarmed(driver, count: int, **settings) -> Pool:
+    """A started pool once its `count` prewarmed sandboxes are ready."""
+    pool = await started(driver, min_prewarm=count, **settings)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == count)
+    return pool
+
+
 async def until(condition, timeout_s: float = 5.0) -> None:
     async with asyncio.timeout(timeout_s):
         while not condition():
@@ -144,12 +151,34 @@ async def test_a_burst_raises_the_prewarmed_target_before_the_steady_rate_moves(
     await pool.stop(grace_s=1)
 
 
-async def test_a_warm_lease_starts_its_replacement_before_its_activation_reaches_the_runner(driver):
+async def test_a_warm_lease_that_takes_the_last_prewarmed_sandbox_starts_its_replacement_before_the_runner_sees_it(driver):
     pool = await started(driver, min_prewarm=1)
     await until(lambda: pool.snapshot().stocks[0].prewarmed == 1)
     driver.calls.clear()
     await pool.run(job())
     assert driver.calls.index("create") < driver.calls.index("/init")
+    await pool.stop(grace_s=1)
+
+
+async def test_a_warm_lease_that_leaves_prewarmed_sandboxes_replaces_its_own_after_the_round_trips(driver, monkeypatch):
+    pool = await prewarmed(driver, 3)
+    monkeypatch.setattr("pool.pool._TICK_S", 60.0)  # no periodic rebalance in the middle of the activation ...
+    assert (await pool.run(job())).status is ActivationStatus.SUCCESS
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 3)  # ... once the scaler ran since (this refill)
+    driver.calls.clear()
+    assert (await pool.run(job())).status is ActivationStatus.SUCCESS
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 3)  # replaced all the same
+    assert driver.calls[:3] == ["/init", "/run", "create"]
+    await pool.stop(grace_s=1)
+
+
+async def test_a_long_activation_does_not_hold_up_its_replacement(driver):
+    driver.run_delay_s = 1.0
+    pool = await prewarmed(driver, 2)
+    running = asyncio.create_task(pool.run(job()))
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 2)  # while it still runs
+    assert not running.done()
+    assert (await running).status is ActivationStatus.SUCCESS
     await pool.stop(grace_s=1)
 
 
@@ -255,8 +284,7 @@ async def test_full_queue_is_refused_at_once(driver):
 
 async def test_stop_lets_running_activations_finish_then_removes_everything(driver):
     driver.run_delay_s = 0.3
-    pool = await started(driver, min_prewarm=2)
-    await until(lambda: pool.snapshot().stocks[0].prewarmed == 2)
+    pool = await prewarmed(driver, 2)
     running = asyncio.create_task(pool.run(job()))
     await until(lambda: pool.snapshot().stocks[0].leased == 1)
     await pool.stop(grace_s=5)

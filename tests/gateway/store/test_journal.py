@@ -103,7 +103,7 @@ async def until(condition, timeout_s: float = 5.0) -> None:
 
 
 async def test_a_blocking_activations_record_is_committed_without_waiting_for_a_flush(store, engine):
-    store.journal(row("a" * 32, "interrupted"))  # a blocking activation: journal row queued, not committed
+    store.journal("a" * 32, row("a" * 32, "interrupted"))  # a blocking activation: journal row queued, not committed
     store.put_activation(row("a" * 32, "success"))
     async def committed() -> bool:
         return await engine.stored_activation_ids() == {"a" * 32}
@@ -111,3 +111,37 @@ async def test_a_blocking_activations_record_is_committed_without_waiting_for_a_
     await until(committed)  # the flush interval is 60 s
     assert await engine.journal_ids() == []
 
+
+
+async def test_a_blocking_activations_journal_row_is_never_built_when_its_record_comes_first(store, engine):
+    built: list[str] = []
+
+    def journal_row() -> ActivationRow:
+        built.append("a" * 32)
+        return row("a" * 32, "interrupted")
+
+    store.journal("a" * 32, journal_row)
+    store.put_activation(row("a" * 32, "success"))
+    await store.flush()
+    assert built == []
+    assert await engine.stored_activation_ids() == {"a" * 32}
+    assert await engine.journal_ids() == []
+
+
+async def test_a_journal_row_queued_as_its_builder_is_built_and_committed_by_a_flush_before_its_record(store, engine):
+    calls = 0
+
+    def journal_row() -> ActivationRow:
+        nonlocal calls
+        calls += 1
+        return row("b" * 32, "interrupted")
+
+    store.journal("b" * 32, journal_row)
+    await store.flush()
+    assert calls == 1
+    assert await engine.journal_ids() == ["b" * 32]
+    store.put_activation(row("b" * 32, "success"))
+    await store.flush()
+    assert calls == 1
+    assert await engine.journal_ids() == []
+    assert await engine.stored_activation_ids() == {"b" * 32}

@@ -98,7 +98,7 @@ async def test_racing_survivors_take_over_each_activation_exactly_once(engine):
     async with opened_nodes(engine, "node-dead", "node-0", "node-1", "node-2", clock=clock) as (dead, *survivors):
         ids = [f"{n:032x}" for n in range(50)]
         for aid in ids:
-            dead.journal(row(aid))
+            dead.journal(aid, row(aid))
         await dead.flush()
         clock.advance(60)
         taken = await asyncio.gather(*(s.take_over_lapsed(30_000) for s in survivors))
