@@ -4,7 +4,6 @@ the gateway take a sandbox, its own or another, for ready."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,12 @@ import pytest
 
 from bench.probe import run_action
 from pool.sandbox.namespace.driver import NamespaceDriver
-from tests.pool.sandbox.namespace.sandboxes import namespace_missing, opened, pids_in, temporary_home
+from tests.pool.sandbox.namespace import sandboxes
+from tests.pool.sandbox.namespace.sandboxes import namespace_missing, pids_in
 
 pytestmark = pytest.mark.skipif(bool(namespace_missing()), reason="the namespace sandbox cannot run here")
+home = sandboxes.home  # a fixture
+driver = sandboxes.driver  # a fixture
 
 # What the action's process has at a descriptor number (a `pipe:[inode]` is a pipe) and its variables.
 HOLDINGS = """
@@ -24,19 +26,6 @@ function main(p) {
   try { held = fs.readlinkSync(`/proc/self/fd/${p.fd}`); } catch {}
   return {held, env: Object.keys(process.env).filter((key) => key.startsWith('WHISKLET'))};
 }"""
-
-
-@pytest.fixture
-async def home() -> AsyncIterator[tuple[Path, Path]]:
-    async with temporary_home() as paths:
-        yield paths
-
-
-@pytest.fixture
-async def driver(home: tuple[Path, Path]) -> AsyncIterator[NamespaceDriver]:
-    async with opened("sandbox", *home) as opened_driver:
-        assert isinstance(opened_driver, NamespaceDriver)
-        yield opened_driver
 
 
 def ready_fd(data_dir: Path) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiodocker
+import pytest
 
 from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.docker.driver import DockerDriver
@@ -26,6 +27,21 @@ from pool.sandbox.namespace.driver import NamespaceDriver
 from pool.sandbox.namespace.host import missing, namespace_driver, scope_of
 
 DRIVERS = ("sandbox", "docker")
+
+
+@pytest.fixture
+async def home() -> AsyncIterator[tuple[Path, Path]]:
+    """A data directory and host root of the test's own (removed afterwards)."""
+    async with temporary_home() as paths:
+        yield paths
+
+
+@pytest.fixture
+async def driver(home: tuple[Path, Path]) -> AsyncIterator[NamespaceDriver]:
+    """A namespace driver on `home` (a test module imports both fixtures to use it)."""
+    async with opened("sandbox", *home) as opened_driver:
+        assert isinstance(opened_driver, NamespaceDriver)
+        yield opened_driver
 
 
 def namespace_missing() -> list[str]:

@@ -11,7 +11,6 @@ import shutil
 import signal
 import socket
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from bench.probe import run_action
 from pool.runner.client import RunnerConnection, RunnerGone
 from pool.sandbox.driver import SandboxError
 from pool.sandbox.namespace.driver import NamespaceDriver
+from tests.pool.sandbox.namespace import sandboxes
 from tests.pool.sandbox.namespace.sandboxes import (
     cgroup_dirs,
     host_dirs,
@@ -28,26 +28,14 @@ from tests.pool.sandbox.namespace.sandboxes import (
     opened,
     pids_in,
     process_alive,
-    temporary_home,
 )
 
 pytestmark = pytest.mark.skipif(bool(namespace_missing()), reason="the namespace sandbox cannot run here")
+home = sandboxes.home  # a fixture
+driver = sandboxes.driver  # a fixture
 
 PROBE_SOURCE = Path(__file__).with_name("probe.c")
 SENTINEL = b"XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"
-
-
-@pytest.fixture
-async def home() -> AsyncIterator[tuple[Path, Path]]:
-    async with temporary_home() as paths:
-        yield paths
-
-
-@pytest.fixture
-async def driver(home: tuple[Path, Path]) -> AsyncIterator[NamespaceDriver]:
-    async with opened("sandbox", *home) as opened_driver:
-        assert isinstance(opened_driver, NamespaceDriver)
-        yield opened_driver
 
 
 async def run_in_new_sandbox(driver: NamespaceDriver, code: str, value: dict[str, Any] | None = None) -> Any:
