@@ -19,6 +19,7 @@ import contextlib
 import ipaddress
 import itertools
 import json
+import math
 import os
 import select
 import shutil
@@ -183,12 +184,17 @@ def _install_deny_routes(child_pid: int, deny: list[str], timeout_s: float) -> N
 
 
 def _read_until(fd: int, end: bytes, timeout_s: float, limit: int) -> bytes:
-    """Read `fd` until `end` appears, EOF, `limit` bytes or `timeout_s` (then SandboxError)."""
+    """Read `fd` until `end` appears, EOF, `limit` bytes or `timeout_s` (then SandboxError).
+
+    Waits with poll(2), not select(2): a gateway holding many connections has descriptors past
+    select's 1024, and a sandbox made then must not fail for it."""
     deadline = time.monotonic() + timeout_s
     data = b""
+    readable = select.poll()
+    readable.register(fd, select.POLLIN)
     while end not in data and len(data) < limit:
         left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        if left <= 0 or not readable.poll(math.ceil(left * 1000)):
             raise SandboxError(f"no answer within {timeout_s:g} s while setting up the sandbox's network")
         chunk = os.read(fd, limit - len(data))
         if not chunk:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import resource
+from collections.abc import Iterator
 from pathlib import Path
 
-from pool.sandbox.namespace.network import ALWAYS_DENIED, denied_networks, host_addresses
+import pytest
+
+from pool.sandbox.namespace.network import ALWAYS_DENIED, denied_networks, host_addresses, read_child_pid
 
 FIB_TRIE = """Main:
   +-- 0.0.0.0/0 3 0 5
@@ -44,3 +49,27 @@ def test_denied_are_link_local_the_hosts_addresses_but_its_loopback_and_the_conf
 
 def test_an_unreadable_routing_table_still_denies_the_always_denied(tmp_path: Path) -> None:
     assert denied_networks([], str(tmp_path / "missing")) == list(ALWAYS_DENIED)
+
+
+@pytest.fixture
+def pipe_past_select() -> Iterator[tuple[int, int]]:
+    """A pipe whose read end is numbered past select(2)'s 1024, as in a gateway holding many connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1600:
+        pytest.skip(f"the descriptor limit ({hard}) does not reach past 1024")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1600), hard))
+    read, write = os.pipe()
+    high = os.dup2(read, 1500)
+    os.close(read)
+    try:
+        yield high, write
+    finally:
+        os.close(high)
+        os.close(write)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_bubblewraps_info_is_read_from_a_descriptor_past_1024(pipe_past_select: tuple[int, int]) -> None:
+    read, write = pipe_past_select
+    os.write(write, b'{"child-pid": 4242}')
+    assert read_child_pid(read, 5.0) == 4242
