@@ -400,6 +400,11 @@ class Pool:
             stock.creating -= 1
             self._creation_failed(error)
             return
+        except Exception as error:  # a driver's bug: a failed creation like any other, never a lost creation slot
+            log.exception("creating a sandbox failed unexpectedly")
+            stock.creating -= 1
+            self._creation_failed(SandboxError(f"creating a sandbox failed unexpectedly: {error!r}"))
+            return
         stock.creating -= 1
         elapsed = self._clock() - started
         self._create_s = policy.smoothed(self._create_s, elapsed)

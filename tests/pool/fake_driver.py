@@ -47,11 +47,12 @@ class FakeOutput:
 class FakeDriver:
     """Creates fake runners whose `/run` answers 200 with `{"echo": value, "deadline": deadline}` after
     `run_delay_s`; `crash_on_run` and `oom_on_run` make the runner die instead. `create_delay_s`,
-    `fail_creates` and `engine_down` simulate a slow or broken engine."""
+    `fail_creates` and `engine_down` simulate a slow or broken engine, `crash_creates` a driver's bug."""
 
     root: Path
     create_delay_s: float = 0.0
     fail_creates: bool = False
+    crash_creates: int = 0  # this many creates raise an error no driver should raise (a driver's bug)
     engine_down: bool = False
     run_delay_s: float = 0.0
     crash_on_run: bool = False
@@ -80,6 +81,9 @@ class FakeDriver:
         await asyncio.sleep(self.create_delay_s)
         if self.fail_creates:
             raise SandboxError("the fake engine refused to create a container")
+        if self.crash_creates > 0:
+            self.crash_creates -= 1
+            raise ValueError("a bug in the fake driver")
         self._seq += 1
         name = f"fake-{self._seq}"
         directory = self.root / name

@@ -252,6 +252,15 @@ async def test_engine_down_fails_fast_and_the_pool_recovers(driver):
     await pool.stop(grace_s=1)
 
 
+async def test_a_driver_bug_in_create_costs_a_failed_creation_not_a_creation_slot(driver, caplog):
+    driver.crash_creates = 2
+    pool = await started(driver, min_prewarm=2, max_parallel_creates=2, queue_timeout_s=10)
+    assert (await pool.run(job())).status is ActivationStatus.SUCCESS
+    await until(lambda: pool.snapshot().stocks[0].creating == 0 and pool.snapshot().stocks[0].prewarmed == 2)
+    assert "a bug in the fake driver" in caplog.text  # logged with its traceback
+    await pool.stop(grace_s=1)
+
+
 async def test_waiting_too_long_for_a_container_is_overload(driver):
     driver.fail_creates = True
     pool = await started(driver, min_prewarm=0, queue_timeout_s=0.3)
