@@ -396,14 +396,12 @@ class Pool:
             async with asyncio.timeout(self._config.create_timeout_s):
                 sandbox = await self._driver.create(stock.memory_mb, stock.kind, stock.egress)
                 await self._connect(sandbox)
-        except (SandboxError, TimeoutError) as error:
+        except Exception as error:
+            if not isinstance(error, (SandboxError, TimeoutError)):  # a driver's bug: failed like any other, slot kept
+                log.exception("creating a sandbox failed unexpectedly")
+                error = SandboxError(f"creating a sandbox failed unexpectedly: {error!r}")
             stock.creating -= 1
             self._creation_failed(error)
-            return
-        except Exception as error:  # a driver's bug: a failed creation like any other, never a lost creation slot
-            log.exception("creating a sandbox failed unexpectedly")
-            stock.creating -= 1
-            self._creation_failed(SandboxError(f"creating a sandbox failed unexpectedly: {error!r}"))
             return
         stock.creating -= 1
         elapsed = self._clock() - started
