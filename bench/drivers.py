@@ -28,10 +28,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from bench.ceiling import docker_churn_rate
+from gateway.config import egress_mode
 from pool.runner.client import RunnerConnection, RunnerGone
 from pool.runtime.nodejs.files import RUNNER_PATH
 from pool.sandbox.docker.engine import DockerSettings, docker_driver
-from pool.sandbox.driver import EGRESS_MODES, Egress, SandboxDriver
+from pool.sandbox.driver import Egress, SandboxDriver
 from pool.sandbox.namespace.host import missing, namespace_driver
 
 _START_TIMEOUT_S = 20.0
@@ -42,15 +43,12 @@ Method = Callable[[int], Awaitable[tuple[float, float]]]
 
 
 def egress_list(text: str) -> tuple[Egress, ...]:
-    """`--egress`: comma-separated egress modes, each once, in the order given."""
-    found: list[Egress] = []
-    for word in text.split(","):
-        mode = next((m for m in EGRESS_MODES if m == word.strip()), None)
-        if mode is None:
-            raise argparse.ArgumentTypeError(f"unknown egress {word.strip()!r}: give none, api or internet")
-        if mode not in found:
-            found.append(mode)
-    return tuple(found)
+    """`--egress`: comma-separated egress modes (`limits.egress`'s values), each once, in the order given."""
+    try:
+        modes = [egress_mode(word.strip(), "each egress") for word in text.split(",")]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return tuple(dict.fromkeys(modes))
 
 
 async def bare_node_cycle(node: str, work_dir: Path, n: int) -> None:
