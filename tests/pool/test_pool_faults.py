@@ -26,6 +26,9 @@ async def started(driver: FakeDriver, min_prewarm: int) -> Pool:
     pool = Pool(driver, PoolConfig(min_prewarm=min_prewarm, queue_timeout_s=5.0), default_memory_mb=256)
     await pool.start()
     await until(lambda: pool.snapshot().stocks[0].prewarmed == min_prewarm)
+    # The pool opened a connection to each when it was created: a `kill` before the fake runner has
+    # accepted it would leave it open and served, unlike a real killed process's.
+    await until(lambda: all(driver.connections(sandbox) >= 1 for sandbox in driver.created))
     return pool
 
 
