@@ -67,6 +67,7 @@ async def test_a_job_whose_kept_connection_the_runner_closed_runs_over_a_new_one
     pool = await started(driver, min_prewarm=1)
     await until(lambda: pool.snapshot().stocks[0].prewarmed == 1)
     sandbox = driver.created[0]
+    await until(lambda: driver.connections(sandbox) == 1)  # the fake can hang up only what it has accepted
     driver.hang_up(sandbox)
     outcome = await pool.run(job())
     assert outcome.status is ActivationStatus.SUCCESS, outcome.result
