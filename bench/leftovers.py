@@ -56,7 +56,7 @@ def _live_processes(scope: str, version: int) -> Counter[str]:
     if not hierarchy.is_dir():
         return found
     for sandbox in (entry for entry in hierarchy.iterdir() if entry.is_dir()):
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # removed meanwhile (ENOENT, or ENODEV once open)
             for pid in (sandbox / "cgroup.procs").read_text().split():
                 with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                     stat = Path(f"/proc/{pid}/stat").read_text()

@@ -7,8 +7,9 @@ Two layouts behind one `CgroupLayout` contract:
   `memory.swap.max`, `pids.max`, killed through `cgroup.kill`, OOM kills read from `memory.events`.
 
 `scope` is the digest of one data directory: `sweep` removes only what a Whisklet with the same data
-directory left, never another one's. Everything here is blocking file work on cgroupfs: call it from a
-thread. The root is a parameter so the file operations are tested against a temporary directory.
+directory left, never another one's (`owner.py` decides which other scopes are abandoned). Everything
+here is blocking file work on cgroupfs: call it from a thread. The root is a parameter so the file
+operations are tested against a temporary directory.
 """
 
 from __future__ import annotations
@@ -89,6 +90,12 @@ def detect_version(root: Path = CGROUP_ROOT) -> int | None:
 
 def layout(version: int, scope: str, root: Path = CGROUP_ROOT) -> CgroupLayout:
     return CgroupV1(root, scope) if version == 1 else CgroupV2(root, scope)
+
+
+def scopes(version: int, root: Path = CGROUP_ROOT) -> set[str]:
+    """The scopes that have a directory under Whisklet's cgroup parent (on v1, in any hierarchy)."""
+    parents = [root / h / PARENT for h in _V1_HIERARCHIES] if version == 1 else [root / PARENT]
+    return {entry.name for parent in parents for entry in _children(parent)}
 
 
 class CgroupV1:
