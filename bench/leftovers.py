@@ -34,6 +34,7 @@ from pool.sandbox.namespace.cgroups import CGROUP_ROOT, PARENT, detect_version, 
 from pool.sandbox.namespace.host import namespace_driver, scope_of
 
 _READY = b"ready\n"
+_CLEAN_ATTEMPTS = 10
 
 
 async def _churn(data_dir: Path, host_root: Path, parallel: int, egress: Egress) -> None:
@@ -83,8 +84,13 @@ def _trial(data_dir: Path, host_root: Path, parallel: int, egress: str, kill_aft
     deadline = time.monotonic() + settle_s
     while (left := _live_processes(scope, version)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    layout(version, scope).sweep()  # this trial's own cgroups only
-    layout(version, scope).release()
+    for _ in range(_CLEAN_ATTEMPTS):  # this trial's own cgroups only
+        try:
+            layout(version, scope).sweep()
+            layout(version, scope).release()
+            break
+        except OSError as exc:
+            print(f"removing {scope}'s cgroups: {exc}; again", flush=True)
     run_dir = host_root / scope / "run"
     for host_dir in run_dir.glob("whisklet-*"):
         subprocess.run(["umount", "-l", str(host_dir)], check=False, capture_output=True)

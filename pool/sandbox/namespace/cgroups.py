@@ -235,6 +235,7 @@ class CgroupV2:
 
 _SWEEP_WAIT_S = 2.0
 _SWEEP_POLL_S = 0.01
+_BUSY_WAIT_S = 1.0
 
 
 def _kill_and_remove(cgroups: CgroupLayout, name: str) -> None:
@@ -295,17 +296,25 @@ def _children(scope: Path) -> list[Path]:
 def _rmdir(directory: Path) -> None:
     """Remove a cgroup directory (cgroupfs removes its interface files with it); missing is fine.
 
-    Only a plain directory standing in for cgroupfs (the tests' temporary root) is ever "not empty":
-    its files are removed first. cgroupfs itself answers EBUSY while processes are left.
+    cgroupfs answers EBUSY while processes are left, and for a moment after `cgroup.procs` went empty
+    (a killed process still exiting): retried for at most `_BUSY_WAIT_S`. Only a plain directory standing
+    in for cgroupfs (the tests' temporary root) is ever "not empty": its files are removed first.
     """
-    try:
-        os.rmdir(directory)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        if exc.errno != errno.ENOTEMPTY:
-            raise
-        for entry in directory.iterdir():
-            if entry.is_file() and not entry.is_symlink():
-                entry.unlink()
-        os.rmdir(directory)
+    deadline = time.monotonic() + _BUSY_WAIT_S
+    while True:
+        try:
+            os.rmdir(directory)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno == errno.EBUSY and time.monotonic() < deadline:
+                time.sleep(_SWEEP_POLL_S)  # blocking by contract: this module runs in a thread
+                continue
+            if exc.errno != errno.ENOTEMPTY:
+                raise
+            break
+    for entry in directory.iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            entry.unlink()
+    os.rmdir(directory)
