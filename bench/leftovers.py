@@ -50,20 +50,19 @@ async def _churn(data_dir: Path, host_root: Path, parallel: int, egress: Egress)
         await asyncio.gather(*(one_after_another() for _ in range(parallel)))
 
 
-def _live_processes(scope: str, version: int) -> Counter[str]:
-    """The live (not zombie) processes in `scope`'s sandbox cgroups, counted by command name."""
+def live_processes(scope: str, version: int = 1) -> dict[int, str]:
+    """The live (not zombie) processes in `scope`'s sandbox cgroups, with their command names."""
     hierarchy = CGROUP_ROOT / "pids" / PARENT / scope if version == 1 else CGROUP_ROOT / PARENT / scope
-    found: Counter[str] = Counter()
+    found: dict[int, str] = {}
     if not hierarchy.is_dir():
         return found
     for sandbox in (entry for entry in hierarchy.iterdir() if entry.is_dir()):
         with contextlib.suppress(OSError):  # removed meanwhile (ENOENT, or ENODEV once open)
-            for pid in (sandbox / "cgroup.procs").read_text().split():
+            for pid in map(int, (sandbox / "cgroup.procs").read_text().split()):
                 with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                     stat = Path(f"/proc/{pid}/stat").read_text()
-                    comm, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2]
-                    if state != "Z":
-                        found[comm] += 1
+                    if stat[stat.rindex(")") + 2] != "Z":
+                        found[pid] = stat[stat.index("(") + 1:stat.rindex(")")]
     return found
 
 
@@ -82,7 +81,7 @@ def _trial(data_dir: Path, host_root: Path, parallel: int, egress: str, kill_aft
         child.wait()
     scope = scope_of(data_dir)
     deadline = time.monotonic() + settle_s
-    while (left := _live_processes(scope, version)) and time.monotonic() < deadline:
+    while (left := Counter(live_processes(scope, version).values())) and time.monotonic() < deadline:
         time.sleep(0.05)
     for _ in range(_CLEAN_ATTEMPTS):  # this trial's own cgroups only
         try:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.leftovers import live_processes
 from pool.runner.client import RunnerConnection
 from pool.sandbox.namespace.cgroups import CGROUP_ROOT, PARENT, CgroupLimits, detect_version, layout
 from pool.sandbox.namespace.host import scope_of
@@ -34,20 +35,6 @@ home = sandboxes.home  # a fixture
 _FIND_S = 30.0  # how long to look for a creation caught before bubblewrap starts
 _GONE_S = 15.0  # how long the reaper or the sweep may take
 _POLL_S = 0.05
-
-
-def live_processes(scope: str) -> dict[int, str]:
-    """Every live (not zombie) process in `scope`'s sandbox cgroups, with its command name."""
-    found: dict[int, str] = {}
-    parent = CGROUP_ROOT / "pids" / PARENT / scope
-    for sandbox in (entry for entry in _entries(parent) if entry.is_dir()):
-        with contextlib.suppress(OSError):  # removed meanwhile (ENOENT, or ENODEV once open)
-            for pid in map(int, (sandbox / "cgroup.procs").read_text().split()):
-                with contextlib.suppress(FileNotFoundError, ProcessLookupError):
-                    stat = Path(f"/proc/{pid}/stat").read_text()
-                    if stat[stat.rindex(")") + 2] != "Z":
-                        found[pid] = stat[stat.index("(") + 1:stat.rindex(")")]
-    return found
 
 
 def sandbox_cgroups(scope: str) -> list[Path]:
@@ -84,13 +71,14 @@ def cleaned(scope: str) -> Iterator[None]:
             layout(1, scope).release()
 
 
+@pytest.mark.parametrize("egress", ["none", "internet"])
 def test_a_gateway_killed_while_a_creation_has_not_armed_die_with_parent_leaves_no_live_process(
-        home: tuple[Path, Path]) -> None:
+        home: tuple[Path, Path], egress: str) -> None:
     data_dir, host_root = home
     data_dir.mkdir(parents=True)
     scope = scope_of(data_dir)
     gateway = subprocess.Popen([sys.executable, "-m", "bench.leftovers", "--child", str(data_dir), "--host-root",
-                                str(host_root), "--parallel", "4"], stdout=subprocess.PIPE)
+                                str(host_root), "--parallel", "4", "--egress", egress], stdout=subprocess.PIPE)
     with cleaned(scope):
         try:
             assert gateway.stdout is not None and gateway.stdout.readline() == b"ready\n"

@@ -1,9 +1,12 @@
 """The sandbox reaper: removes one gateway's namespace sandboxes as soon as that gateway is gone.
 
-Why: bubblewrap's `--die-with-parent` arms `PR_SET_PDEATHSIG` only after its fork, and nothing re-checks the
-parent afterwards: in the monitor after the clone (a gateway killed before then leaves the monitor to the
-host's init, armed against it), and in the sandbox's init just before it execs the runner (a monitor killed
-before then leaves the runner alone). So the reaper does not follow process trees: it kills by cgroup.
+Why (bubblewrap 0.8, unchanged upstream): `--die-with-parent` arms `PR_SET_PDEATHSIG` only after a fork,
+and nothing re-checks the parent: in the monitor after its clone (a gateway killed before then leaves the
+monitor armed against the host's init), in the sandbox's init just before it execs the runner. Before that,
+the init blocks reading an eventfd until the monitor has written the uid maps and `--info-fd`: a monitor that
+dies first (its parent gone, or SIGPIPE writing `--info-fd` to a dead gateway, as with `internet` egress)
+leaves the init blocked for good, with no end of file to wake it (`python -m bench.leftovers --egress
+internet` leaked it in 11 of 135 kills). So the reaper does not follow process trees: it kills by cgroup.
 
 How: when the driver opens, the gateway starts `WATCH`, a `sh` that blocks reading a pipe whose only write
 end the gateway holds (`start`). A gateway that stops normally writes one line (`stop`): the watch exits. A
