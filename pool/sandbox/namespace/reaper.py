@@ -29,7 +29,8 @@ from pathlib import Path
 
 from pool.sandbox.namespace.owner import remove_home, sweep_if_abandoned
 
-WATCH = 'IFS= read -r _ && exit 0; exec "$@"'
+# Signals that stop a whole service or terminal are ignored: only the pipe says whether the gateway is gone.
+WATCH = 'trap "" HUP INT TERM; IFS= read -r _ && exit 0; exec "$@"'
 _STOP = b"stop\n"
 _GATEWAY_EXIT_WAIT_S = 10.0
 _SWEEP_ATTEMPTS = 3  # a process joining a cgroup between its last kill and its removal fails one attempt
@@ -42,7 +43,7 @@ def start(version: int, cgroup_root: Path, home: Path) -> subprocess.Popen[bytes
     """Start the watch for this gateway's sandboxes under `home`. Blocking (forks): call it from a thread."""
     argv = ["/bin/sh", "-c", WATCH, "whisklet-reaper", sys.executable, "-c", _MAIN,
             str(version), str(cgroup_root), str(home), str(os.getpid())]
-    # Its own session: a terminal's Ctrl-C, which stops the gateway cleanly, does not reach it.
+    # Its own session: a terminal's hang-up or Ctrl-C, which stop the gateway cleanly, do not reach it.
     return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, cwd=_REPO_ROOT, start_new_session=True,
                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(_REPO_ROOT)})
 
