@@ -6,7 +6,8 @@ monitor armed against the host's init), in the sandbox's init just before it exe
 the init blocks reading an eventfd until the monitor has written the uid maps and `--info-fd`: a monitor that
 dies first (its parent gone, or SIGPIPE writing `--info-fd` to a dead gateway, as with `internet` egress)
 leaves the init blocked for good, with no end of file to wake it (`python -m bench.leftovers --egress
-internet` leaked it in 11 of 135 kills). So the reaper does not follow process trees: it kills by cgroup.
+internet`: 11 of 135 kills left one before the reaper, 0 of 206 with it). So the reaper does not follow
+process trees: it kills by cgroup.
 
 How: when the driver opens, the gateway starts `WATCH`, a `sh` that blocks reading a pipe whose only write
 end the gateway holds (`start`). A gateway that stops normally writes one line (`stop`): the watch exits. A
