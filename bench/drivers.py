@@ -7,10 +7,11 @@ after round so that load drifts hit every method alike:
 - raw Docker churn: hardened containers created, started and force-removed, no runner wait (bench/ceiling.py);
 - each driver (`sandbox`, `docker`) with each egress of `--egress` (comma-separated; the configuration's
   default, `internet`, unless given): `create` (which returns only once the runner answered) then `destroy`.
-With `--attach-cost`, it measures instead what each `internet` backend (pasta, slirp4netns) costs one
+With `--attach-cost`, it measures instead what `internet` egress's network stack (slirp4netns) costs one
 sandbox: attached to a fresh network namespace (a holder process as the runner's uid, as bubblewrap makes
 it), deny routes in, then killed and reaped; CPU is the gateway's own and its reaped children's
-(getrusage; the namespace's holder is reaped outside the window), the backends interleaved cycle by cycle.
+(getrusage; the namespace's holder is reaped outside the window). Commit 9ce08f1 of branch issue10-pasta
+measured pasta (passt 2023-03) with it, interleaved: see README, "What it costs".
 Each method first runs one untimed cycle (a driver's first create checks its snapshot, makes its parent
 cgroups, starts its address watch: ~0.4 s that a 16-cycle round would otherwise count), then `cycles`
 cycles, `parallel` at a time, per round; the median rate over rounds is printed with the ratios to bare
@@ -191,8 +192,8 @@ def _summary(rates: dict[str, list[float]], latencies: dict[str, list[float]], c
         print(f"  {name:<26} {value:6.1f}/s  p50 cycle {p50:6.0f} ms  ({', '.join(ratios)})")
 
 
-def attach_cost(using: network.Backend, deny: list[str]) -> tuple[float, float, float]:
-    """One sandbox's `internet` network with backend `using`: attach (deny routes included) and teardown
+def attach_cost(deny: list[str]) -> tuple[float, float, float]:
+    """One sandbox's `internet` network: attach (deny routes included) and teardown
     (killed, reaped). Returns the CPU ms (the gateway's and its reaped children's), the attach's wall ms
     and the teardown's wall ms. Blocking: run it in a thread or on its own."""
     holder = subprocess.Popen(
@@ -202,7 +203,7 @@ def attach_cost(using: network.Backend, deny: list[str]) -> tuple[float, float, 
     try:
         before = _cpu_s()
         began = time.monotonic()
-        attached = network.attach(holder.pid, deny, _START_TIMEOUT_S, using)
+        attached = network.attach(holder.pid, deny, _START_TIMEOUT_S)
         attached_at = time.monotonic()
         network.stop(attached)
         ended = time.monotonic()
@@ -220,28 +221,20 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def attach_costs(rounds: int, cycles: int) -> dict[str, list[tuple[float, float, float]]]:
-    """`attach_cost` for every installed backend, interleaved cycle by cycle (one untimed each first);
-    prints each round's and the overall medians."""
-    backends = [name for name in network.BACKENDS if shutil.which(name)]
+def attach_costs(rounds: int, cycles: int) -> list[tuple[float, float, float]]:
+    """`attach_cost` `cycles` times per round (one untimed first); prints each round's and the overall medians."""
     deny = network.denied_networks([])
-    for name in backends:
-        attach_cost(name, deny)
-    samples: dict[str, list[tuple[float, float, float]]] = {name: [] for name in backends}
+    attach_cost(deny)
+    samples: list[tuple[float, float, float]] = []
     for round_number in range(1, rounds + 1):
-        for _ in range(cycles):
-            for name in backends:
-                samples[name].append(attach_cost(name, deny))
-        for name in backends:
-            cpu, up, down = (statistics.median(column) for column in zip(*samples[name][-cycles:], strict=True))
-            print(f"round {round_number}: {name:<12} CPU {cpu:5.1f} ms  attach {up:5.1f} ms  teardown {down:5.1f} ms",
-                  flush=True)
-    print(f"\nmedian of {rounds} x {cycles} cycles each, interleaved ({os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}); CPU = gateway + its reaped children (getrusage):")
-    for name, rows in samples.items():
-        cpu, up, down = (statistics.median(column) for column in zip(*rows, strict=True))
-        p90 = statistics.quantiles([row[0] for row in rows], n=10)[-1]
-        print(f"  {name:<12} CPU {cpu:5.1f} ms (p90 {p90:5.1f})  attach {up:5.1f} ms  teardown {down:5.1f} ms")
+        samples += [attach_cost(deny) for _ in range(cycles)]
+        cpu, up, down = (statistics.median(column) for column in zip(*samples[-cycles:], strict=True))
+        print(f"round {round_number}: CPU {cpu:5.1f} ms  attach {up:5.1f} ms  teardown {down:5.1f} ms", flush=True)
+    cpu, up, down = (statistics.median(column) for column in zip(*samples, strict=True))
+    p90 = statistics.quantiles([row[0] for row in samples], n=10)[-1]
+    print(f"\nslirp4netns, median of {rounds} x {cycles} cycles ({os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}): CPU {cpu:5.1f} ms (p90 {p90:5.1f}; gateway + its reaped children, getrusage)  "
+          f"attach {up:5.1f} ms  teardown {down:5.1f} ms")
     return samples
 
 
@@ -255,7 +248,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="the drivers' sandboxes' egress, comma-separated: none, api, internet (default internet)")
     parser.add_argument("--no-docker", action="store_true", help="skip raw Docker churn and the docker driver")
     parser.add_argument("--attach-cost", action="store_true",
-                        help="measure only each internet backend's attach + teardown (CPU and wall), interleaved")
+                        help="measure only the internet network stack's attach + teardown (CPU and wall)")
     args = parser.parse_args(argv)
     args.cycles = max(1, min(args.cycles, 200))
     args.rounds = max(1, min(args.rounds, 10))

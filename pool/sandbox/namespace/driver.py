@@ -13,7 +13,7 @@ No daemon: the gateway starts each sandbox itself. Per sandbox, in order:
    Egress (`Sandbox.egress`): `api` and `internet` bind the directory of the gateway's inside API socket
    read-only at `/run/whisklet-api` and tell the runner to start its API forwarder (api_proxy.js);
    `internet` also holds the runner back (`--block-fd`) until `network.py` has installed the deny routes
-   in the new network namespace and attached pasta (or slirp4netns) to it; `none` keeps the namespace empty;
+   in the new network namespace and attached slirp4netns to it; `none` keeps the namespace empty;
 3. readiness: the runner writes one byte on its ready pipe (whose write end it inherits, named by
    `WHISKLET_READY_FD`, and closes before any tenant code runs) once its socket listens, and one warm-up
    `GET /health` answers 200 (`readiness.py`). The gateway connects to the socket only then, before any
@@ -91,8 +91,8 @@ class _Running:
 
     process: subprocess.Popen[bytes]
     pidfd: int
-    stack: network.Attached | None = None  # pasta or slirp4netns, for `internet` egress
-    network_pid: int = 0  # the sandbox's pid on the host, whose network namespace that stack serves
+    slirp: network.Attached | None = None  # slirp4netns, for `internet` egress
+    network_pid: int = 0  # the sandbox's pid on the host, whose network namespace slirp4netns serves
     exited: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -153,7 +153,6 @@ class NamespaceDriver:
         self._egress_deny = egress_deny
         self._address_watch: asyncio.Task[None] | None = None
         self._internet_missing = network.missing()  # what the host lacks for `internet`; then it is `api`
-        self._internet_backend = network.backend() or "slirp4netns"
         self._internet_warned = False
         self._masks = _masks(MASKED_PROC)
         self._snapshot = snapshot
@@ -266,15 +265,14 @@ class NamespaceDriver:
         await self._in_thread(self._cgroups.release)
         self._threads.shutdown(wait=False)
 
-    def _reap_stack(self, stack: network.Attached) -> None:
-        """Kill a sandbox's network stack (pasta or slirp4netns) now and reap it once it exited (seen through
-        its pidfd on the event loop): its exit waits for the kernel to remove `tap0`, which no destroy needs
-        to wait for."""
-        network.kill(stack)
+    def _reap_slirp(self, slirp: network.Attached) -> None:
+        """Kill a sandbox's slirp4netns now and reap it once it exited (seen through its pidfd on the
+        event loop): its exit waits for the kernel to remove `tap0`, which no destroy needs to wait for."""
+        network.kill(slirp)
         try:
-            pidfd = os.pidfd_open(stack.process.pid)
+            pidfd = os.pidfd_open(slirp.process.pid)
         except ProcessLookupError:
-            stack.process.poll()
+            slirp.process.poll()
             return
         loop = asyncio.get_running_loop()
         reaped: asyncio.Future[None] = loop.create_future()
@@ -282,7 +280,7 @@ class NamespaceDriver:
         def exited() -> None:
             loop.remove_reader(pidfd)
             os.close(pidfd)
-            stack.process.poll()
+            slirp.process.poll()
             reaped.set_result(None)
 
         loop.add_reader(pidfd, exited)
@@ -378,12 +376,12 @@ class NamespaceDriver:
         if info and block:
             try:
                 child_pid = network.read_child_pid(info[0], self._start_timeout_s)
-                running.stack = network.attach(child_pid, self._deny, self._start_timeout_s, self._internet_backend)
+                running.slirp = network.attach(child_pid, self._deny, self._start_timeout_s)
                 running.network_pid = child_pid
                 os.write(block[1], b"1")
             except BaseException:
-                if running.stack is not None:
-                    network.stop(running.stack)
+                if running.slirp is not None:
+                    network.stop(running.slirp)
                 process.kill()
                 process.wait()
                 os.close(running.pidfd)
@@ -426,7 +424,7 @@ class NamespaceDriver:
 
     def _network_of(self, egress: Egress) -> Egress:
         """The network a sandbox asked to have `egress` gets: `internet` is `api` where the host lacks
-        both pasta and slirp4netns (a warning said so once)."""
+        slirp4netns (a warning said so once)."""
         return "api" if egress == "internet" and self._internet_missing else egress
 
     def _api_args(self, egress: Egress) -> list[str]:
@@ -470,8 +468,8 @@ class NamespaceDriver:
             counters.close()
         if running is not None and not running.exited.is_set():
             await self._kill(name, running)
-        if running is not None and running.stack is not None:
-            self._reap_stack(running.stack)
+        if running is not None and running.slirp is not None:
+            self._reap_slirp(running.slirp)
         output = self._outputs.pop(name, None)
         if output is not None:
             output.close()

@@ -1,17 +1,15 @@
-"""A namespace sandbox's `internet` egress: pasta (or slirp4netns) attached to its network namespace, deny routes first.
+"""A namespace sandbox's `internet` egress: slirp4netns attached to its network namespace, deny routes first.
 
 Made while the sandbox is created (in the pool, never on an activation's path), between bubblewrap
-making the namespaces and the runner starting (bubblewrap's `--block-fd`): the backend, started by the
-gateway as root, joins the sandbox's network namespace, makes `tap0` (10.0.2.100/24, gateway 10.0.2.2,
-DNS forwarder 10.0.2.3) and forwards what the sandbox sends through ordinary host sockets, with the
-host's loopback not mapped. The backend is Debian's `pasta` (package passt) where installed, else
-`slirp4netns` (`backend`); pasta costs less CPU per sandbox (README, "What it costs").
+making the namespaces and the runner starting (bubblewrap's `--block-fd`): slirp4netns, started by the
+gateway as root, joins the sandbox's network namespace, makes `tap0` (10.0.2.100/24, gateway 10.0.2.2)
+and forwards what the sandbox sends through ordinary host sockets, with the host's loopback disabled.
 Before the runner starts, `unreachable` routes are installed in that namespace (over rtnetlink,
 `netlink.py`) for every denied destination (`denied_networks`): the host's loopback, every address of
-the host itself (so the gateway's ports on any interface), link-local 169.254.0.0/16, the backend's
-gateway address 10.0.2.2, and the operator's `limits.egress_deny`. The tenant runs without any
-capability in a user namespace it cannot leave or nest, so it cannot remove them. Both backends run
-without IPv6 (a sandbox has no IPv6 route at all) and forward no port into the sandbox.
+the host itself (so the gateway's ports on any interface), link-local 169.254.0.0/16, slirp's own host
+alias 10.0.2.2, and the operator's `limits.egress_deny`. The tenant runs without any capability in a
+user namespace it cannot leave or nest, so it cannot remove them. slirp4netns runs without IPv6: a
+sandbox has no IPv6 route at all.
 All functions here block: the driver calls them on its own threads.
 """
 
@@ -29,38 +27,25 @@ import subprocess
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
 
 from pool.sandbox.driver import SandboxError
 from pool.sandbox.namespace import netlink
 
-Backend = Literal["pasta", "slirp4netns"]
-BACKENDS: tuple[Backend, ...] = ("pasta", "slirp4netns")
-"""The `internet` backends, preferred first: pasta costs less CPU per sandbox than slirp4netns."""
 ALWAYS_DENIED = ("169.254.0.0/16", "10.0.2.2/32", "0.0.0.0/8")
 """Denied for every sandbox whatever the configuration: link-local (cloud metadata at 169.254.169.254),
-the backend's gateway address 10.0.2.2 (slirp4netns's alias of the host's loopback, refused again by
-`--disable-host-loopback`; pasta's mapping of it is off, `--no-map-gw`) and 0.0.0.0/8 (which the host's
-stack treats as itself). 127.0.0.0/8 inside the sandbox is its own loopback; fe80::/10 needs no route,
-since a sandbox has no IPv6 network."""
+slirp4netns's alias of the host's loopback (10.0.2.2, refused again by `--disable-host-loopback`) and
+0.0.0.0/8 (which the host's stack treats as itself). 127.0.0.0/8 inside the sandbox is its own loopback;
+fe80::/10 needs no route, since a sandbox has no IPv6 network."""
 TAP = "tap0"
 MTU = 65520
-ADDRESS, PREFIX_LENGTH, GATEWAY, DNS = "10.0.2.100", 24, "10.0.2.2", "10.0.2.3"
-"""The sandbox's side of `tap0`, as slirp4netns's `--configure` sets it and pasta is told to."""
 _FIB_TRIE = "/proc/net/fib_trie"
 _LOOPBACK_POLL_S = 0.0005
-_STDERR_KEPT = 2000  # bytes of a backend's stderr quoted when it fails to start
-
-
-def backend(installed: Iterable[Backend] = BACKENDS) -> Backend | None:
-    """The first of `installed` whose program is on this host's PATH (pasta, else slirp4netns); None when neither."""
-    return next((name for name in installed if shutil.which(name) is not None), None)
 
 
 def missing() -> str | None:
     """What this host lacks for `internet` egress on the namespace driver, with its fix; None when nothing."""
-    if backend() is None:
-        return "neither pasta nor slirp4netns is installed (apt-get install passt)"
+    if shutil.which("slirp4netns") is None:
+        return "slirp4netns is not installed (apt-get install slirp4netns)"
     return None
 
 
@@ -103,89 +88,27 @@ def read_child_pid(info_fd: int, timeout_s: float) -> int:
 
 @dataclass(slots=True)
 class Attached:
-    """A sandbox's backend process. slirp4netns: the write end of its `--exit-fd` pipe, which the gateway
-    holds; it exits when that is closed, by `stop` or by the gateway's own death. pasta: started with
-    SIGKILL as its parent-death signal, so it dies with the gateway too; `stderr_read` is the read end of
-    its stderr (non-blocking on its side), held so that a late message never kills it with SIGPIPE."""
+    """A sandbox's slirp4netns: its process, and the write end of its `--exit-fd` pipe, which the
+    gateway holds: slirp4netns exits when it is closed, by `stop` or by the gateway's own death."""
 
     process: subprocess.Popen[bytes]
-    exit_write: int = -1
-    stderr_read: int = -1
+    exit_write: int
 
 
-def attach(child_pid: int, deny: list[str], timeout_s: float, using: Backend = "pasta") -> Attached:
-    """The backend `using` attached to the network namespace of `child_pid` and deny routes in it; returns
-    once `tap0` is configured and the routes are in. On failure nothing it started is left running.
+def attach(child_pid: int, deny: list[str], timeout_s: float) -> Attached:
+    """slirp4netns attached to the network namespace of `child_pid` and deny routes in it; returns
+    slirp4netns once `tap0` is configured and the routes are in. On failure nothing it started is left running.
 
     bubblewrap announces the child's pid as soon as it exists; the child then sets up its loopback and
     its user namespaces and only then waits on `--block-fd`. Entering its namespace before that races
-    with it (bubblewrap's `RTM_NEWADDR` fails), so the wait for its loopback comes first.
+    with it (bubblewrap's `RTM_NEWADDR` fails), so the wait for its loopback comes first. slirp4netns is
+    given the namespace's path, not the pid: with a pid it also joins the pid's user namespace, which is
+    by then bubblewrap's nested one (`--disable-userns`), from where the network namespace (owned by its
+    parent) cannot be entered. Its `--enable-sandbox` is not used: its new mount namespace detaches the
+    old root, and that unmount propagates to the host's shared mounts (/run/netns, /var/lib/docker).
     """
     _wait_for_loopback(child_pid, timeout_s)
     ready_read, ready_write = os.pipe2(os.O_CLOEXEC)
-    try:
-        attached = _start_pasta(child_pid, ready_write) if using == "pasta" else _start_slirp4netns(child_pid, ready_write)
-    except BaseException:
-        os.close(ready_read)
-        raise
-    finally:
-        os.close(ready_write)
-    try:
-        # While the backend starts: the runner waits for both (its `--block-fd`), so the order is free.
-        _install_deny_routes(child_pid, deny, timeout_s)
-        end = b"\n" if using == "pasta" else b"1"  # pasta writes its pid, slirp4netns "1"
-        if not _read_until(ready_read, end, timeout_s, 16):
-            attached.process.poll()
-            raise SandboxError(f"{using} exited before the sandbox's network was ready (exit code "
-                               f"{attached.process.returncode}){_stderr_of(attached)}")
-    except BaseException:
-        stop(attached)
-        raise
-    finally:
-        os.close(ready_read)
-    return attached
-
-
-def _start_pasta(child_pid: int, ready_write: int) -> Attached:
-    """pasta for the namespace of `child_pid`, which writes its pid on `ready_write` once `tap0` is up.
-
-    pasta drops every capability but CAP_NET_ADMIN, CAP_NET_BIND_SERVICE and CAP_SYS_ADMIN before it
-    opens the namespace, so it gets it as an open descriptor (`/proc/self/fd/N`), not as `/proc/<pid>`;
-    it keeps root (`--runas 0:0`), since joining a network namespace takes CAP_SYS_ADMIN, then confines
-    itself (its own mount namespace on an empty root, seccomp). No port is forwarded either way, the
-    host's loopback is not mapped to the gateway address, IPv4 only; `setpriv --pdeathsig KILL` ties its
-    life to the gateway's."""
-    netns = os.open(f"/proc/{child_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    stderr_read, stderr_write = os.pipe2(os.O_CLOEXEC)
-    os.set_blocking(stderr_write, False)
-    try:
-        process = subprocess.Popen(
-            ["setpriv", "--pdeathsig", "KILL", "--", "pasta", "--foreground", "--quiet", "--runas", "0:0",
-             "--config-net", "--ipv4-only", "--no-map-gw", "--no-dhcp",
-             "--tcp-ports", "none", "--udp-ports", "none", "--tcp-ns", "none", "--udp-ns", "none",
-             "--ns-ifname", TAP, "--mtu", str(MTU), "--address", ADDRESS, "--netmask", str(PREFIX_LENGTH),
-             "--gateway", GATEWAY, "--dns-forward", DNS,
-             "--netns", f"/proc/self/fd/{netns}", "--netns-only", "--pid", f"/proc/self/fd/{ready_write}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr_write,
-            pass_fds=(netns, ready_write), start_new_session=True,
-        )
-    except BaseException:
-        os.close(stderr_read)
-        raise
-    finally:
-        os.close(netns)
-        os.close(stderr_write)
-    return Attached(process, stderr_read=stderr_read)
-
-
-def _start_slirp4netns(child_pid: int, ready_write: int) -> Attached:
-    """slirp4netns for the namespace of `child_pid`, which writes "1" on `ready_write` once `tap0` is up.
-
-    It is given the namespace's path, not the pid: with a pid it also joins the pid's user namespace,
-    which is by then bubblewrap's nested one (`--disable-userns`), from where the network namespace
-    (owned by its parent) cannot be entered. Its `--enable-sandbox` is not used: its new mount namespace
-    detaches the old root, and that unmount propagates to the host's shared mounts (/run/netns,
-    /var/lib/docker)."""
     exit_read, exit_write = os.pipe2(os.O_CLOEXEC)
     try:
         process = subprocess.Popen(
@@ -196,39 +119,39 @@ def _start_slirp4netns(child_pid: int, ready_write: int) -> Attached:
         )
     except BaseException:
         os.close(exit_write)
+        os.close(ready_read)
         raise
     finally:
+        os.close(ready_write)
         os.close(exit_read)
-    return Attached(process, exit_write=exit_write)
-
-
-def _stderr_of(attached: Attached) -> str:
-    """What a backend that failed to start wrote on its stderr (bounded), as the end of an error message."""
-    if attached.stderr_read < 0:
-        return ""
-    os.set_blocking(attached.stderr_read, False)
+    attached = Attached(process, exit_write)
     try:
-        text = os.read(attached.stderr_read, _STDERR_KEPT)
-    except BlockingIOError:
-        return ""
-    lines = [line for line in text.decode(errors="replace").splitlines() if not line.startswith("Failed to send")]
-    return f": {'; '.join(lines).strip()}" if lines else ""
+        # While slirp4netns starts: the runner waits for both (its `--block-fd`), so the order is free.
+        _install_deny_routes(child_pid, deny, timeout_s)
+        if not _read_until(ready_read, b"1", timeout_s, 16):
+            process.poll()
+            raise SandboxError(f"slirp4netns exited before its network was ready (exit code {process.returncode})")
+    except BaseException:
+        stop(attached)
+        raise
+    finally:
+        os.close(ready_read)
+    return attached
 
 
 def stop(attached: Attached) -> None:
-    """Stop and reap a sandbox's backend, waiting (bounded) for its exit (harmless to repeat)."""
+    """Stop and reap a sandbox's slirp4netns, waiting (bounded) for its exit (harmless to repeat)."""
     kill(attached)
     with contextlib.suppress(subprocess.TimeoutExpired):
         attached.process.wait(2.0)
 
 
 def kill(attached: Attached) -> None:
-    """Stop a sandbox's backend without waiting: its exit (the kernel tearing down `tap0`, tens of ms) is
-    reaped by the caller (harmless to repeat)."""
-    for fd in (attached.exit_write, attached.stderr_read):
-        if fd >= 0:
-            os.close(fd)
-    attached.exit_write = attached.stderr_read = -1
+    """Stop a sandbox's slirp4netns without waiting: its exit (the kernel tearing down `tap0`, tens of
+    ms) is reaped by the caller (harmless to repeat)."""
+    if attached.exit_write >= 0:
+        os.close(attached.exit_write)
+        attached.exit_write = -1
     with contextlib.suppress(ProcessLookupError):
         attached.process.kill()
 
