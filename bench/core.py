@@ -5,9 +5,11 @@
 1. `whisklet serve` to its ready line, with the runtime image present (median of 3 starts).
 2. The warm paths, interleaved round by round so that every ratio compares samples taken under the
    same load: the bare `/init` + `/run` round trips on a prewarmed runner of the same driver (the
-   bench's own, outside the gateway), a blocking `result=true` hello world through HTTP, a
-   non-blocking invoke (its 202), a trigger fire through a rule (fire sent -> the rule's activation
-   starting), and a `.json` web action. p50/p99 of each and its ratio to the bare round trips.
+   bench's own, outside the gateway), once with `/run` written after `/init`'s reply and once pipelined
+   right behind `/init` as the gateway sends them, a blocking `result=true` hello world through HTTP,
+   a non-blocking invoke (its 202), a trigger fire through a rule (fire sent -> the rule's activation
+   starting), and a `.json` web action. p50/p99 of each and its ratio to the bare round trips (p50/pipe:
+   to the pipelined ones).
    Requests go over one kept-alive HTTP/1.1 connection each, written by hand so that the client's
    own cost stays out of the figures.
 3. The gateway's CPU per activation of each kind, from its process's own CPU time (`/proc/<pid>/stat`)
@@ -179,16 +181,24 @@ class BareRunners:
             self._ready.put_nowait(sandbox)  # never full: one filler per free place
             return
 
-    async def round_trips_ms(self) -> float:
-        """`/init` + `/run` of hello world on one prewarmed runner, connected beforehand."""
+    async def round_trips_ms(self, pipelined: bool = False) -> float:
+        """`/init` + `/run` of hello world on one prewarmed runner, connected beforehand: `/run` written
+        once `/init`'s reply is read, or, `pipelined`, right behind `/init` as the gateway sends it."""
         async with asyncio.timeout(60):  # a driver that cannot create sandboxes ends the bench
             sandbox = await self._ready.get()
         try:
             connection = await RunnerConnection.open(sandbox.socket_path)
             init = json.dumps({"value": {"name": "hello", "main": "main", "binary": False, "code": HELLO}}).encode()
+            run = b'{"value":{"name":"x"}}'
             began = time.perf_counter()
-            await connection.request("POST", "/init", init)
-            reply = await connection.request("POST", "/run", b'{"value":{"name":"x"}}')
+            if pipelined:
+                connection.send("POST", "/init", init)
+                connection.send("POST", "/run", run)
+                await connection.reply("POST", "/init")
+                reply = await connection.reply("POST", "/run")
+            else:
+                await connection.request("POST", "/init", init)
+                reply = await connection.request("POST", "/run", run)
             elapsed_ms = (time.perf_counter() - began) * 1000
             assert reply.status == 200, reply.body
             await connection.close()
@@ -253,6 +263,8 @@ async def warm_paths(served: ServedWhisklet, bare: BareRunners, rounds: int, pac
             keep = n >= WARM_UP_ROUNDS
             bare_ms = await bare.round_trips_ms()
             await asyncio.sleep(pace_s)
+            pipelined_ms = await bare.round_trips_ms(pipelined=True)
+            await asyncio.sleep(pace_s)
             blocking = await timed(wsk.request("POST", f"{NS}/actions/{ACTION}?blocking=true&result=true", {"name": str(n)}), 200)
             await asyncio.sleep(pace_s)
             accepted = await timed(wsk.request("POST", f"{NS}/actions/{ACTION}", {"name": str(n)}), 202)
@@ -265,6 +277,7 @@ async def warm_paths(served: ServedWhisklet, bare: BareRunners, rounds: int, pac
             await asyncio.sleep(pace_s)
             if keep:
                 samples.add("bare", bare_ms)
+                samples.add("bare pipelined", pipelined_ms)
                 samples.add("blocking", blocking[0], blocking[1][b"x-openwhisk-activation-id"].decode())
                 samples.add("non-blocking 202", accepted[0], json.loads(accepted[2])["activationId"])
                 samples.add("web .json", web[0], web[1][b"x-openwhisk-activation-id"].decode())
@@ -387,16 +400,19 @@ async def measure(
 
 
 def report(samples: Samples, cold: dict[str, int], cpu: dict[str, float]) -> None:
-    bare = samples.ms["bare"]
-    bare50, bare99 = percentile(bare, 50), percentile(bare, 99)
-    print(f"{'path (n per kind)':<36} {'p50 ms':>8} {'p99 ms':>8} {'p50/bare':>9} {'p99/bare':>9} {'cold':>5} {'CPU us/act':>10}")
-    print(f"{f'bare /init+/run (n={len(bare)})':<36} {bare50:8.2f} {bare99:8.2f} {1:9.2f} {1:9.2f} {'-':>5} {'-':>10}")
+    """One row per path: p50/p99 and their ratios to the bare round trips, `/run` written after `/init`'s
+    reply (bare) and right behind `/init` as the gateway sends it (p50/pipe)."""
+    bare, piped = samples.ms["bare"], samples.ms["bare pipelined"]
+    bare50, bare99, piped50 = percentile(bare, 50), percentile(bare, 99), percentile(piped, 50)
+    print(f"{'path (n per kind)':<36} {'p50 ms':>8} {'p99 ms':>8} {'p50/bare':>9} {'p99/bare':>9} {'p50/pipe':>9} "
+          f"{'cold':>5} {'CPU us/act':>10}")
     for kind, values in samples.ms.items():
-        if kind == "bare":
-            continue
         p50, p99 = percentile(values, 50), percentile(values, 99)
-        print(f"{kind:<36} {p50:8.2f} {p99:8.2f} {p50 / bare50:9.2f} {p99 / bare99:9.2f} {cold.get(kind, 0):>5} "
-              f"{cpu.get(kind, float('nan')):10.0f}", flush=True)
+        name = {"bare": "bare /init+/run", "bare pipelined": "bare /init+/run pipelined"}.get(kind, kind)
+        if kind in ("bare", "bare pipelined"):
+            name += f" (n={len(values)})"
+        print(f"{name:<36} {p50:8.2f} {p99:8.2f} {p50 / bare50:9.2f} {p99 / bare99:9.2f} {p50 / piped50:9.2f} "
+              f"{cold.get(kind, '-'):>5} {f'{cpu[kind]:.0f}' if kind in cpu else '-':>10}", flush=True)
 
 
 def main() -> None:

@@ -5,14 +5,19 @@
 
 A profiling tool, not part of Whisklet. `--serve` wraps the hot path's functions (from outside, so the
 code measured is the code shipped), runs `whisklet serve`, and appends one JSON line per HTTP request
-to STAMPS_FILE: `[path, [[stage, ns since the request arrived], ...]]` in the order the stages ended.
+to STAMPS_FILE: `[path, bytes_in_ns, [[stage, ns since the request's first bytes arrived], ...]]` in the
+order the stages ended; `bytes_in_ns` is `time.perf_counter_ns()` (CLOCK_MONOTONIC, the same clock in
+every process) when the protocol received the request's first bytes.
 Without it, it starts such a server (4 prewarmed sandboxes of `--driver`'s kind), sends `--activations` warm blocking
-`result=true` invokes `--pace` seconds apart, and prints each stage's median and p90 (the time from
-the previous stage's end to its own). Bounded in requests and time; loopback only.
+`result=true` invokes `--pace` seconds apart from bench.core's lean client, and prints each stage's median
+and p90 (the time from the previous stage's end to its own), from the client's write of the request
+("client -> bytes in") to its read of the reply's last byte ("-> client"). Bounded in requests and time;
+loopback only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import json
@@ -59,6 +64,38 @@ def _after_sync(owner: Any, name: str, stage: str) -> None:
     setattr(owner, name, wrapped)
 
 
+def _stamp_bytes_in() -> None:
+    """Note when a request's first bytes reach the protocol (before parsing), and hand it to the request's
+    scope when its head is complete (the ASGI task that serves it starts from that scope)."""
+    from gateway.edge.http import BoundedHttp
+
+    data_received, headers_complete = BoundedHttp.data_received, BoundedHttp.on_headers_complete
+
+    def received(self: Any, data: bytes) -> None:
+        if not self._in_body and not self._head_raw:
+            self._bench_bytes_in = time.perf_counter_ns()
+        data_received(self, data)
+
+    def complete(self: Any) -> None:
+        self.scope["bench.bytes_in"] = getattr(self, "_bench_bytes_in", None)
+        self.scope["bench.early"] = [("head parsed", time.perf_counter_ns())]
+        headers_complete(self)
+
+    BoundedHttp.data_received = received  # type: ignore[method-assign]
+    BoundedHttp.on_headers_complete = complete  # type: ignore[method-assign]
+
+    from starlette.applications import Starlette
+
+    starlette_call = Starlette.__call__
+
+    async def app_in(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        if "bench.early" in scope:
+            scope["bench.early"].append(("task started, app in", time.perf_counter_ns()))
+        await starlette_call(self, scope, receive, send)
+
+    Starlette.__call__ = app_in  # type: ignore[method-assign]
+
+
 def install(stamps_file: Path) -> None:
     from gateway.api import actions
     from gateway.edge import envelope as middleware
@@ -74,11 +111,13 @@ def install(stamps_file: Path) -> None:
     async def call(self: Any, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return await envelope(self, scope, receive, send)
-        began = time.perf_counter_ns()
-        stamps: list[tuple[str, int]] = [("http in", began)]
+        began = scope.get("bench.bytes_in") or time.perf_counter_ns()
+        stamps: list[tuple[str, int]] = [*scope.get("bench.early", ()), ("middleware, envelope in", time.perf_counter_ns())]
         token = _stamps.set(stamps)
 
         async def timed_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                stamp("response built")
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body"):
                 stamp("response out")
@@ -87,8 +126,9 @@ def install(stamps_file: Path) -> None:
             await envelope(self, scope, receive, timed_send)
         finally:
             _stamps.reset(token)
-            out.write(json.dumps([scope["path"], [(s, t - began) for s, t in stamps]]) + "\n")
+            out.write(json.dumps([scope["path"], began, [(s, t - began) for s, t in stamps]]) + "\n")
 
+    _stamp_bytes_in()
     middleware.RequestEnvelope.__call__ = call  # type: ignore[method-assign]
     _after(auth.Authenticator, "__call__", "routing + auth")
     _after_sync(controller.Controller, "admit", "throttle")
@@ -106,13 +146,22 @@ def install(stamps_file: Path) -> None:
     del invocation  # imported so that its names are bound before the patches above
 
 
-def summarize(path: Path, prefix: str = "/api/v1/namespaces/") -> dict[str, tuple[float, float, int]]:
-    """stage -> (median ms, p90 ms, count) of the time from the previous stamp to this one."""
+def summarize(
+    path: Path, client: list[tuple[int, int]] | None = None, prefix: str = "/api/v1/namespaces/"
+) -> dict[str, tuple[float, float, int]]:
+    """stage -> (median ms, p90 ms, count) of the time from the previous stamp to this one.
+
+    `client` holds the client's (request written, reply read) `perf_counter_ns` pairs: a request whose
+    first bytes arrived within one gains the stages "client -> bytes in" and "-> client"."""
     spans: dict[str, list[float]] = {}
     for line in path.read_text().splitlines():
-        route, stamps = json.loads(line)
+        route, bytes_in, stamps = json.loads(line)
         if not route.startswith(prefix) or len(stamps) < 5:
             continue
+        sent = next(((s, r) for s, r in client or () if s <= bytes_in <= r), None)
+        if sent is not None:
+            stamps = [("client -> bytes in", bytes_in - sent[0]), *((stage, at + bytes_in - sent[0]) for stage, at in stamps),
+                      ("-> client", sent[1] - sent[0])]
         previous, seen = 0, set()
         for stage, at in stamps:
             name = stage if stage not in seen else f"{stage} (again)"
@@ -131,9 +180,7 @@ def measure(activations: int, pace_s: float, driver: str = "auto") -> dict[str, 
     import tempfile
     import threading
 
-    import httpx
-
-    from bench.core import HELLO, LIMITS
+    from bench.core import HELLO, LIMITS, Http
     from bench.serving import free_port
 
     with tempfile.TemporaryDirectory(prefix="wl-stages-", dir="/tmp") as tmp:
@@ -153,19 +200,32 @@ def measure(activations: int, pace_s: float, driver: str = "auto") -> dict[str, 
             assert found is not None, "whisklet serve did not start"
             uuid, key = found.group(1).split(":")
             time.sleep(5)  # the pool fills
-            action = f"http://127.0.0.1:{port}/api/v1/namespaces/_/actions/bench-stages"
-            with httpx.Client(auth=(uuid, key), timeout=60) as wsk:
-                wsk.put(action, params={"overwrite": "true"},
-                        json={"exec": {"kind": "nodejs:default", "code": HELLO}}).raise_for_status()
-                for n in range(activations + 5):
-                    if n == 5:  # the first few warm the gateway's own code paths
-                        stamps.write_text("")
-                    wsk.post(action, params={"blocking": "true", "result": "true"}, json={"name": str(n)}).raise_for_status()
-                    time.sleep(pace_s)
+            client = asyncio.run(_invoke(Http(port, (uuid, key)), activations, pace_s, stamps, HELLO))
         finally:
             server.terminate()
             server.wait(60)
-        return summarize(stamps)
+        return summarize(stamps, client)
+
+
+async def _invoke(wsk: Any, activations: int, pace_s: float, stamps: Path, code: str) -> list[tuple[int, int]]:
+    """Warm blocking invokes `pace_s` apart: each one's (request written, reply read) `perf_counter_ns`."""
+    action = "/api/v1/namespaces/_/actions/bench-stages"
+    client = []
+    try:
+        status, _, body = await wsk.request("PUT", f"{action}?overwrite=true", {"exec": {"kind": "nodejs:default", "code": code}})
+        assert status == 200, body
+        for n in range(activations + 5):
+            if n == 5:  # the first few warm the gateway's own code paths
+                stamps.write_text("")
+                client.clear()
+            sent = time.perf_counter_ns()
+            status, _, body = await wsk.request("POST", f"{action}?blocking=true&result=true", {"name": str(n)})
+            client.append((sent, time.perf_counter_ns()))
+            assert status == 200, body
+            await asyncio.sleep(pace_s)
+    finally:
+        await wsk.close()
+    return client
 
 
 def main() -> int:

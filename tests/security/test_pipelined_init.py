@@ -1,6 +1,7 @@
-"""A runner that does not keep to pipelining's order: it answers `/run` before `/init`, answers twice, or
-never answers `/init`. Each activation still ends within its limits, with what the gateway read bounded
-and the error OpenWhisk gives for the same `/init` reply, and the connection is never reused.
+"""A runner that does not keep to pipelining's order: it answers `/run` before `/init`, answers twice,
+never answers `/init`, or answers with bytes that are not an HTTP reply. Each activation still ends
+within its limits, with what the gateway read bounded and the error OpenWhisk gives for the same `/init`
+reply, and the connection is never reused.
 
 The runner is the tenant's (the action's top-level code can patch it during `/init`); here a scripted
 Unix-socket server stands in for it, with the gateway's own `activate`.
@@ -144,6 +145,22 @@ async def test_a_runner_that_answers_init_and_never_run_times_out_during_the_run
 
 async def test_a_runner_that_closes_after_answering_init_ends_the_run_as_exited(serve: Serve) -> None:
     runner = HostileRunner(OK.replace(b"HTTP/1.1 200 OK\r\n", b"HTTP/1.1 200 OK\r\nConnection: close\r\n"), after_requests=2)
+    result = await activated(await serve(runner))
+    assert result.status is ActivationStatus.DEVELOPER_ERROR
+    assert error(result) == messages.RUN_EXITED
+
+
+async def test_a_runner_answering_init_with_garbage_ends_the_activation_as_not_initialized(serve: Serve) -> None:
+    runner = HostileRunner(b"\x00\xffnot http at all\r\n\r\n" + reply(200, b'{"ran":"anyway"}'), after_requests=2)
+    result = await activated(await serve(runner))
+    assert result.status is ActivationStatus.DEVELOPER_ERROR
+    assert not result.timed_out
+    assert error(result) == messages.INIT_EXITED
+    assert b"anyway" not in result.result
+
+
+async def test_a_runner_answering_run_with_garbage_after_a_good_init_ends_the_run_as_exited(serve: Serve) -> None:
+    runner = HostileRunner(OK + b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n", after_requests=2)
     result = await activated(await serve(runner))
     assert result.status is ActivationStatus.DEVELOPER_ERROR
     assert error(result) == messages.RUN_EXITED
