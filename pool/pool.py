@@ -111,8 +111,9 @@ class Pool:
        parallelism (creation: `policy.creation_slots`, `max_parallel_creates` raised up to twice while
        the arrival rate needs more replacements in flight). A warm lease's replacement starts
        `_REFILL_AFTER_S` later while its stock has other prewarmed sandboxes, at once when it took the last.
-       An activation waits for a creation (a cold start) only when its stock is empty; one that would expect to wait longer than `queue_timeout_s`
-       (`policy.expected_wait_s`) is refused at once with PoolOverloaded instead of queued.
+       An activation waits for a creation (a cold start) only when its stock is empty; one that would
+       expect to wait longer than `queue_timeout_s` (`policy.expected_wait_s`) is refused at once with
+       PoolOverloaded instead of queued.
     3. Stocks are per (kind, memory size, egress mode): a sandbox's network is made when it is created.
        The prewarmed target per stock follows that stock's arrival rate
        (`policy.prewarm_target`), never below the minimum (the default kind, size and egress only);
