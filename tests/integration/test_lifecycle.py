@@ -57,7 +57,8 @@ def test_orphans_of_a_killed_gateway_are_removed_at_the_next_start(own_whisklet)
     before = set(sandbox_names(data_dir))
     own_whisklet.process.send_signal(signal.SIGKILL)
     own_whisklet.process.wait(10)
-    assert set(sandbox_names(data_dir)) == before  # left behind by the kill
+    # Left behind by the kill until the next start with the Docker driver; the namespace driver's reaper
+    # removes them as soon as the gateway is gone (README, "When a gateway dies").
     own_whisklet.start()
     assert wait_until(lambda: not before & set(sandbox_names(data_dir)), timeout_s=30)
 

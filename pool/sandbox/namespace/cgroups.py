@@ -7,8 +7,9 @@ Two layouts behind one `CgroupLayout` contract:
   `memory.swap.max`, `pids.max`, killed through `cgroup.kill`, OOM kills read from `memory.events`.
 
 `scope` is the digest of one data directory: `sweep` removes only what a Whisklet with the same data
-directory left, never another one's. Everything here is blocking file work on cgroupfs: call it from a
-thread. The root is a parameter so the file operations are tested against a temporary directory.
+directory left, never another one's (`owner.py` decides which other scopes are abandoned). Everything
+here is blocking file work on cgroupfs: call it from a thread. The root is a parameter so the file
+operations are tested against a temporary directory.
 """
 
 from __future__ import annotations
@@ -89,6 +90,12 @@ def detect_version(root: Path = CGROUP_ROOT) -> int | None:
 
 def layout(version: int, scope: str, root: Path = CGROUP_ROOT) -> CgroupLayout:
     return CgroupV1(root, scope) if version == 1 else CgroupV2(root, scope)
+
+
+def scopes(version: int, root: Path = CGROUP_ROOT) -> set[str]:
+    """The scopes that have a directory under Whisklet's cgroup parent (on v1, in any hierarchy)."""
+    parents = [root / h / PARENT for h in _V1_HIERARCHIES] if version == 1 else [root / PARENT]
+    return {entry.name for parent in parents for entry in _children(parent)}
 
 
 class CgroupV1:
@@ -228,6 +235,7 @@ class CgroupV2:
 
 _SWEEP_WAIT_S = 2.0
 _SWEEP_POLL_S = 0.01
+_BUSY_WAIT_S = 1.0
 
 
 def _kill_and_remove(cgroups: CgroupLayout, name: str) -> None:
@@ -288,17 +296,25 @@ def _children(scope: Path) -> list[Path]:
 def _rmdir(directory: Path) -> None:
     """Remove a cgroup directory (cgroupfs removes its interface files with it); missing is fine.
 
-    Only a plain directory standing in for cgroupfs (the tests' temporary root) is ever "not empty":
-    its files are removed first. cgroupfs itself answers EBUSY while processes are left.
+    cgroupfs answers EBUSY while processes are left, and for a moment after `cgroup.procs` went empty
+    (a killed process still exiting): retried for at most `_BUSY_WAIT_S`. Only a plain directory standing
+    in for cgroupfs (the tests' temporary root) is ever "not empty": its files are removed first.
     """
-    try:
-        os.rmdir(directory)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        if exc.errno != errno.ENOTEMPTY:
-            raise
-        for entry in directory.iterdir():
-            if entry.is_file() and not entry.is_symlink():
-                entry.unlink()
-        os.rmdir(directory)
+    deadline = time.monotonic() + _BUSY_WAIT_S
+    while True:
+        try:
+            os.rmdir(directory)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if exc.errno == errno.EBUSY and time.monotonic() < deadline:
+                time.sleep(_SWEEP_POLL_S)  # blocking by contract: this module runs in a thread
+                continue
+            if exc.errno != errno.ENOTEMPTY:
+                raise
+            break
+    for entry in directory.iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            entry.unlink()
+    os.rmdir(directory)

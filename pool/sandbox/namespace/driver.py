@@ -105,8 +105,9 @@ class NamespaceDriver:
        afterwards (the last `_KEPT_USAGES` sandboxes' are kept). `resource_use` reads a live sandbox's
        CPU time since it became ready and its peak memory from counters opened then (`UsageCounters`).
     3. `remove_orphans` removes the cgroups (killing what is inside) and host directories that a killed
-       Whisklet with the same data directory left; `close` destroys every sandbox still alive and waits
-       for the clean-up of creations that failed or were cancelled.
+       Whisklet with the same data directory left (a dead gateway's reaper removes them sooner, and other
+       data directories' are swept when a driver opens: `reaper.py`, `owner.py`); `close` destroys every
+       sandbox still alive and waits for the clean-up of creations that failed or were cancelled.
     4. `Sandbox.output` is the runner's stdout and stderr: pipes made before it starts (`PipeOutput`),
        closed by `destroy`. Nothing is ever read from the host directory; the socket check before the
        warm-up is an `lstat`.

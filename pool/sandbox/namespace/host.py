@@ -1,14 +1,16 @@
 """Whether this host can run the namespace driver, and opening that driver with its runtime tree.
 
-`missing` lists what the host lacks, each with its fix; `namespace_driver` builds a runtime tree per kind,
-compiles the seccomp filter, and yields a ready `NamespaceDriver`, closed on exit.
+`missing` lists what the host lacks, each with its fix; `namespace_driver` holds the data directory's owner
+record, sweeps the sandboxes of Whisklets that are gone (`owner.py`), starts the reaper that sweeps this
+one's if it dies (`reaper.py`), builds a runtime tree per kind, compiles the seccomp filter, and yields a
+ready `NamespaceDriver`, closed on exit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -21,8 +23,10 @@ from pool.runtime.nodejs.kinds import RUNTIMES, NodeRuntime, modules_dir, node_b
 from pool.sandbox.docker.engine import DockerSettings
 from pool.sandbox.driver import SandboxError
 from pool.sandbox.hostdir import make_api_dir
+from pool.sandbox.namespace import reaper
 from pool.sandbox.namespace.cgroups import CGROUP_ROOT, PARENT, detect_version, layout
 from pool.sandbox.namespace.driver import NamespaceDriver
+from pool.sandbox.namespace.owner import OwnerBusy, hold, release, remove_home, sweep_abandoned
 from pool.sandbox.namespace.runtime import ensure_tree
 from pool.sandbox.namespace.seccomp import SeccompUnavailable, compile_filter
 
@@ -33,6 +37,8 @@ directory: bubblewrap runs as the runner's uid and resolves every bind source by
 reachable by that uid, and a data directory under /root is not. Every directory on the way is root's,
 0711 (the tree 0755), so the uid can pass through but list nothing."""
 _PROBE_TIMEOUT_S = 10.0
+_OWNER_WAIT_S = 30.0  # how long a start waits for another Whisklet's sweep of the same data directory
+log = logging.getLogger("whisklet.pool")
 _USE_DOCKER = 'or set pool.driver = "docker"'
 
 
@@ -91,7 +97,8 @@ async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike
     try:
         await asyncio.to_thread(_make_home, home)
         await asyncio.to_thread(make_api_dir, home / "api")
-    except OSError as exc:
+        owner = await asyncio.to_thread(hold, home, _OWNER_WAIT_S)
+    except (OSError, OwnerBusy) as exc:
         raise SandboxError(f"preparing the namespace sandbox's host directory failed: {exc}") from exc
     trees: dict[str, Path] = {}
     tree_locks: list[int] = []
@@ -104,11 +111,30 @@ async def namespace_driver(settings: DockerSettings, data_dir: str | os.PathLike
                 raise SandboxError(f"preparing the {runtime.kind} runtime tree failed: {exc}") from exc
             trees[runtime.kind] = tree
             tree_locks.append(tree_lock)
-        async with _opened(settings, home, version, scope, trees, egress_deny) as driver:
+        async with _reaped(version, host_root, scope), _opened(settings, home, version, scope, trees, egress_deny) as driver:
             yield driver
     finally:
         for tree_lock in tree_locks:
             os.close(tree_lock)
+        await asyncio.to_thread(release, home, owner)
+        await asyncio.to_thread(remove_home, home)
+
+
+@asynccontextmanager
+async def _reaped(version: int, host_root: Path, scope: str) -> AsyncIterator[None]:
+    """Sweep the sandboxes of every other data directory whose Whisklet is gone, and keep this one's reaper
+    watching while the driver is open (stopped on exit: a normal stop leaves nothing to sweep)."""
+    try:
+        swept = await asyncio.to_thread(sweep_abandoned, host_root, version, scope)
+        watch = await asyncio.to_thread(reaper.start, version, CGROUP_ROOT, host_root / scope)
+    except OSError as exc:
+        raise SandboxError(f"starting the namespace driver's sandbox reaper failed: {exc}") from exc
+    if swept:
+        log.info("removed %d sandboxes left by stopped Whisklets with other data directories", swept)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(reaper.stop, watch)
 
 
 def _ensure_kind_tree(runtime_dir: Path, runtime: NodeRuntime, keep: tuple[Path, ...]) -> tuple[Path, int]:
@@ -139,7 +165,6 @@ async def _opened(settings: DockerSettings, home: Path, version: int, scope: str
                 yield driver
             finally:
                 await driver.close()
-                await asyncio.to_thread(_remove_home, home)
         finally:
             os.close(seccomp_fd)
     except SeccompUnavailable as exc:
@@ -150,13 +175,6 @@ def _make_home(home: Path) -> None:
     home.mkdir(mode=0o711, parents=True, exist_ok=True)
     for directory in (home.parent, home):
         directory.chmod(0o711)
-
-
-def _remove_home(home: Path) -> None:
-    """Remove this data directory's (empty) directories under the host root; what is left stays."""
-    for directory in (home / "run", home / "api", home):
-        with contextlib.suppress(OSError):
-            directory.rmdir()
 
 
 def _cgroup_writable(root: Path, version: int) -> bool:

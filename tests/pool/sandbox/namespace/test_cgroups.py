@@ -5,6 +5,8 @@ cgroup v1 runs for real on this host (the isolation tests); v2 is proven here fo
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,20 @@ def test_v2_counters_read_cpu_stat_and_memory_peak_where_the_kernel_has_it(tmp_p
     (sandbox / "cpu.stat").write_text("usage_usec 42500\nuser_usec 30000\nsystem_usec 12500\n")
     assert before_5_19.read() == ResourceUse(cpu_ms=12.5, peak_memory_bytes=None)
     assert counters.read() == ResourceUse(cpu_ms=12.5, peak_memory_bytes=73400320)
+
+
+def test_a_cgroup_busy_for_a_moment_after_its_processes_were_killed_is_still_removed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cgroups = CgroupV2(v2_root(tmp_path), "scope1")
+    cgroups.create("whisklet-a", LIMITS)
+    answers = iter([OSError(errno.EBUSY, "busy"), OSError(errno.EBUSY, "busy")])  # a killed task still exiting
+    real_rmdir = os.rmdir
+
+    def rmdir(path: str | os.PathLike[str]) -> None:
+        if (busy := next(answers, None)) is not None:
+            raise busy
+        real_rmdir(path)
+
+    monkeypatch.setattr(os, "rmdir", rmdir)
+    assert cgroups.sweep() == 1
+    assert not (tmp_path / "whisklet" / "scope1" / "whisklet-a").exists()
