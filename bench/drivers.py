@@ -7,6 +7,11 @@ after round so that load drifts hit every method alike:
 - raw Docker churn: hardened containers created, started and force-removed, no runner wait (bench/ceiling.py);
 - each driver (`sandbox`, `docker`) with each egress of `--egress` (comma-separated; the configuration's
   default, `internet`, unless given): `create` (which returns only once the runner answered) then `destroy`.
+With `--attach-cost`, it measures instead what `internet` egress's network stack (slirp4netns) costs one
+sandbox: attached to a fresh network namespace (a holder process as the runner's uid, as bubblewrap makes
+it), deny routes in, then killed and reaped; CPU is the gateway's own and its reaped children's
+(getrusage; the namespace's holder is reaped outside the window). Commit 9ce08f1 of branch issue10-pasta
+measured pasta (passt 2023-03) with it, interleaved: see README, "What it costs".
 Each method first runs one untimed cycle (a driver's first create checks its snapshot, makes its parent
 cgroups, starts its address watch: ~0.4 s that a 16-cycle round would otherwise count), then `cycles`
 cycles, `parallel` at a time, per round; the median rate over rounds is printed with the ratios to bare
@@ -18,8 +23,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,9 +37,10 @@ from pathlib import Path
 from bench.ceiling import docker_churn_rate
 from gateway.config import egress_mode
 from pool.runner.client import RunnerConnection, RunnerGone
-from pool.runtime.nodejs.files import RUNNER_PATH
+from pool.runtime.nodejs.files import RUNNER_GID, RUNNER_PATH, RUNNER_UID
 from pool.sandbox.docker.engine import DockerSettings, docker_driver
 from pool.sandbox.driver import Egress, SandboxDriver
+from pool.sandbox.namespace import network
 from pool.sandbox.namespace.host import missing, namespace_driver
 
 _START_TIMEOUT_S = 20.0
@@ -184,6 +192,52 @@ def _summary(rates: dict[str, list[float]], latencies: dict[str, list[float]], c
         print(f"  {name:<26} {value:6.1f}/s  p50 cycle {p50:6.0f} ms  ({', '.join(ratios)})")
 
 
+def attach_cost(deny: list[str]) -> tuple[float, float, float]:
+    """One sandbox's `internet` network: attach (deny routes included) and teardown
+    (killed, reaped). Returns the CPU ms (the gateway's and its reaped children's), the attach's wall ms
+    and the teardown's wall ms. Blocking: run it in a thread or on its own."""
+    holder = subprocess.Popen(
+        ["setpriv", f"--reuid={RUNNER_UID}", f"--regid={RUNNER_GID}", "--clear-groups", "unshare", "--user",
+         "--map-root-user", "--net", "sh", "-c", "ip link set lo up && exec cat"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        before = _cpu_s()
+        began = time.monotonic()
+        attached = network.attach(holder.pid, deny, _START_TIMEOUT_S)
+        attached_at = time.monotonic()
+        network.stop(attached)
+        ended = time.monotonic()
+        cpu_ms = (_cpu_s() - before) * 1000
+    finally:
+        if holder.stdin is not None:
+            holder.stdin.close()
+        holder.kill()
+        holder.wait()
+    return cpu_ms, (attached_at - began) * 1000, (ended - attached_at) * 1000
+
+
+def _cpu_s() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def attach_costs(rounds: int, cycles: int) -> list[tuple[float, float, float]]:
+    """`attach_cost` `cycles` times per round (one untimed first); prints each round's and the overall medians."""
+    deny = network.denied_networks([])
+    attach_cost(deny)
+    samples: list[tuple[float, float, float]] = []
+    for round_number in range(1, rounds + 1):
+        samples += [attach_cost(deny) for _ in range(cycles)]
+        cpu, up, down = (statistics.median(column) for column in zip(*samples[-cycles:], strict=True))
+        print(f"round {round_number}: CPU {cpu:5.1f} ms  attach {up:5.1f} ms  teardown {down:5.1f} ms", flush=True)
+    cpu, up, down = (statistics.median(column) for column in zip(*samples, strict=True))
+    p90 = statistics.quantiles([row[0] for row in samples], n=10)[-1]
+    print(f"\nslirp4netns, median of {rounds} x {cycles} cycles ({os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}): CPU {cpu:5.1f} ms (p90 {p90:5.1f}; gateway + its reaped children, getrusage)  "
+          f"attach {up:5.1f} ms  teardown {down:5.1f} ms")
+    return samples
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.drivers", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -193,6 +247,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--egress", type=egress_list, default=("internet",),
                         help="the drivers' sandboxes' egress, comma-separated: none, api, internet (default internet)")
     parser.add_argument("--no-docker", action="store_true", help="skip raw Docker churn and the docker driver")
+    parser.add_argument("--attach-cost", action="store_true",
+                        help="measure only the internet network stack's attach + teardown (CPU and wall)")
     args = parser.parse_args(argv)
     args.cycles = max(1, min(args.cycles, 200))
     args.rounds = max(1, min(args.rounds, 10))
@@ -201,5 +257,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 if __name__ == "__main__":
     arguments = _arguments(None)
+    if arguments.attach_cost:
+        attach_costs(arguments.rounds, arguments.cycles)
+        sys.exit(0)
     asyncio.run(main(arguments.rounds, arguments.cycles, arguments.parallel, arguments.node, arguments.egress,
                      not arguments.no_docker))

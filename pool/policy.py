@@ -69,6 +69,26 @@ def prewarm_target(
     return max(minimum, target)
 
 
+SLOT_UTILISATION = 0.75
+"""The share of the creation slots that replacing consumed sandboxes keeps busy on average, at most
+(`creation_slots`): above it, M/M/c's queue for a slot grows steeply (Erlang C)."""
+
+
+def creation_slots(arrival_per_s: float, create_s: float, configured: int, most: int | None = None) -> int:
+    """How many creations may run at once: `configured` (the driver's own, measured for creation alone),
+    raised while the arrivals need more replacements in flight than that at `SLOT_UTILISATION` (Little's
+    law: in flight = arrival rate x creation time), up to `most` (default twice `configured`).
+
+    With the count fixed, creation cannot exceed `configured / create_s`, whatever the CPU has left: on
+    2 cores under the staircase's load a sandbox took 145-163 ms, so 4 slots capped creation at
+    24.5-27.6/s, exactly where the pool stopped following the offered rate (0.8 of the machine's limit;
+    39 % cold starts with egress `api`, 88 % with `internet`). The bound keeps an overload from growing
+    the parallelism (and each creation's time with it) without end."""
+    most = max(configured, most if most is not None else 2 * configured)
+    needed = math.ceil(arrival_per_s * create_s / SLOT_UTILISATION)
+    return max(configured, min(most, needed))
+
+
 SATURATED = 1_000_000
 """`slot_queue_reached` when the slots cannot keep up at all: more than any memory budget allows."""
 

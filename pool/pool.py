@@ -108,10 +108,12 @@ class Pool:
        runs over a connection the pool opened as soon as the sandbox was created, before any tenant
        code ran in it (a new one if that one is no longer `quiet`, see `activate`).
     2. Creation and destruction happen in background tasks, off the activation's path, with bounded
-       parallelism. A warm lease's replacement starts `_REFILL_AFTER_S` later while its stock has other
-       prewarmed sandboxes, at once when it took the last. An activation waits for a creation (a cold
-       start) only when its stock is empty; one that would expect to wait longer than `queue_timeout_s`
-       (`policy.expected_wait_s`) is refused at once with PoolOverloaded instead of queued.
+       parallelism (creation: `policy.creation_slots`, `max_parallel_creates` raised up to twice while
+       the arrival rate needs more replacements in flight). A warm lease's replacement starts
+       `_REFILL_AFTER_S` later while its stock has other prewarmed sandboxes, at once when it took the last.
+       An activation waits for a creation (a cold start) only when its stock is empty; one that would
+       expect to wait longer than `queue_timeout_s` (`policy.expected_wait_s`) is refused at once with
+       PoolOverloaded instead of queued.
     3. Stocks are per (kind, memory size, egress mode): a sandbox's network is made when it is created.
        The prewarmed target per stock follows that stock's arrival rate
        (`policy.prewarm_target`), never below the minimum (the default kind, size and egress only);
@@ -143,6 +145,7 @@ class Pool:
         self._default_egress: Egress = default_egress
         self._stock(default_kind, default_memory_mb, default_egress)
         self._create_s: float | None = None
+        self._creation_slots = config.max_parallel_creates  # `policy.creation_slots`, re-decided every rebalance
         self._tasks: set[asyncio.Task[Any]] = set()
         self._leased: set[Sandbox] = set()
         self._connections: dict[Sandbox, RunnerConnection] = {}  # opened at creation, used by its job
@@ -258,7 +261,7 @@ class Pool:
                 f"{len(stock.waiters)} activations are already waiting for a container; retry later."
             )
         waiting = sum(len(s.waiters) for s in self._stocks.values())
-        wait_s = policy.expected_wait_s(waiting + 1, self._create_s, self._config.max_parallel_creates)
+        wait_s = policy.expected_wait_s(waiting + 1, self._create_s, self._creation_slots)
         if wait_s > self._config.queue_timeout_s:
             raise PoolOverloaded(
                 f"{waiting} activations are already waiting for a container, about {wait_s:.0f} s of container "
@@ -330,15 +333,20 @@ class Pool:
     def _rebalance(self) -> None:
         now = self._clock()
         create_s = self._create_s if self._create_s is not None else 1.0
-        free_slots = self._config.max_parallel_creates - sum(s.creating for s in self._stocks.values())
-        budget_left = self._config.memory_budget_mb - self._memory_in_use()
-        for stock in self._stocks.values():
-            rate = policy.planning_rate(
+        rates = {
+            key: policy.planning_rate(
                 stock.arrivals.read(now, self._config.rate_window_s), stock.burst.read(now, self._config.burst_window_s)
             )
+            for key, stock in self._stocks.items()
+        }
+        if self._create_s is not None:  # until a creation was timed, the configured count
+            self._creation_slots = policy.creation_slots(sum(rates.values()), create_s, self._config.max_parallel_creates)
+        free_slots = self._creation_slots - sum(s.creating for s in self._stocks.values())
+        budget_left = self._config.memory_budget_mb - self._memory_in_use()
+        for key, stock in self._stocks.items():
             target = policy.prewarm_target(
-                rate, create_s, self._config.headroom, stock.minimum, self._config.cold_start_ratio,
-                parallel_creates=self._config.max_parallel_creates,
+                rates[key], create_s, self._config.headroom, stock.minimum, self._config.cold_start_ratio,
+                parallel_creates=self._creation_slots,
             )
             stock.target = min(target, self._config.memory_budget_mb // stock.memory_mb)
         if now >= self._retry_at:

@@ -313,3 +313,27 @@ async def test_stop_cuts_activations_past_the_grace(driver):
     result = await asyncio.wait_for(running, 2)
     assert result.status is ActivationStatus.DEVELOPER_ERROR
     assert driver.alive == 0
+
+
+async def test_arrivals_faster_than_the_configured_slots_can_replace_get_more_creations_at_once(driver):
+    # 2 slots of 0.2 s create at most 10/s; 12 activations arriving at once need more in flight.
+    driver.create_delay_s = 0.2
+    in_flight = most = 0
+    create = driver.create
+
+    async def counted(*args, **kwargs):
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await create(*args, **kwargs)
+        finally:
+            in_flight -= 1
+
+    driver.create = counted
+    pool = await started(driver, min_prewarm=1, max_parallel_creates=2)
+    await until(lambda: pool.snapshot().stocks[0].prewarmed == 1)  # one creation timed
+    results = await asyncio.gather(*(pool.run(job(n)) for n in range(12)))
+    assert all(r.status is ActivationStatus.SUCCESS for r in results)
+    assert most > 2
+    await pool.stop(grace_s=1)
