@@ -25,8 +25,8 @@ SENTINEL = b"XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX"
 
 SENTINEL_WAIT_S = 1.0
 """How long, at most, the logs of an activation that ended normally wait for both sentinels after its
-reply arrived. An honest runner writes them just before the reply, so they are already there (the
-Docker driver's attach stream may bring them a moment after it); a runner that lost them (the action
+reply arrived. An honest runner writes them just before the reply, so they are already there (both
+drivers hand the gateway pipes: the namespace driver's own, the Docker driver's FIFOs); a runner that lost them (the action
 closed its stdout, or exited) ends the wait early or costs this much once, and its logs then end with
 OpenWhisk's "logs could not be collected" line."""
 

@@ -16,9 +16,23 @@ const SOCKET = process.env.WHISKLET_SOCKET || '/run/whisklet/runner.sock';
 // The namespace driver's ready pipe (pool/sandbox/readiness.py): an inherited descriptor written once the
 // socket listens, then closed; the Docker driver polls for the socket instead.
 const READY_FD = /^[0-9]+$/.test(process.env.WHISKLET_READY_FD || '') ? Number(process.env.WHISKLET_READY_FD) : -1;
+// The Docker driver's output FIFOs (pool/sandbox/docker/output.py), in this sandbox's directory, their read
+// ends held by the gateway since before the runner started.
+const OUTPUT_DIR = process.env.WHISKLET_OUTPUT_DIR || '';
 // The action sees the container's environment, not the runner's settings.
 delete process.env.WHISKLET_SOCKET;
 delete process.env.WHISKLET_READY_FD;
+delete process.env.WHISKLET_OUTPUT_DIR;
+
+// They become descriptors 1 and 2 before anything writes (closed, then opened again: `open` takes the
+// lowest free descriptor), so that what the action, its child processes and the runner write reaches the
+// gateway directly, in order, rather than through the engine's copy of the container's stdout and stderr.
+if (OUTPUT_DIR) {
+  for (const [fd, name] of [[1, 'stdout'], [2, 'stderr']]) {
+    fs.closeSync(fd);
+    if (fs.openSync(path.join(OUTPUT_DIR, name), fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW) !== fd) process.exit(70);
+  }
+}
 
 const MAX_BODY_BYTES = 48 * 1024 * 1024;
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;

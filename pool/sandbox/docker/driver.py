@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiodocker
-import aiohttp
-from aiodocker.stream import Stream
 
 from pool.runner.client import RunnerGone
 from pool.runtime.nodejs.files import (
@@ -32,6 +30,7 @@ from pool.runtime.nodejs.files import (
 )
 from pool.runtime.nodejs.kinds import DEFAULT_KIND
 from pool.sandbox.docker.errors import engine_errors
+from pool.sandbox.docker.output import open_output_fifos
 from pool.sandbox.driver import Egress, ResourceUse, Sandbox, SandboxError, SandboxExit
 from pool.sandbox.hostdir import (
     NAME_PREFIX,
@@ -40,6 +39,7 @@ from pool.sandbox.hostdir import (
     remove_host_dir,
     remove_leftover_dirs,
 )
+from pool.sandbox.namespace.output import PipeOutput
 from pool.sandbox.readiness import wait_for_runner
 from pool.sandbox.usage import UsageCounters, cpu_ms_v1
 
@@ -54,43 +54,8 @@ _STATE_CHECK_S = 0.5
 _REMOVE_PARALLELISM = 4
 _MAX_SOCKET_PATH = 107  # sun_path is 108 bytes, NUL included
 _HOST_DIR_WORKERS = 2  # the driver's own threads for host-directory work: tenants cannot stall the default executor
-_STREAM_NAMES = {1: "stdout", 2: "stderr"}
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 _T = TypeVar("_T")
-
-
-class AttachedOutput:
-    """A container's stdout and stderr through one Docker attach stream (a `RunnerOutput`).
-
-    Attached before the container starts, so nothing the runner writes is missed; aiodocker's queue
-    holds at most 64 KiB before it stops reading the engine, which then stops reading the runner.
-    """
-
-    def __init__(self, stream: Stream) -> None:
-        self._stream = stream
-        self._closed = False
-
-    async def read(self) -> tuple[str, bytes] | None:
-        while not self._closed:
-            try:
-                message = await self._stream.read_out()
-            except (aiohttp.ClientError, aiodocker.DockerError, OSError):
-                return None  # the engine dropped the stream: the output ends here
-            if message is None:
-                return None
-            if message.data:
-                return _STREAM_NAMES.get(message.stream, "stdout"), bytes(message.data)
-        return None
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        # aiodocker's own `close` is a coroutine that only adds a half-close for stdin; closing the
-        # response releases the connection and ends a pending `read_out`.
-        response: aiohttp.ClientResponse | None = self._stream._resp
-        if response is not None:
-            response.close()
 
 
 class DockerDriver:
@@ -106,10 +71,10 @@ class DockerDriver:
        link (`shutil.rmtree`'s fd-based walk) and after unmounting its tmpfs. Nothing is read from it.
     3. `run_dir` belongs to one Whisklet process: `remove_orphans` deletes every `whisklet-*` entry
        in it.
-    4. The driver does not own the aiodocker sessions; the caller closes them after `close()`. The
-       runner's stdout and stderr are attached before the container starts (`Sandbox.output`) through
-       `streams`, a second session whose connector is not limited: each stream holds a connection for
-       its sandbox's life, and must not take the ones engine calls need.
+    4. The driver does not own the aiodocker session; the caller closes it after `close()`. The
+       runner's stdout and stderr reach the gateway through two FIFOs the driver makes in the host
+       directory and opens before the container exists (`pool/sandbox/docker/output.py`), never through
+       the engine, and are read as the namespace driver's pipes (`Sandbox.output`).
     5. When `run_dir_mb` > 0 each host directory is a tmpfs of that size (and few inodes), so an action
        that writes there fills its own small quota (charged to its memory limit) and never the host's
        disk. Mounting needs root (CAP_SYS_ADMIN); without it
@@ -136,14 +101,12 @@ class DockerDriver:
         start_timeout_s: float = 20.0,
         exit_grace_s: float = 1.0,
         scope: str = "1",
-        streams: aiodocker.Docker | None = None,
         cgroup_root: Path = CGROUP_ROOT,
         api_dir: Path | None = None,
     ) -> None:
         self._docker = docker
-        self._streams = streams or docker
         self._host_dirs = ThreadPoolExecutor(_HOST_DIR_WORKERS, thread_name_prefix="whisklet-host-dir")
-        self._outputs: dict[str, AttachedOutput] = {}
+        self._outputs: dict[str, PipeOutput] = {}
         self._images = dict(images)  # kind -> the runtime image's tag
         self._run_dir = Path(run_dir)
         self._instance = instance
@@ -209,9 +172,8 @@ class DockerDriver:
     async def destroy(self, sandbox: Sandbox) -> None:
         """Close its output, kill and remove the container, then remove its host directory. Harmless to repeat.
 
-        The output goes first: an attach stream the gateway stopped reading (a flood after a forged end of
-        output) holds the engine's copy of the runner's output, and the engine does not finish removing the
-        container until that copy ends."""
+        The output goes first: a runner still writing then fails with EPIPE instead of blocking on a pipe
+        the gateway stopped reading."""
         if (counters := self._counters.pop(sandbox.id, None)) is not None:
             counters.close()
         self._close_output(sandbox.name)
@@ -303,7 +265,8 @@ class DockerDriver:
             "PidsLimit": self._pids_limit,
             "Ulimits": [{"Name": "nofile", "Soft": self._nofile, "Hard": self._nofile}],
             "Binds": [f"{host_dir}:{RUN_DIR_IN_IMAGE}"],
-            # stdout and stderr reach the gateway through the attach stream only; Docker keeps no copy.
+            # stdout and stderr reach the gateway through the host directory's FIFOs; Docker keeps no copy
+            # of what the runner writes before it takes them (nothing, unless it fails to start).
             "LogConfig": {"Type": "none", "Config": {}},
             "AutoRemove": False,
         }
@@ -313,7 +276,7 @@ class DockerDriver:
         if api:
             host_config["Binds"].append(f"{self._api_dir}:{API_DIR_IN_IMAGE}:ro")
         return {
-            "Env": ["WHISKLET_API=1"] if api else [],
+            "Env": [f"WHISKLET_OUTPUT_DIR={RUN_DIR_IN_IMAGE}", *(["WHISKLET_API=1"] if api else [])],
             "Image": image,
             # The heap limit sits far above the memory limit, so the kernel's OOM kill (which the
             # engine reports as OOMKilled), not V8's own heap abort, ends a memory hog.
@@ -372,15 +335,12 @@ class DockerDriver:
                 raise
 
     async def _launch(self, name: str, memory_mb: int, host_dir: Path, image: str, egress: Egress) -> str:
-        """Make the host directory, create the container, attach to its output, start it; return its id."""
+        """Make the host directory and its output FIFOs, create the container, start it; return its id."""
         await self._in_host_dir_thread(make_host_dir, self._run_dir, host_dir, self._run_dir_mb)
+        self._outputs[name] = PipeOutput(*await self._in_host_dir_thread(open_output_fifos, host_dir))
         with engine_errors(f"creating container {name}"):
             container = await self._docker.containers.create(self._config(memory_mb, host_dir, image, egress),
                                                              name=name)
-        with engine_errors(f"attaching to container {name}"):
-            stream = self._streams.containers.container(container.id).attach(stdout=True, stderr=True, logs=False)
-            self._outputs[name] = AttachedOutput(stream)
-            await stream.__aenter__()  # connects now: attached before the runner writes anything
         with engine_errors(f"starting container {name}"):
             await container.start()
         return container.id

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiodocker
-import aiohttp
 from msgspec import Struct
 
 from pool.sandbox.docker.driver import DockerDriver
@@ -33,19 +32,6 @@ def _session(url: str) -> aiodocker.Docker:
     return aiodocker.Docker(url=url or os.environ.get("DOCKER_HOST") or None)
 
 
-def _stream_session(url: str) -> aiodocker.Docker:
-    """A session for the sandboxes' attach streams, each of which holds one connection for its
-    sandbox's life: on a Unix socket its connector has no connection limit (aiohttp's default of 100
-    would otherwise be reached by a large pool, and block). Other hosts get the default session."""
-    host = url or os.environ.get("DOCKER_HOST") or _DEFAULT_HOST
-    if not host.startswith("unix://"):
-        return _session(url)
-    return aiodocker.Docker(url="unix://localhost", connector=aiohttp.UnixConnector(host[len("unix://"):], limit=0))
-
-
-_DEFAULT_HOST = "unix:///var/run/docker.sock"
-
-
 @asynccontextmanager
 async def docker_driver(settings: DockerSettings, run_dir: str, instance: str,
                         api_dir: Path | None = None) -> AsyncIterator[SandboxDriver]:
@@ -56,7 +42,6 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str,
     `SandboxError`) when the engine cannot be reached.
     """
     docker = _session(settings.url)
-    streams = _stream_session(settings.url)
     try:
         images = await ensure_images(docker, repository=settings.repository)
         driver = DockerDriver(
@@ -69,7 +54,6 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str,
             tmp_size_mb=settings.tmpfs_mb,
             run_dir_mb=settings.run_dir_mb,
             scope=hashlib.sha256(os.path.abspath(run_dir).encode()).hexdigest()[:16],
-            streams=streams,
             api_dir=api_dir,
         )
         try:
@@ -77,9 +61,6 @@ async def docker_driver(settings: DockerSettings, run_dir: str, instance: str,
         finally:
             await driver.close()
     finally:
-        await streams.close()
-        if streams.connector is not docker.connector:
-            await streams.connector.close()
         await docker.close()
 
 

@@ -82,7 +82,7 @@ async def init_and_run(sandbox: Sandbox, code: str) -> dict:
     return json.loads(reply.body)
 
 
-async def test_a_created_sandboxs_host_directory_is_its_own_and_holds_only_the_socket(
+async def test_a_created_sandboxs_host_directory_is_its_own_and_holds_only_the_socket_and_output_fifos(
     driver: DockerDriver, run_dir: Path
 ) -> None:
     # that it answers on that socket is the contract suite's (tests/pool/sandbox/test_contract.py)
@@ -93,7 +93,7 @@ async def test_a_created_sandboxs_host_directory_is_its_own_and_holds_only_the_s
         assert stat.S_ISSOCK(os.stat(sandbox.socket_path).st_mode)
         host_dir = os.stat(run_dir / sandbox.name)
         assert (stat.S_IMODE(host_dir.st_mode), host_dir.st_uid, host_dir.st_gid) == (0o700, 1000, 1000)
-        assert os.listdir(run_dir / sandbox.name) == ["runner.sock"]
+        assert sorted(os.listdir(run_dir / sandbox.name)) == ["runner.sock", "stderr", "stdout"]
     finally:
         await driver.destroy(sandbox)
 
