@@ -18,7 +18,7 @@ from pool.runner import messages
 from pool.runner.client import RunnerConnection, RunnerGone, RunnerReply
 from pool.runner.invocation import activate
 from pool.sandbox.driver import Sandbox, SandboxExit
-from tests.pool.runtime.test_runner import NODE, RUNNER_JS, PipeOutput
+from tests.pool.runtime.test_runner import NODE, RUNNER_JS, PipeOutput, connect_when_listening
 
 
 @dataclass
@@ -38,9 +38,7 @@ async def real_runner() -> AsyncIterator[RealRunner]:
     )
     output = PipeOutput(process)
     try:
-        async with asyncio.timeout(10):
-            while not os.path.exists(socket_path):
-                await asyncio.sleep(0.005)  # polling the runner's start-up, bounded by the timeout
+        await (await connect_when_listening(socket_path, process)).close()  # the socket file comes before listen()
         yield RealRunner(process, directory, Sandbox("s1", "pipelined", 256, socket_path, output, time.time()))
     finally:
         if process.returncode is None:

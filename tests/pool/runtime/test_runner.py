@@ -102,17 +102,28 @@ async def start_runner(directory: str, log_limit_bytes: int = 10 * 1024 * 1024) 
     )
     output = PipeOutput(process)
     logs = LogCollector(output, log_limit_bytes)
-    deadline = time.monotonic() + 10
+    try:
+        conn = await connect_when_listening(socket_path, process)
+    except RuntimeError:
+        await logs.cancel()
+        output.close()
+        raise
+    return Runner(process, socket_path, output, logs, conn)
+
+
+async def connect_when_listening(
+    socket_path: str, process: asyncio.subprocess.Process, timeout_s: float = 10
+) -> RunnerConnection:
+    """A connection to a runner started on the host, once it listens (its socket file appears before it
+    accepts); RuntimeError if it exits or is not listening within `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
     while True:
         try:
-            conn = await RunnerConnection.open(socket_path)
-            return Runner(process, socket_path, output, logs, conn)
+            return await RunnerConnection.open(socket_path)
         except RunnerGone:
             if process.returncode is not None or time.monotonic() > deadline:
-                await logs.cancel()
-                output.close()
                 raise RuntimeError("runner did not start") from None
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.005)  # polling the runner's start-up, bounded by the deadline
 
 
 @pytest.fixture

@@ -13,21 +13,18 @@ import os
 import shutil
 import stat
 import tempfile
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from pool.runner.client import RunnerConnection, RunnerGone
+from pool.runner.client import RunnerConnection
 from pool.runner.logs import LogCollector
 from pool.runtime.nodejs.files import RUNNER_UID
 from pool.sandbox.docker.output import open_output_fifos
 from pool.sandbox.namespace.output import PipeOutput
-
-RUNNER_JS = Path(__file__).resolve().parents[4] / "pool" / "runtime" / "nodejs" / "runner.js"
-NODE = shutil.which("node") or "/usr/bin/node"
+from tests.pool.runtime.test_runner import NODE, RUNNER_JS, connect_when_listening
 
 
 @dataclass
@@ -60,14 +57,7 @@ async def fifo_runner() -> AsyncIterator[FifoRunner]:
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                conn = await RunnerConnection.open(socket_path)
-                break
-            except RunnerGone:
-                assert process.returncode is None and time.monotonic() < deadline, "the runner did not start"
-                await asyncio.sleep(0.01)
+        conn = await connect_when_listening(socket_path, process)
         runner = FifoRunner(process, directory, output, conn)
         yield runner
         await conn.close()
