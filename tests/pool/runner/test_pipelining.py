@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -18,7 +17,7 @@ from pool.runner import messages
 from pool.runner.client import RunnerConnection, RunnerGone, RunnerReply
 from pool.runner.invocation import activate
 from pool.sandbox.driver import Sandbox, SandboxExit
-from tests.pool.runtime.test_runner import NODE, RUNNER_JS, PipeOutput, connect_when_listening
+from tests.pool.runtime.test_runner import NODE, RUNNER_JS, PipeOutput, connect_when_listening, end_runner
 
 
 @dataclass
@@ -41,11 +40,7 @@ async def real_runner() -> AsyncIterator[RealRunner]:
         await (await connect_when_listening(socket_path, process)).close()  # the socket file comes before listen()
         yield RealRunner(process, directory, Sandbox("s1", "pipelined", 256, socket_path, output, time.time()))
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        output.close()
-        shutil.rmtree(directory, ignore_errors=True)
+        await end_runner(process, output, directory)
 
 
 def job(code: str, *, value: object = None, timeout_ms: int = 5_000) -> Job:

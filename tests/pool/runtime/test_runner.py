@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -136,11 +137,20 @@ async def runner(request: pytest.FixtureRequest) -> AsyncIterator[Runner]:
     finally:
         await runner.conn.close()
         await runner.logs.cancel()
-        if runner.process.returncode is None:
-            runner.process.kill()
-            await runner.process.wait()
-        runner.output.close()
-        shutil.rmtree(directory, ignore_errors=True)
+        await end_runner(runner.process, runner.output, directory)
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+async def end_runner(process: asyncio.subprocess.Process, output: Closable, directory: str | Path) -> None:
+    """Kill a runner started on the host (unless it exited), close what reads its output, remove its directory."""
+    if process.returncode is None:
+        process.kill()
+    await process.wait()
+    output.close()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def body(reply: RunnerReply) -> object:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import stat
 import tempfile
 from collections.abc import AsyncIterator
@@ -24,7 +23,7 @@ from pool.runner.logs import LogCollector
 from pool.runtime.nodejs.files import RUNNER_UID
 from pool.sandbox.docker.output import open_output_fifos
 from pool.sandbox.namespace.output import PipeOutput
-from tests.pool.runtime.test_runner import NODE, RUNNER_JS, connect_when_listening
+from tests.pool.runtime.test_runner import NODE, RUNNER_JS, connect_when_listening, end_runner
 
 
 @dataclass
@@ -62,11 +61,7 @@ async def fifo_runner() -> AsyncIterator[FifoRunner]:
         yield runner
         await conn.close()
     finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
-        output.close()
-        shutil.rmtree(directory, ignore_errors=True)
+        await end_runner(process, output, directory)
 
 
 async def engine_side_output(runner: FifoRunner) -> bytes:
