@@ -7,6 +7,7 @@ limit, not the host, is what stops it, and quickly.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -242,7 +243,9 @@ def test_an_action_reaches_no_host_file_no_other_container_and_no_docker_socket(
     seen = record["response"]["result"]
     assert seen["paths"] == {path: "ENOENT" for path in host_paths}
     assert seen["sockets"] == ["/run/whisklet/runner.sock"]  # its own runner's, no other container's
-    assert seen["runDir"] == ["runner.sock"]
+    # The Docker driver's two output FIFOs are the runner's stdout and stderr; the namespace driver's are pipes.
+    output_fifos = ["stderr", "stdout"] if os.environ.get("WHISKLET_POOL_DRIVER") == "docker" else []
+    assert seen["runDir"] == ["runner.sock", *output_fifos]
     assert seen["processes"] == 1
     assert seen["gateway"] == "ECONNREFUSED"  # 127.0.0.1 inside is its own loopback: no way to the host
     assert seen["interfaces"] in ([], ["lo"], ["lo", "tap0"])  # tap0: slirp4netns, for `internet` egress
