@@ -39,7 +39,7 @@ from pool.sandbox.hostdir import (
     remove_host_dir,
     remove_leftover_dirs,
 )
-from pool.sandbox.namespace.output import PipeOutput
+from pool.sandbox.output import PipeOutput
 from pool.sandbox.readiness import wait_for_runner
 from pool.sandbox.usage import UsageCounters, cpu_ms_v1
 
@@ -74,7 +74,7 @@ class DockerDriver:
     4. The driver does not own the aiodocker session; the caller closes it after `close()`. The
        runner's stdout and stderr reach the gateway through two FIFOs the driver makes in the host
        directory and opens before the container exists (`pool/sandbox/docker/output.py`), never through
-       the engine, and are read as the namespace driver's pipes (`Sandbox.output`).
+       the engine, and are read as pipes (`pool/sandbox/output.py`, `Sandbox.output`).
     5. When `run_dir_mb` > 0 each host directory is a tmpfs of that size (and few inodes), so an action
        that writes there fills its own small quota (charged to its memory limit) and never the host's
        disk. Mounting needs root (CAP_SYS_ADMIN); without it

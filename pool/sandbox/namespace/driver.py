@@ -61,10 +61,10 @@ from pool.sandbox.hostdir import (
 )
 from pool.sandbox.namespace import network
 from pool.sandbox.namespace.cgroups import CgroupLayout, CgroupLimits, CgroupUsage
-from pool.sandbox.namespace.output import PipeOutput
 from pool.sandbox.namespace.runtime import NODE_IN_TREE
 from pool.sandbox.namespace.seccomp import open_filter
 from pool.sandbox.namespace.snapshot import blob_in_tree, ensure_blob
+from pool.sandbox.output import PipeOutput
 from pool.sandbox.readiness import READY_FD_ENV, wait_for_ready_signal
 from pool.sandbox.usage import UsageCounters
 

@@ -22,7 +22,7 @@ from pool.runner.client import RunnerConnection
 from pool.runner.logs import LogCollector
 from pool.runtime.nodejs.files import RUNNER_UID
 from pool.sandbox.docker.output import open_output_fifos
-from pool.sandbox.namespace.output import PipeOutput
+from pool.sandbox.output import PipeOutput
 from tests.pool.runtime.test_runner import NODE, RUNNER_JS, connect_when_listening, end_runner
 
 

@@ -1,4 +1,4 @@
-"""The runner's stdout and stderr as the gateway receives them: two pipes the gateway holds."""
+"""The runner's stdout and stderr as the gateway receives them: two pipes (or FIFOs) the gateway holds, for either driver."""
 
 from __future__ import annotations
 

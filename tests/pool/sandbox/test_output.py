@@ -1,11 +1,11 @@
-"""The runner's stdout and stderr pipes as the gateway reads them (pool/sandbox/namespace/output.py)."""
+"""The runner's stdout and stderr pipes as the gateway reads them (pool/sandbox/output.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 
-from pool.sandbox.namespace.output import READ_CHUNK_BYTES, PipeOutput
+from pool.sandbox.output import READ_CHUNK_BYTES, PipeOutput
 
 
 def pipes() -> tuple[PipeOutput, int, int]:
