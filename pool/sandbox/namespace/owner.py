@@ -71,7 +71,7 @@ def sweep_if_abandoned(home: Path, version: int, cgroup_root: Path = CGROUP_ROOT
 
     Returns how many sandbox cgroups were removed; None when the scope was left alone (no record, or its
     owner is alive). The record is unlinked only once everything was removed, so a failed sweep is retried
-    by the next one.
+    by the next one; then `home`'s empty directories go too (`remove_home`).
     """
     path = home / RECORD
     try:
@@ -90,9 +90,10 @@ def sweep_if_abandoned(home: Path, version: int, cgroup_root: Path = CGROUP_ROOT
         remove_leftover_dirs(home / "run")
         cgroups.release()
         os.unlink(path)
-        return removed
     finally:
         os.close(fd)
+    remove_home(home)
+    return removed
 
 
 def sweep_abandoned(host_root: Path, version: int, own_scope: str, cgroup_root: Path = CGROUP_ROOT) -> int:
@@ -107,9 +108,7 @@ def sweep_abandoned(host_root: Path, version: int, own_scope: str, cgroup_root: 
             log.warning("removing the sandboxes left by the stopped Whisklet of %s failed (%s): kept for the next start",
                         home, exc)
             continue
-        if count is not None:
-            remove_home(home)
-            removed += count
+        removed += count or 0
     return removed
 
 

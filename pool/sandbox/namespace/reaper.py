@@ -28,7 +28,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pool.sandbox.namespace.owner import remove_home, sweep_if_abandoned
+from pool.sandbox.namespace.owner import sweep_if_abandoned
 
 # Signals that stop a whole service or terminal are ignored: only the pipe says whether the gateway is gone.
 WATCH = 'trap "" HUP INT TERM; IFS= read -r _ && exit 0; exec "$@"'
@@ -87,10 +87,8 @@ def main(argv: list[str]) -> int:
                      "the next Whisklet to start removes them")
                 return 1
             continue
-        if removed is not None:
-            remove_home(home)
-            if removed:
-                _say(f"whisklet reaper: removed {removed} sandboxes left by gateway {gateway_pid}")
+        if removed:
+            _say(f"whisklet reaper: removed {removed} sandboxes left by gateway {gateway_pid}")
         return 0
     return 0
 
