@@ -29,45 +29,12 @@ from pathlib import Path
 from typing import Any
 
 _stamps: contextvars.ContextVar[list[tuple[str, int]] | None] = contextvars.ContextVar("stamps", default=None)
-_marks: contextvars.ContextVar[list[tuple[str, int]] | None] = contextvars.ContextVar("marks", default=None)
-"""Moments off the stage chain (the Docker driver's output frames), in the order they were noted."""
 
 
 def stamp(stage: str) -> None:
     stamps = _stamps.get()
     if stamps is not None:
         stamps.append((stage, time.perf_counter_ns()))
-
-
-def _stamp_docker_frames() -> None:
-    """Note, for each frame of a Docker attach stream, when aiohttp's protocol received it (the parser fed
-    it to aiodocker's queue) and when the activation's log collector read it: both as marks of the request
-    the collector belongs to (its task copied the request's context)."""
-    from collections import deque
-
-    from aiodocker import _flow_control_queue, stream
-
-    feed_data, read_out = _flow_control_queue.FlowControlDataQueue.feed_data, stream.Stream.read_out
-
-    def fed(self: Any, data: Any, size: int = 0) -> None:
-        self.__dict__.setdefault("bench_in", deque()).append(time.perf_counter_ns())
-        feed_data(self, data, size)
-
-    async def read(self: Any) -> Any:
-        message = await read_out(self)
-        arrivals = getattr(self._queue, "bench_in", None)
-        marks = _marks.get()
-        if message is not None and arrivals:
-            arrived = arrivals.popleft()  # frames are read in the order they were fed
-            if marks is not None:
-                name = "stdout" if message.stream == 1 else "stderr"
-                whole = "sentinel" if message.data.endswith(b"XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n") else "data"
-                marks.append((f"{name} frame in {whole} {len(message.data)}", arrived))
-                marks.append((f"{name} frame read", time.perf_counter_ns()))
-        return message
-
-    _flow_control_queue.FlowControlDataQueue.feed_data = fed  # type: ignore[method-assign]
-    stream.Stream.read_out = read  # type: ignore[method-assign]
 
 
 def _after(owner: Any, name: str, stage: Callable[[tuple[Any, ...]], str] | str) -> None:
@@ -146,8 +113,7 @@ def install(stamps_file: Path) -> None:
             return await envelope(self, scope, receive, send)
         began = scope.get("bench.bytes_in") or time.perf_counter_ns()
         stamps: list[tuple[str, int]] = [*scope.get("bench.early", ()), ("middleware, envelope in", time.perf_counter_ns())]
-        marks: list[tuple[str, int]] = []
-        token, marks_token = _stamps.set(stamps), _marks.set(marks)
+        token = _stamps.set(stamps)
 
         async def timed_send(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -160,12 +126,9 @@ def install(stamps_file: Path) -> None:
             await envelope(self, scope, receive, timed_send)
         finally:
             _stamps.reset(token)
-            _marks.reset(marks_token)
-            out.write(json.dumps([scope["path"], began, [(s, t - began) for s, t in stamps],
-                                  [(s, t - began) for s, t in marks]]) + "\n")
+            out.write(json.dumps([scope["path"], began, [(s, t - began) for s, t in stamps]]) + "\n")
 
     _stamp_bytes_in()
-    _stamp_docker_frames()
     middleware.RequestEnvelope.__call__ = call  # type: ignore[method-assign]
     _after(auth.Authenticator, "__call__", "routing + auth")
     _after_sync(controller.Controller, "admit", "throttle")
@@ -192,7 +155,7 @@ def summarize(
     first bytes arrived within one gains the stages "client -> bytes in" and "-> client"."""
     spans: dict[str, list[float]] = {}
     for line in path.read_text().splitlines():
-        route, bytes_in, stamps, *_ = json.loads(line)
+        route, bytes_in, stamps = json.loads(line)
         if not route.startswith(prefix) or len(stamps) < 5:
             continue
         sent = next(((s, r) for s, r in client or () if s <= bytes_in <= r), None)
@@ -208,30 +171,6 @@ def summarize(
     return {
         stage: (statistics.median(v), sorted(v)[int(0.9 * (len(v) - 1))], len(v)) for stage, v in spans.items()
     }
-
-
-def summarize_frames(path: Path) -> dict[str, tuple[float, float, int]]:
-    """The Docker driver's output frames per activation, from the marks: when the sentinel frames arrived
-    relative to the `/run` reply's read (negative: before it), and how long each frame waited for the log
-    collector. Empty for the sandbox driver."""
-    rows: dict[str, list[float]] = {}
-    for line in path.read_text().splitlines():
-        _, _, stamps, *rest = json.loads(line)
-        marks = rest[0] if rest else []
-        run = next((at for stage, at in stamps if stage == "run"), None)
-        frames = [(name.split(), at) for name, at in marks if " frame in " in name]
-        if run is None or not frames:
-            continue
-        sentinels = [at for words, at in frames if words[3] == "sentinel"]
-        rows.setdefault("frames per activation", []).append(len(frames))
-        rows.setdefault("sentinel frames per activation", []).append(len(sentinels))
-        rows.setdefault("bytes per frame", []).extend(float(words[4]) for words, _ in frames)
-        if sentinels:
-            rows.setdefault("first sentinel frame in - /run reply read (ms)", []).append((min(sentinels) - run) / 1e6)
-            rows.setdefault("last sentinel frame in - /run reply read (ms)", []).append((max(sentinels) - run) / 1e6)
-        reads = [at for name, at in marks if name.endswith(" frame read")]
-        rows.setdefault("frame read - frame in (ms)", []).extend((r - f) / 1e6 for (_, f), r in zip(frames, reads, strict=False))
-    return {name: (statistics.median(v), sorted(v)[int(0.9 * (len(v) - 1))], len(v)) for name, v in rows.items()}
 
 
 def measure(activations: int, pace_s: float, driver: str = "auto") -> dict[str, tuple[float, float, int]]:
@@ -265,7 +204,7 @@ def measure(activations: int, pace_s: float, driver: str = "auto") -> dict[str, 
         finally:
             server.terminate()
             server.wait(60)
-        return summarize(stamps, client) | summarize_frames(stamps)
+        return summarize(stamps, client)
 
 
 async def _invoke(wsk: Any, activations: int, pace_s: float, stamps: Path, code: str) -> list[tuple[int, int]]:
